@@ -1,0 +1,1 @@
+//! The tutorial's backend (filled in by the tutorial-flow issue).

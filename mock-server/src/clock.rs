@@ -1,0 +1,75 @@
+//! The server's clock: wall time plus an offset that test control can move.
+//!
+//! Every expiry (codes, tokens, Connect flows) and every timestamp header reads [`Clock::now`],
+//! so advancing the clock expires things exactly as waiting would.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use time::OffsetDateTime;
+use time::format_description::FormatItem;
+use time::macros::format_description;
+
+/// A cloneable handle; all clones share one offset.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.sssZ`, the format of `sc-data-age`, `sc-fetched-at` and `connectedAt`
+/// (smartcar-api.md §10; Java parses it with a fixed pattern).
+const SMARTCAR_TIMESTAMP: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+impl Clock {
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves the clock forward (or back, with a negative duration).
+    pub fn advance(&self, by: time::Duration) {
+        let ms = i64::try_from(by.whole_milliseconds()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    /// Makes `now()` return `to` at this instant, and move on from there.
+    pub fn set(&self, to: OffsetDateTime) {
+        let offset = to - OffsetDateTime::now_utc();
+        let ms = i64::try_from(offset.whole_milliseconds()).unwrap_or(i64::MAX);
+        self.offset_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Back to wall time.
+    pub fn reset(&self) {
+        self.offset_ms.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Formats a time as Smartcar does in headers and bodies: `2024-03-01T12:00:00.000Z`.
+pub fn smartcar_timestamp(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(SMARTCAR_TIMESTAMP)
+        .expect("a UTC date formats with a fixed description")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_have_millisecond_precision_and_a_z() {
+        let at = time::macros::datetime!(2024-03-01 12:00:05.123456 UTC);
+
+        assert_eq!(smartcar_timestamp(at), "2024-03-01T12:00:05.123Z");
+    }
+
+    #[test]
+    fn advancing_the_clock_moves_now_forward() {
+        let clock = Clock::default();
+        let before = clock.now();
+
+        clock.advance(time::Duration::hours(2));
+
+        assert!(clock.now() - before >= time::Duration::hours(2));
+    }
+}

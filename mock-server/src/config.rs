@@ -1,0 +1,155 @@
+//! The command line: where to listen, which fixtures, and an app to register without files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+use crate::fixtures::{App, Fixtures};
+use crate::permissions::Permission;
+
+/// An offline Smartcar platform: Connect, OAuth and the vehicle API on one port.
+#[derive(Debug, Parser)]
+#[command(name = "mock-server", version, about)]
+pub struct Config {
+    /// Address to listen on. Port 0 picks a free port; the first line printed says which.
+    #[arg(long, env = "SMARTCAR_MOCK_ADDR", default_value = "127.0.0.1:4000")]
+    pub addr: SocketAddr,
+
+    /// Folder holding apps.json, brands.json and accounts.json (default: the fixtures built in).
+    #[arg(long, env = "SMARTCAR_MOCK_FIXTURES")]
+    pub fixtures: Option<PathBuf>,
+
+    /// Registers (or updates) an app with this client id, so a pipeline can reuse its settings.
+    #[arg(long, env = "SMARTCAR_CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// The secret of the `--client-id` app.
+    #[arg(long, env = "SMARTCAR_CLIENT_SECRET", requires = "client_id")]
+    pub client_secret: Option<String>,
+
+    /// A redirect URI of the `--client-id` app; repeat for several (comma-separated in the env).
+    #[arg(
+        long = "redirect-uri",
+        env = "SMARTCAR_REDIRECT_URI",
+        value_delimiter = ',',
+        requires = "client_id"
+    )]
+    pub redirect_uris: Vec<String>,
+
+    /// The application management token of the `--client-id` app.
+    #[arg(long, env = "SMARTCAR_AMT", requires = "client_id")]
+    pub amt: Option<String>,
+}
+
+impl Config {
+    /// The fixtures to start from, with the command line's app applied.
+    pub fn fixtures(&self) -> anyhow::Result<Fixtures> {
+        let mut fixtures = match &self.fixtures {
+            Some(dir) => Fixtures::load(dir).with_context(|| format!("loading fixtures from {}", dir.display()))?,
+            None => Fixtures::embedded().context("loading the built-in fixtures")?,
+        };
+        if let Some(app) = self.command_line_app(&fixtures)? {
+            fixtures.upsert_app(app);
+        }
+        Ok(fixtures)
+    }
+
+    /// `--client-id` and friends as an app: an existing app keeps what is not overridden; a new
+    /// one needs a secret and a redirect URI and may use every permission by default.
+    fn command_line_app(&self, fixtures: &Fixtures) -> anyhow::Result<Option<App>> {
+        let Some(client_id) = self.client_id.clone() else {
+            return Ok(None);
+        };
+        let redirect_uris: Vec<String> = self
+            .redirect_uris
+            .iter()
+            .filter(|uri| !uri.is_empty())
+            .cloned()
+            .collect();
+        let mut app = match fixtures.app(&client_id) {
+            Some(existing) => existing.clone(),
+            None => {
+                let Some(client_secret) = self.client_secret.clone() else {
+                    bail!("--client-id {client_id} is not in the fixtures, so it needs --client-secret");
+                };
+                if redirect_uris.is_empty() {
+                    bail!("--client-id {client_id} is not in the fixtures, so it needs at least one --redirect-uri");
+                }
+                App {
+                    client_id: client_id.clone(),
+                    client_secret,
+                    name: format!("App {client_id}"),
+                    redirect_uris: Vec::new(),
+                    default_scope: Permission::ALL.to_vec(),
+                    amt: uuid::Uuid::new_v4().to_string(),
+                    default_brand: "CHEVROLET".to_owned(),
+                    webhook_ids: Vec::new(),
+                }
+            }
+        };
+        if let Some(secret) = &self.client_secret {
+            app.client_secret.clone_from(secret);
+        }
+        if !redirect_uris.is_empty() {
+            app.redirect_uris = redirect_uris;
+        }
+        if let Some(amt) = &self.amt {
+            app.amt.clone_from(amt);
+        }
+        Ok(Some(app))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Config {
+        Config::try_parse_from(std::iter::once("mock-server").chain(args.iter().copied())).expect("arguments parse")
+    }
+
+    #[test]
+    fn a_new_client_id_registers_an_app() {
+        let fixtures = config(&[
+            "--client-id",
+            "ci-app",
+            "--client-secret",
+            "s3cret",
+            "--redirect-uri",
+            "http://localhost:9000/cb",
+            "--redirect-uri",
+            "https://example.com/auth",
+        ])
+        .fixtures()
+        .expect("fixtures");
+
+        let app = fixtures.app("ci-app").expect("registered");
+        assert_eq!(app.client_secret, "s3cret");
+        assert_eq!(
+            app.redirect_uris,
+            ["http://localhost:9000/cb", "https://example.com/auth"]
+        );
+    }
+
+    #[test]
+    fn an_existing_client_id_keeps_what_is_not_overridden() {
+        let fixtures = config(&["--client-id", "demo-client", "--client-secret", "other"])
+            .fixtures()
+            .expect("fixtures");
+
+        let app = fixtures.app("demo-client").expect("still there");
+        assert_eq!(app.client_secret, "other");
+        assert!(app.redirect_uris.contains(&"https://example.com/auth".to_owned()));
+    }
+
+    #[test]
+    fn a_new_client_id_without_a_secret_is_refused() {
+        let error = config(&["--client-id", "ci-app"])
+            .fixtures()
+            .expect_err("needs a secret");
+
+        assert!(error.to_string().contains("needs --client-secret"), "{error}");
+    }
+}

@@ -1,0 +1,230 @@
+//! What a test-mode (or simulated-mode) sign-in means (test-mode.md A2).
+//!
+//! | login | effect |
+//! |---|---|
+//! | any other e-mail | the brand's test vehicle(s) |
+//! | `<n>-vehicles@smartcar.com` (1–999) | n copies of the brand's first test vehicle |
+//! | `<VIN>@<level>.smartcar.com` | one vehicle with that VIN, capable per `level` |
+//! | `smartcar@successful-request.com` | the brand's vehicle with VIN `0SCAUDI037A5ADB1C` |
+//! | `<TYPE>.<CODE>@smartcar.com` | the brand's vehicle; its non-static requests fail with that error |
+//! | `smartcar@invalid-subscription.com` | Connect error `invalid_subscription` |
+//! | `smartcar@vehicle-incompatible.com` | Connect error `vehicle_incompatible` (VIN `0SCAUDI012FE3B132`) |
+
+use std::sync::Arc;
+
+use crate::catalogue::{self, Entry};
+use crate::fixtures::{Brand, Capability, Fixtures, Powertrain, VehicleSpec};
+
+/// The VIN Smartcar's docs give the incompatible test vehicle.
+pub(super) const INCOMPATIBLE_VIN: &str = "0SCAUDI012FE3B132";
+const SUCCESSFUL_REQUEST_VIN: &str = "0SCAUDI037A5ADB1C";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestLogin {
+    Ordinary,
+    Vehicles(usize),
+    Vin { vin: String, level: Level },
+    SuccessfulRequest,
+    ForcedError(&'static Entry),
+    InvalidSubscription,
+    VehicleIncompatible,
+}
+
+/// `test_mode_compatibility_level`-style levels of a `<VIN>@<level>.smartcar.com` login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Compatible,
+    Phev,
+    Incompatible,
+    Fuel,
+    Bev,
+}
+
+impl TestLogin {
+    pub fn parse(login: &str) -> TestLogin {
+        let login = login.trim();
+        let Some((local, domain)) = login.rsplit_once('@') else {
+            return TestLogin::Ordinary;
+        };
+        let domain = domain.to_ascii_lowercase();
+        match (local.to_ascii_lowercase().as_str(), domain.as_str()) {
+            ("smartcar", "invalid-subscription.com") => return TestLogin::InvalidSubscription,
+            ("smartcar", "vehicle-incompatible.com") => return TestLogin::VehicleIncompatible,
+            ("smartcar", "successful-request.com") => return TestLogin::SuccessfulRequest,
+            _ => {}
+        }
+        if domain == "smartcar.com" {
+            if let Some(n) = local.strip_suffix("-vehicles").and_then(|n| n.parse::<usize>().ok())
+                && (1..=999).contains(&n)
+            {
+                return TestLogin::Vehicles(n);
+            }
+            if let Some((kind, code)) = local.split_once('.')
+                && let Some(entry) = catalogue::find(kind, Some(code)).or_else(|| catalogue::find(kind, None))
+            {
+                return TestLogin::ForcedError(entry);
+            }
+        }
+        if let Some(level) = domain.strip_suffix(".smartcar.com") {
+            let level = match level {
+                "compatible" => Some(Level::Compatible),
+                "phev" => Some(Level::Phev),
+                "incompatible" => Some(Level::Incompatible),
+                "fuel" => Some(Level::Fuel),
+                "bev" => Some(Level::Bev),
+                _ => None,
+            };
+            if let Some(level) = level
+                && local.len() == 17
+                && local.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                return TestLogin::Vin {
+                    vin: local.to_ascii_uppercase(),
+                    level,
+                };
+            }
+        }
+        TestLogin::Ordinary
+    }
+
+    /// The vehicles this login finds at `brand`.
+    pub fn vehicles(&self, brand: &Brand, fixtures: &Fixtures) -> Vec<Arc<VehicleSpec>> {
+        let first = &brand.vehicles[0];
+        match self {
+            TestLogin::Vehicles(n) => (0..*n)
+                .map(|i| {
+                    let mut spec = (**first).clone();
+                    spec.vin = format!("{}{:06}", &first.vin[..11], i + 1);
+                    Arc::new(spec)
+                })
+                .collect(),
+            TestLogin::SuccessfulRequest => {
+                let mut spec = (**first).clone();
+                spec.vin = SUCCESSFUL_REQUEST_VIN.to_owned();
+                vec![Arc::new(spec)]
+            }
+            TestLogin::Vin { vin, level } => vec![Arc::new(vehicle_at_level(first, vin, *level, fixtures))],
+            _ => brand.vehicles.clone(),
+        }
+    }
+}
+
+/// A vehicle of the brand with the given VIN whose capabilities follow `level`. Values the brand's
+/// vehicle lacks come from the most capable fixture vehicle, so every capability can answer.
+fn vehicle_at_level(base: &VehicleSpec, vin: &str, level: Level, fixtures: &Fixtures) -> VehicleSpec {
+    use Capability::*;
+    let (powertrain, capabilities): (Powertrain, &[Capability]) = match level {
+        Level::Compatible | Level::Phev => (
+            Powertrain::Phev,
+            &[
+                Odometer,
+                Location,
+                Fuel,
+                Battery,
+                BatteryCapacity,
+                NominalCapacity,
+                Charge,
+                ChargeControl,
+                ChargeLimit,
+                EngineOil,
+                Tires,
+                Security,
+                SecurityControl,
+                Navigation,
+                ServiceHistory,
+                Diagnostics,
+            ],
+        ),
+        Level::Bev => (
+            Powertrain::Bev,
+            &[
+                Odometer,
+                Location,
+                Battery,
+                BatteryCapacity,
+                NominalCapacity,
+                Charge,
+                ChargeControl,
+                ChargeLimit,
+                Tires,
+                Security,
+                SecurityControl,
+                Navigation,
+                ServiceHistory,
+                Diagnostics,
+            ],
+        ),
+        Level::Fuel => (
+            Powertrain::Ice,
+            &[
+                Odometer,
+                Location,
+                Fuel,
+                EngineOil,
+                Tires,
+                Security,
+                SecurityControl,
+                Navigation,
+                ServiceHistory,
+                Diagnostics,
+            ],
+        ),
+        Level::Incompatible => (base.powertrain, &[]),
+    };
+    let mut spec = base.clone();
+    spec.vin = vin.to_owned();
+    spec.powertrain = powertrain;
+    spec.capabilities = capabilities.to_vec();
+    if let Some(richest) = fixtures
+        .brands
+        .iter()
+        .flat_map(|brand| brand.vehicles.iter())
+        .max_by_key(|vehicle| vehicle.capabilities.len())
+    {
+        spec.state.fill_from(&richest.state);
+    }
+    spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_login_grammar_is_recognised() {
+        assert_eq!(TestLogin::parse("jane@example.com"), TestLogin::Ordinary);
+        assert_eq!(TestLogin::parse("3-vehicles@smartcar.com"), TestLogin::Vehicles(3));
+        assert_eq!(TestLogin::parse("1000-vehicles@smartcar.com"), TestLogin::Ordinary);
+        assert_eq!(
+            TestLogin::parse("5YJ3E1EA0KF000001@bev.smartcar.com"),
+            TestLogin::Vin {
+                vin: "5YJ3E1EA0KF000001".into(),
+                level: Level::Bev
+            }
+        );
+        assert_eq!(
+            TestLogin::parse("VEHICLE_STATE.UNKNOWN@smartcar.com"),
+            TestLogin::ForcedError(&catalogue::VEHICLE_STATE_UNKNOWN)
+        );
+        assert_eq!(
+            TestLogin::parse("smartcar@invalid-subscription.com"),
+            TestLogin::InvalidSubscription
+        );
+        assert_eq!(
+            TestLogin::parse("smartcar@vehicle-incompatible.com"),
+            TestLogin::VehicleIncompatible
+        );
+    }
+
+    #[test]
+    fn n_vehicles_get_distinct_vins() {
+        let fixtures = Fixtures::embedded().expect("fixtures");
+        let brand = fixtures.brand("CHEVROLET").expect("brand");
+
+        let vehicles = TestLogin::Vehicles(12).vehicles(brand, &fixtures);
+
+        let vins: std::collections::HashSet<_> = vehicles.iter().map(|v| v.vin.clone()).collect();
+        assert_eq!(vins.len(), 12);
+        assert!(vins.iter().all(|vin| vin.len() == 17));
+    }
+}

@@ -1,0 +1,550 @@
+//! Smartcar Connect: the pages a vehicle owner walks through (connect.md).
+//!
+//! - `GET /oauth/authorize` — validate the request (§1), show step 1 (preamble)
+//! - `POST /connect/brand` — step 2, the brand list (skipped with `make=`)
+//! - `POST /connect/login` — step 3, the brand's sign-in form
+//! - `POST /connect/sign-in` — check the credentials, find the vehicles, show step 4 (grant)
+//! - `POST /connect/grant` — Allow or Deny: 302 back to the app with `code` or `error` (§3)
+//!
+//! Each step carries the flow as a signed token in a hidden field ([`flow`]).
+
+mod flow;
+mod logins;
+mod pages;
+
+use axum::Form;
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub use flow::{Flow, FlowError, FlowKeys, Step};
+pub use logins::TestLogin;
+
+use crate::error::ErrorReason;
+use crate::fixtures::{App, Brand};
+use crate::permissions::Permission;
+use crate::state::AppState;
+use crate::world::Mode;
+use pages::{BrandPage, BrandView, ErrorPage, GrantPage, LoginPage, PermissionView, PreamblePage, VehicleView};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/authorize", get(authorize))
+        .route("/connect/brand", post(brand))
+        .route("/connect/login", post(login))
+        .route("/connect/sign-in", post(sign_in))
+        .route("/connect/grant", post(grant))
+}
+
+/// How a Connect request ends early.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The request cannot be trusted with a redirect: a 400 page (RFC 6749 §4.1.2.1).
+    Page { title: &'static str, message: String },
+    /// Reported to the app: `302 redirect_uri?error=…&error_description=…[&…]&state=…` (§4).
+    Redirect {
+        redirect_uri: String,
+        error: &'static str,
+        description: String,
+        extra: Vec<(&'static str, String)>,
+        state: Option<String>,
+    },
+}
+
+impl ConnectError {
+    fn redirect(flow: &Flow, error: &'static str, description: impl Into<String>) -> Self {
+        ConnectError::Redirect {
+            redirect_uri: flow.redirect_uri.clone(),
+            error,
+            description: description.into(),
+            extra: Vec::new(),
+            state: flow.state.clone(),
+        }
+    }
+}
+
+impl IntoResponse for ConnectError {
+    fn into_response(self) -> Response {
+        match self {
+            ConnectError::Page { title, message } => {
+                let reason = format!("{title}: {message}");
+                let mut response = (
+                    StatusCode::BAD_REQUEST,
+                    ErrorPage {
+                        title: title.to_owned(),
+                        message,
+                    },
+                )
+                    .into_response();
+                response.extensions_mut().insert(ErrorReason(reason));
+                response
+            }
+            ConnectError::Redirect {
+                redirect_uri,
+                error,
+                description,
+                extra,
+                state,
+            } => {
+                let mut params = vec![("error", error.to_owned()), ("error_description", description)];
+                params.extend(extra);
+                params.extend(state.map(|state| ("state", state)));
+                redirect_to(&redirect_uri, &params)
+            }
+        }
+    }
+}
+
+/// `302 Location: <redirect_uri as registered>` plus parameters, joined with `&` when the URI
+/// already has a query (connect.md §3). Values are form-encoded, so a `+` in `state` is `%2B`.
+pub fn redirect_to(redirect_uri: &str, params: &[(&str, String)]) -> Response {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in params {
+        query.append_pair(key, value);
+    }
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    let location = format!("{redirect_uri}{separator}{}", query.finish());
+    match HeaderValue::from_str(&location) {
+        Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+        Err(_) => ConnectError::Page {
+            title: "Invalid redirect",
+            message: "The redirect URI cannot be used.".into(),
+        }
+        .into_response(),
+    }
+}
+
+/// The authorize query, decoded as a form except `state`, which is kept byte for byte (the JS SDK
+/// sends raw base64 whose `+` must not become a space). The first of repeated keys wins.
+#[derive(Debug, Default)]
+struct AuthorizeQuery {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    mode: Option<String>,
+    make: Option<String>,
+    single_select: Option<String>,
+    single_select_vin: Option<String>,
+}
+
+impl AuthorizeQuery {
+    fn parse(raw: &str) -> AuthorizeQuery {
+        let mut query = AuthorizeQuery::default();
+        for pair in raw.split('&').filter(|pair| !pair.is_empty()) {
+            let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = decode_form(raw_key);
+            let value = if key == "state" {
+                percent_decode_str(raw_value).decode_utf8_lossy().into_owned()
+            } else {
+                decode_form(raw_value)
+            };
+            let slot = match key.as_str() {
+                "client_id" | "application_id" => &mut query.client_id,
+                "redirect_uri" => &mut query.redirect_uri,
+                "response_type" => &mut query.response_type,
+                "scope" => &mut query.scope,
+                "state" => &mut query.state,
+                "mode" => &mut query.mode,
+                "make" => &mut query.make,
+                "single_select" => &mut query.single_select,
+                "single_select_vin" => &mut query.single_select_vin,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        query
+    }
+}
+
+fn decode_form(text: &str) -> String {
+    form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default()
+}
+
+/// Step 0: validate before anything can redirect, then show the preamble.
+async fn authorize(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ConnectError> {
+    let query = AuthorizeQuery::parse(raw.as_deref().unwrap_or(""));
+    let Some(client_id) = query.client_id.as_deref().filter(|id| !id.is_empty()) else {
+        return Err(ConnectError::Page {
+            title: "Missing client_id",
+            message: "The request has no client_id.".into(),
+        });
+    };
+    let Some(app) = state.fixtures.app(client_id) else {
+        return Err(ConnectError::Page {
+            title: "Unknown application",
+            message: format!("No application has the client_id {client_id}."),
+        });
+    };
+    let redirect_uri = match &query.redirect_uri {
+        None => app.redirect_uris[0].clone(),
+        Some(uri) if app.redirect_uris.contains(uri) => uri.clone(),
+        Some(uri) => {
+            return Err(ConnectError::Page {
+                title: "Invalid redirect_uri",
+                message: format!("{uri} is not a redirect URI registered for {}.", app.name),
+            });
+        }
+    };
+    let now = state.clock.now();
+    let mut flow = Flow {
+        app: app.client_id.clone(),
+        redirect_uri,
+        scope: Vec::new(),
+        state: query.state.clone(),
+        mode: Mode::Live,
+        make: None,
+        single_select: query.single_select.as_deref() == Some("true") || query.single_select_vin.is_some(),
+        single_select_vin: query.single_select_vin.clone(),
+        step: Step::Preamble,
+        user: None,
+        vehicles: Vec::new(),
+        exp: (now + flow::FLOW_LIFETIME).unix_timestamp(),
+    };
+
+    match query.response_type.as_deref() {
+        Some("code") => {}
+        Some(other) => {
+            return Err(ConnectError::redirect(
+                &flow,
+                "unsupported_response_type",
+                format!("Unsupported response_type: {other}."),
+            ));
+        }
+        None => {
+            return Err(ConnectError::redirect(
+                &flow,
+                "invalid_request",
+                "Missing required parameter: response_type.",
+            ));
+        }
+    }
+    flow.mode = match query.mode.as_deref() {
+        None | Some("") => Mode::Live,
+        Some(mode) => Mode::parse(mode)
+            .ok_or_else(|| ConnectError::redirect(&flow, "invalid_request", format!("Invalid mode: {mode}.")))?,
+    };
+    flow.scope = match query.scope.as_deref().map(str::trim) {
+        None | Some("") => app.default_scope.clone(),
+        Some(scope) => Permission::parse_scope(scope)
+            .map_err(|unknown| ConnectError::redirect(&flow, "invalid_scope", format!("Invalid scope: {unknown}.")))?,
+    };
+    flow.make = query
+        .make
+        .as_deref()
+        .and_then(|make| state.fixtures.brand(make))
+        .map(|brand| brand.make.clone());
+
+    Ok(PreamblePage {
+        app_name: app.name.clone(),
+        permissions: flow.scope.iter().copied().map(PermissionView::of).collect(),
+        flow: state.flow_keys.sign(&flow),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct FlowForm {
+    flow: String,
+}
+
+/// Step 1 → 2: the brand list, or straight to sign-in when the app chose the brand.
+async fn brand(
+    State(state): State<AppState>,
+    form: Result<Form<FlowForm>, FormRejection>,
+) -> Result<Response, ConnectError> {
+    let Form(form) = form.map_err(bad_form)?;
+    let mut flow = continue_flow(&state, &form.flow, Step::Preamble)?;
+    if let Some(make) = flow.make.clone() {
+        let brand = state.fixtures.brand(&make).expect("the make was checked at authorize");
+        return Ok(login_page(&state, &mut flow, brand, None, String::new()));
+    }
+    flow.step = Step::Brand;
+    let brands = state
+        .fixtures
+        .brands
+        .iter()
+        .map(|brand| BrandView {
+            make: brand.make.clone(),
+            name: brand.display_name.clone(),
+        })
+        .collect();
+    Ok(BrandPage {
+        brands,
+        flow: state.flow_keys.sign(&flow),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct BrandForm {
+    flow: String,
+    make: String,
+}
+
+/// Step 2 → 3: the chosen brand's sign-in form.
+async fn login(
+    State(state): State<AppState>,
+    form: Result<Form<BrandForm>, FormRejection>,
+) -> Result<Response, ConnectError> {
+    let Form(form) = form.map_err(bad_form)?;
+    let mut flow = continue_flow(&state, &form.flow, Step::Brand)?;
+    let Some(brand) = state.fixtures.brand(&form.make) else {
+        return Err(ConnectError::redirect(
+            &flow,
+            "configuration_error",
+            format!("Unknown brand {}.", form.make),
+        ));
+    };
+    flow.make = Some(brand.make.clone());
+    Ok(login_page(&state, &mut flow, brand, None, String::new()))
+}
+
+fn login_page(state: &AppState, flow: &mut Flow, brand: &Brand, error: Option<String>, username: String) -> Response {
+    flow.step = Step::Login;
+    LoginPage {
+        brand: brand.display_name.clone(),
+        live: flow.mode == Mode::Live,
+        error,
+        username,
+        flow: state.flow_keys.sign(flow),
+    }
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    flow: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Step 3 → 4: sign in (test mode: anyone; live mode: the fixtures' accounts), find the vehicles.
+async fn sign_in(
+    State(state): State<AppState>,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Result<Response, ConnectError> {
+    let Form(form) = form.map_err(bad_form)?;
+    let mut flow = continue_flow(&state, &form.flow, Step::Login)?;
+    let fixtures = &state.fixtures;
+    let brand = flow
+        .make
+        .as_deref()
+        .and_then(|make| fixtures.brand(make))
+        .expect("the brand was chosen before sign-in");
+    let username = form.username.trim().to_owned();
+    if username.is_empty() {
+        return Ok(login_page(
+            &state,
+            &mut flow,
+            brand,
+            Some("Please enter your e-mail.".into()),
+            username,
+        ));
+    }
+
+    let (specs, forced_error) = if flow.mode == Mode::Live {
+        let account = fixtures
+            .account(&username)
+            .filter(|account| account.password == form.password);
+        let Some(account) = account else {
+            let message = "The e-mail or password is incorrect.".to_owned();
+            return Ok(login_page(&state, &mut flow, brand, Some(message), username));
+        };
+        let specs: Vec<_> = account
+            .vehicles
+            .iter()
+            .filter(|v| v.make == brand.make)
+            .cloned()
+            .collect();
+        (specs, None)
+    } else {
+        match TestLogin::parse(&username) {
+            TestLogin::InvalidSubscription => {
+                return Err(ConnectError::redirect(
+                    &flow,
+                    "invalid_subscription",
+                    "User does not have an active connected vehicle subscription.",
+                ));
+            }
+            TestLogin::VehicleIncompatible => {
+                let mut error =
+                    ConnectError::redirect(&flow, "vehicle_incompatible", "The user's vehicle is not compatible.");
+                if let ConnectError::Redirect { extra, .. } = &mut error {
+                    extra.extend([
+                        ("vin", logins::INCOMPATIBLE_VIN.to_owned()),
+                        ("make", "AUDI".to_owned()),
+                        ("model", "A4".to_owned()),
+                        ("year", "2017".to_owned()),
+                    ]);
+                }
+                return Err(error);
+            }
+            login => {
+                let forced = if let TestLogin::ForcedError(entry) = login {
+                    Some(entry)
+                } else {
+                    None
+                };
+                (login.vehicles(brand, fixtures), forced)
+            }
+        }
+    };
+    if specs.is_empty() {
+        return Err(ConnectError::redirect(
+            &flow,
+            "no_vehicles",
+            "No vehicles found. Please add vehicles to your account and try again.",
+        ));
+    }
+
+    let user = state.world.sign_in(&flow.app, flow.mode, &username, forced_error);
+    let vehicles = state.world.garage(user, &specs);
+    flow.step = Step::Grant;
+    flow.user = Some(user);
+    flow.vehicles = vehicles.iter().map(|vehicle| vehicle.id).collect();
+    let preselected = flow.single_select_vin.as_deref();
+    let app = app_of(&state, &flow)?;
+    let views = vehicles
+        .iter()
+        .enumerate()
+        .map(|(i, vehicle)| VehicleView {
+            id: vehicle.id.to_string(),
+            label: format!("{} {} {}", vehicle.spec.year, brand.display_name, vehicle.spec.model),
+            vin: vehicle.spec.vin.clone(),
+            selected: match (flow.single_select, preselected) {
+                (_, Some(vin)) => vehicle.spec.vin.eq_ignore_ascii_case(vin),
+                (true, None) => i == 0,
+                (false, None) => true,
+            },
+        })
+        .collect();
+    Ok(GrantPage {
+        app_name: app.name.clone(),
+        vehicles: views,
+        permissions: flow.scope.iter().copied().map(PermissionView::of).collect(),
+        single_select: flow.single_select,
+        flow: state.flow_keys.sign(&flow),
+    }
+    .into_response())
+}
+
+/// Step 4 → back to the app: Allow issues a code for the selected vehicles; Deny says so.
+async fn grant(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ConnectError> {
+    let mut token = None;
+    let mut decision = None;
+    let mut selected = Vec::new();
+    for (key, value) in form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            "flow" => token = Some(value.into_owned()),
+            "decision" => decision = Some(value.into_owned()),
+            "vehicle" => selected.extend(Uuid::try_parse(&value).ok()),
+            _ => {}
+        }
+    }
+    let flow = continue_flow(&state, token.as_deref().unwrap_or(""), Step::Grant)?;
+    if decision.as_deref() != Some("allow") {
+        return Err(ConnectError::redirect(
+            &flow,
+            "access_denied",
+            "User denied access to application.",
+        ));
+    }
+    let user = flow.user.expect("a flow at the grant step has a user");
+    selected.retain(|id| flow.vehicles.contains(id));
+    if selected.is_empty() {
+        // Nothing ticked (or a client that does not send the boxes): every vehicle shown.
+        selected.clone_from(&flow.vehicles);
+    }
+    if flow.single_select {
+        selected.truncate(1);
+    }
+    let code = state
+        .world
+        .issue_code(&flow.app, &flow.redirect_uri, user, flow.scope.clone(), selected);
+    let mut params = vec![("code", code.to_string())];
+    params.extend(flow.state.clone().map(|state| ("state", state)));
+    Ok(redirect_to(&flow.redirect_uri, &params))
+}
+
+/// Verifies a flow token and that it is at `expected`. A broken token gets a page (its redirect
+/// URI cannot be trusted); a valid token at another step is a skipped step, which Smartcar
+/// reports as `configuration_error` (test-mode.md A4).
+fn continue_flow(state: &AppState, token: &str, expected: Step) -> Result<Flow, ConnectError> {
+    let flow = state
+        .flow_keys
+        .verify(token, state.clock.now())
+        .map_err(|error| ConnectError::Page {
+            title: "This Connect session cannot continue",
+            message: error.to_string(),
+        })?;
+    if flow.step != expected {
+        let mut error = ConnectError::redirect(&flow, "configuration_error", "A step of Connect was skipped.");
+        if let ConnectError::Redirect { extra, .. } = &mut error {
+            extra.extend([
+                ("status_code", "400".to_owned()),
+                (
+                    "error_message",
+                    format!("expected the {expected:?} step, the session is at {:?}", flow.step),
+                ),
+            ]);
+        }
+        return Err(error);
+    }
+    Ok(flow)
+}
+
+/// A step's form that does not parse (a hand-made request): a page, not axum's plain text.
+fn bad_form(rejection: FormRejection) -> ConnectError {
+    ConnectError::Page {
+        title: "This Connect session cannot continue",
+        message: rejection.body_text(),
+    }
+}
+
+fn app_of<'a>(state: &'a AppState, flow: &Flow) -> Result<&'a App, ConnectError> {
+    state.fixtures.app(&flow.app).ok_or(ConnectError::Page {
+        title: "Unknown application",
+        message: "The application of this session no longer exists.".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_keeps_its_plus_signs_while_other_values_are_form_decoded() {
+        let query = AuthorizeQuery::parse("application_id=app&scope=read_vin+read_odometer&state=ab+c%2Fd%3D");
+
+        assert_eq!(query.client_id.as_deref(), Some("app"));
+        assert_eq!(query.scope.as_deref(), Some("read_vin read_odometer"));
+        assert_eq!(query.state.as_deref(), Some("ab+c/d="));
+    }
+
+    #[test]
+    fn redirects_join_with_an_ampersand_when_the_uri_has_a_query() {
+        let response = redirect_to(
+            "http://x/v2/redirect?app_origin=http://localhost:3000",
+            &[("code", "c".into()), ("state", "a+b".into())],
+        );
+
+        assert_eq!(response.status(), StatusCode::FOUND);
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "http://x/v2/redirect?app_origin=http://localhost:3000&code=c&state=a%2Bb"
+        );
+    }
+}

@@ -1,0 +1,617 @@
+//! The seed world: apps, brands with their test vehicles, and live-mode accounts.
+//!
+//! Fixtures are JSON files in one folder (`apps.json`, `brands.json`, `accounts.json`). They are
+//! parsed into these types once at start-up; nothing past [`Fixtures::load`] sees raw JSON. Every
+//! struct denies unknown fields, so a typo is an error, and [`Fixtures::validated`] checks what
+//! serde cannot (cross-references, that every capability has a value to serve, …). Errors name the
+//! file and the JSON path of the offending field, e.g.
+//! `fixtures/brands.json: brands[1].vehicles[0].state.odometer.distance: invalid type: string "x", expected f64`.
+//!
+//! The repository's `fixtures/` folder is compiled into the binary ([`Fixtures::embedded`]), so
+//! the server runs from anywhere with no configuration.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::permissions::Permission;
+
+/// Everything the server starts from. Immutable once loaded; shared behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct Fixtures {
+    pub apps: Vec<App>,
+    pub brands: Vec<Brand>,
+    pub accounts: Vec<Account>,
+}
+
+/// A Smartcar application, as registered in the Dashboard.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct App {
+    pub client_id: String,
+    pub client_secret: String,
+    pub name: String,
+    /// Compared byte for byte with a Connect `redirect_uri` (connect.md §1). The first is the
+    /// default when a request carries none.
+    pub redirect_uris: Vec<String>,
+    /// Granted when a Connect URL carries no `scope` (smartcar-api.md §2.1).
+    pub default_scope: Vec<Permission>,
+    /// Application management token: management API credentials and webhook signing key.
+    pub amt: String,
+    /// The brand Connect uses when the app's flow needs one and none was chosen.
+    #[serde(default = "default_brand")]
+    pub default_brand: String,
+    #[serde(default)]
+    pub webhook_ids: Vec<String>,
+}
+
+fn default_brand() -> String {
+    "CHEVROLET".to_owned()
+}
+
+/// A brand on the Connect brand list, with the vehicle(s) a new test-mode user of it gets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Brand {
+    /// Upper-case make, as in `make=FORD` and the brand button's id.
+    pub make: String,
+    /// How the brand is written for people ("Mercedes-Benz").
+    pub display_name: String,
+    pub vehicles: Vec<Arc<VehicleSpec>>,
+}
+
+/// A live-mode login and the vehicles behind it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Account {
+    pub username: String,
+    pub password: String,
+    pub vehicles: Vec<Arc<VehicleSpec>>,
+}
+
+/// One vehicle as it leaves the factory: what it is, what it can do, and its state now.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VehicleSpec {
+    pub make: String,
+    pub model: String,
+    pub year: u16,
+    pub powertrain: Powertrain,
+    pub vin: String,
+    /// The endpoints this vehicle supports beyond the static ones (attributes, VIN, permissions).
+    pub capabilities: Vec<Capability>,
+    pub state: VehicleState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Powertrain {
+    Ice,
+    Hev,
+    Phev,
+    Bev,
+}
+
+/// What a vehicle can do, one entry per endpoint family of smartcar-api.md §4.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    Odometer,
+    Location,
+    Fuel,
+    Battery,
+    BatteryCapacity,
+    NominalCapacity,
+    Charge,
+    ChargeControl,
+    ChargeLimit,
+    EngineOil,
+    Tires,
+    Security,
+    SecurityControl,
+    Navigation,
+    ServiceHistory,
+    Diagnostics,
+}
+
+/// The values a vehicle reports, stored metric and in Smartcar's response shapes so the API can
+/// serve them as they are (converted when `sc-unit-system: imperial` asks for it).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VehicleState {
+    pub odometer: Option<Odometer>,
+    pub location: Option<Location>,
+    pub fuel: Option<Fuel>,
+    pub battery: Option<Battery>,
+    pub battery_capacity: Option<BatteryCapacity>,
+    pub nominal_capacity: Option<serde_json::Value>,
+    pub charge: Option<Charge>,
+    pub charge_limit: Option<ChargeLimit>,
+    pub engine_oil: Option<EngineOil>,
+    pub tire_pressure: Option<TirePressure>,
+    pub security: Option<Security>,
+    pub service_history: Option<Vec<serde_json::Value>>,
+    pub diagnostics: Option<Diagnostics>,
+    /// Whether the car is being driven now; commands that need a parked car check it.
+    #[serde(default)]
+    pub motion: Motion,
+    /// A deep-sleeping car answers `VEHICLE_STATE` `ASLEEP`.
+    #[serde(default)]
+    pub asleep: bool,
+}
+
+/// `GET /odometer`: `{"distance": 52340.5}` (km).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Odometer {
+    pub distance: f64,
+}
+
+/// `GET /location`: `{"latitude": 42.35, "longitude": -71.06}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+/// `GET /fuel`: `{"range": 310.5, "percentRemaining": 0.45, "amountRemaining": 18.2}` (km, L).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Fuel {
+    pub range: f64,
+    pub percent_remaining: f64,
+    pub amount_remaining: f64,
+}
+
+/// `GET /battery`: `{"percentRemaining": 0.8, "range": 290.0}` (km).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Battery {
+    pub percent_remaining: f64,
+    pub range: f64,
+}
+
+/// `GET /battery/capacity`: `{"capacity": 88.0}` (kWh).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatteryCapacity {
+    pub capacity: f64,
+}
+
+/// `GET /charge`: `{"isPluggedIn": true, "state": "CHARGING"}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Charge {
+    pub is_plugged_in: bool,
+    pub state: ChargeState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChargeState {
+    Charging,
+    FullyCharged,
+    NotCharging,
+}
+
+/// `GET /charge/limit`: `{"limit": 0.9}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChargeLimit {
+    pub limit: f64,
+}
+
+/// `GET /engine/oil`: `{"lifeRemaining": 0.7}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EngineOil {
+    pub life_remaining: f64,
+}
+
+/// `GET /tires/pressure` (kPa).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TirePressure {
+    pub front_left: f64,
+    pub front_right: f64,
+    pub back_left: f64,
+    pub back_right: f64,
+}
+
+/// `GET /security`: the lock state and every opening.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Security {
+    pub is_locked: bool,
+    pub doors: Vec<Opening>,
+    pub windows: Vec<Opening>,
+    pub sunroof: Vec<Opening>,
+    pub storage: Vec<Opening>,
+    pub charging_port: Vec<Opening>,
+}
+
+/// One entry of a `/security` list: `{"type": "frontLeft", "status": "LOCKED"}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Opening {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+}
+
+/// `GET /diagnostics/system_status` and `/diagnostics/dtcs` in their response shapes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Diagnostics {
+    pub systems: Vec<serde_json::Value>,
+    pub active_codes: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Motion {
+    #[default]
+    Parked,
+    Driving,
+}
+
+/// Why the fixtures could not be loaded. Each message names the file and, where it can, the entry
+/// and field.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("could not read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{file}: {path}: {message}")]
+    Parse {
+        file: String,
+        path: String,
+        message: String,
+    },
+    #[error("{file}: {entry}: {field}: {message}")]
+    Invalid {
+        file: String,
+        entry: String,
+        field: String,
+        message: String,
+    },
+}
+
+const APPS: &str = "apps.json";
+const BRANDS: &str = "brands.json";
+const ACCOUNTS: &str = "accounts.json";
+
+impl Fixtures {
+    /// The repository's `fixtures/`, compiled in.
+    pub fn embedded() -> Result<Self, FixtureError> {
+        Self::parse(
+            &format!("(embedded) fixtures/{APPS}"),
+            include_str!("../../fixtures/apps.json"),
+            &format!("(embedded) fixtures/{BRANDS}"),
+            include_str!("../../fixtures/brands.json"),
+            &format!("(embedded) fixtures/{ACCOUNTS}"),
+            include_str!("../../fixtures/accounts.json"),
+        )
+    }
+
+    /// Loads `apps.json`, `brands.json` and `accounts.json` from `dir`.
+    pub fn load(dir: &Path) -> Result<Self, FixtureError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path)
+                .map(|text| (path.display().to_string(), text))
+                .map_err(|source| FixtureError::Read { path, source })
+        };
+        let (apps_file, apps) = read(APPS)?;
+        let (brands_file, brands) = read(BRANDS)?;
+        let (accounts_file, accounts) = read(ACCOUNTS)?;
+        Self::parse(&apps_file, &apps, &brands_file, &brands, &accounts_file, &accounts)
+    }
+
+    /// Parses the three documents; the names are only used in error messages.
+    pub fn parse(
+        apps_file: &str,
+        apps: &str,
+        brands_file: &str,
+        brands: &str,
+        accounts_file: &str,
+        accounts: &str,
+    ) -> Result<Self, FixtureError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct AppsFile {
+            apps: Vec<App>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct BrandsFile {
+            brands: Vec<Brand>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct AccountsFile {
+            accounts: Vec<Account>,
+        }
+        let fixtures = Fixtures {
+            apps: parse_json::<AppsFile>(apps_file, apps)?.apps,
+            brands: parse_json::<BrandsFile>(brands_file, brands)?.brands,
+            accounts: parse_json::<AccountsFile>(accounts_file, accounts)?.accounts,
+        };
+        fixtures.validated(apps_file, brands_file, accounts_file)
+    }
+
+    /// Registers `app`, replacing an app with the same client id (command-line overrides).
+    pub fn upsert_app(&mut self, app: App) {
+        self.apps.retain(|existing| existing.client_id != app.client_id);
+        self.apps.insert(0, app);
+    }
+
+    pub fn app(&self, client_id: &str) -> Option<&App> {
+        self.apps.iter().find(|app| app.client_id == client_id)
+    }
+
+    pub fn brand(&self, make: &str) -> Option<&Brand> {
+        self.brands.iter().find(|brand| brand.make.eq_ignore_ascii_case(make))
+    }
+
+    pub fn account(&self, username: &str) -> Option<&Account> {
+        self.accounts
+            .iter()
+            .find(|account| account.username.eq_ignore_ascii_case(username))
+    }
+
+    /// Checks what the types cannot: unique ids, known brands, values behind every capability.
+    fn validated(self, apps_file: &str, brands_file: &str, accounts_file: &str) -> Result<Self, FixtureError> {
+        let invalid = |file: &str, entry: String, field: &str, message: String| {
+            Err(FixtureError::Invalid {
+                file: file.to_owned(),
+                entry,
+                field: field.to_owned(),
+                message,
+            })
+        };
+
+        let mut client_ids = HashSet::new();
+        for (i, app) in self.apps.iter().enumerate() {
+            let entry = format!("apps[{i}] ({})", app.client_id);
+            if app.client_id.trim().is_empty() {
+                return invalid(apps_file, entry, "clientId", "must not be empty".into());
+            }
+            if !client_ids.insert(app.client_id.as_str()) {
+                return invalid(apps_file, entry, "clientId", "is used by two apps".into());
+            }
+            if app.redirect_uris.is_empty() {
+                return invalid(apps_file, entry, "redirectUris", "needs at least one".into());
+            }
+            if self.brand(&app.default_brand).is_none() {
+                let message = format!("{} is not in brands.json", app.default_brand);
+                return invalid(apps_file, entry, "defaultBrand", message);
+            }
+        }
+
+        let mut makes = HashSet::new();
+        for (i, brand) in self.brands.iter().enumerate() {
+            let entry = format!("brands[{i}] ({})", brand.make);
+            if brand.make.is_empty() || brand.make != brand.make.to_ascii_uppercase() {
+                return invalid(brands_file, entry, "make", "must be upper case".into());
+            }
+            if !makes.insert(brand.make.as_str()) {
+                return invalid(brands_file, entry, "make", "is listed twice".into());
+            }
+            if brand.vehicles.is_empty() {
+                return invalid(brands_file, entry, "vehicles", "needs at least one".into());
+            }
+            for (j, vehicle) in brand.vehicles.iter().enumerate() {
+                let entry = format!("brands[{i}].vehicles[{j}] ({} {})", vehicle.make, vehicle.vin);
+                if vehicle.make != brand.make {
+                    let message = format!("must be the brand's make {}", brand.make);
+                    return invalid(brands_file, entry, "make", message);
+                }
+                if let Err((field, message)) = vehicle.check() {
+                    return invalid(brands_file, entry, field, message);
+                }
+            }
+        }
+
+        for (i, account) in self.accounts.iter().enumerate() {
+            for (j, vehicle) in account.vehicles.iter().enumerate() {
+                let entry = format!("accounts[{i}].vehicles[{j}] ({} {})", vehicle.make, vehicle.vin);
+                if self.brand(&vehicle.make).is_none() {
+                    let message = format!("{} is not in brands.json", vehicle.make);
+                    return invalid(accounts_file, entry, "make", message);
+                }
+                if let Err((field, message)) = vehicle.check() {
+                    return invalid(accounts_file, entry, field, message);
+                }
+            }
+        }
+        Ok(self)
+    }
+}
+
+impl VehicleState {
+    /// Takes every value this state lacks from `other`.
+    pub fn fill_from(&mut self, other: &VehicleState) {
+        macro_rules! fill {
+            ($($field:ident),*) => {
+                $(if self.$field.is_none() { self.$field.clone_from(&other.$field); })*
+            };
+        }
+        fill!(
+            odometer,
+            location,
+            fuel,
+            battery,
+            battery_capacity,
+            nominal_capacity,
+            charge,
+            charge_limit,
+            engine_oil,
+            tire_pressure,
+            security,
+            service_history,
+            diagnostics
+        );
+    }
+}
+
+impl VehicleSpec {
+    /// A vehicle must be able to answer every endpoint it claims: `(field, message)` otherwise.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.vin.len() != 17 || !self.vin.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(("vin", format!("{:?} is not 17 letters and digits", self.vin)));
+        }
+        let state = &self.state;
+        for capability in &self.capabilities {
+            let (present, field) = match capability {
+                Capability::Odometer => (state.odometer.is_some(), "state.odometer"),
+                Capability::Location => (state.location.is_some(), "state.location"),
+                Capability::Fuel => (state.fuel.is_some(), "state.fuel"),
+                Capability::Battery => (state.battery.is_some(), "state.battery"),
+                Capability::BatteryCapacity => (state.battery_capacity.is_some(), "state.batteryCapacity"),
+                Capability::NominalCapacity => (state.nominal_capacity.is_some(), "state.nominalCapacity"),
+                Capability::Charge | Capability::ChargeControl => (state.charge.is_some(), "state.charge"),
+                Capability::ChargeLimit => (state.charge_limit.is_some(), "state.chargeLimit"),
+                Capability::EngineOil => (state.engine_oil.is_some(), "state.engineOil"),
+                Capability::Tires => (state.tire_pressure.is_some(), "state.tirePressure"),
+                Capability::Security | Capability::SecurityControl => (state.security.is_some(), "state.security"),
+                Capability::ServiceHistory => (state.service_history.is_some(), "state.serviceHistory"),
+                Capability::Diagnostics => (state.diagnostics.is_some(), "state.diagnostics"),
+                Capability::Navigation => (true, ""),
+            };
+            if !present {
+                return Err((field, format!("is required by capability {capability:?}")));
+            }
+        }
+        for (value, field) in [
+            (
+                state.fuel.as_ref().map(|f| f.percent_remaining),
+                "state.fuel.percentRemaining",
+            ),
+            (
+                state.battery.as_ref().map(|b| b.percent_remaining),
+                "state.battery.percentRemaining",
+            ),
+            (state.charge_limit.as_ref().map(|c| c.limit), "state.chargeLimit.limit"),
+            (
+                state.engine_oil.as_ref().map(|o| o.life_remaining),
+                "state.engineOil.lifeRemaining",
+            ),
+        ] {
+            if value.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+                return Err((field, "must be a fraction between 0 and 1".to_owned()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, FixtureError> {
+    let deserializer = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| FixtureError::Parse {
+        file: file.to_owned(),
+        path: error.path().to_string(),
+        message: error.into_inner().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_file(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(name);
+        std::fs::read_to_string(path).expect("fixture file exists")
+    }
+
+    fn with_brands(brands: &str) -> Result<Fixtures, FixtureError> {
+        Fixtures::parse(
+            "apps.json",
+            &repo_file(APPS),
+            "brands.json",
+            brands,
+            "accounts.json",
+            r#"{"accounts":[]}"#,
+        )
+    }
+
+    #[test]
+    fn the_fixtures_in_the_repository_are_valid() {
+        let fixtures = Fixtures::embedded().expect("embedded fixtures load");
+
+        for make in [
+            "CHEVROLET",
+            "FORD",
+            "TESLA",
+            "BMW",
+            "KIA",
+            "NISSAN",
+            "HYUNDAI",
+            "AUDI",
+            "TOYOTA",
+            "VOLKSWAGEN",
+        ] {
+            assert!(fixtures.brand(make).is_some(), "{make} is a brand");
+        }
+    }
+
+    #[test]
+    fn a_wrongly_typed_value_is_reported_with_its_file_and_path() {
+        let brands = repo_file(BRANDS).replacen(r#""distance": "#, r#""distance": "far", "x": "#, 1);
+
+        let error = with_brands(&brands).expect_err("a string distance is refused");
+
+        let message = error.to_string();
+        assert!(
+            message.starts_with("brands.json: brands[0].vehicles[0].state.odometer.distance"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused() {
+        let brands = repo_file(BRANDS).replacen(r#""model""#, r#""colour": "red", "model""#, 1);
+
+        let error = with_brands(&brands).expect_err("a typo is refused");
+
+        assert!(error.to_string().contains("unknown field `colour`"), "{error}");
+    }
+
+    #[test]
+    fn a_capability_without_a_value_to_serve_is_refused() {
+        let brands = r#"{"brands":[{"make":"CHEVROLET","displayName":"Chevrolet","vehicles":[
+            {"make":"CHEVROLET","model":"Volt","year":2019,"powertrain":"PHEV","vin":"1G1RC6S53KU100001",
+             "capabilities":["odometer"],"state":{}}]}]}"#;
+
+        let error = with_brands(brands).expect_err("odometer needs a value");
+
+        assert_eq!(
+            error.to_string(),
+            "brands.json: brands[0].vehicles[0] (CHEVROLET 1G1RC6S53KU100001): state.odometer: is required by capability Odometer"
+        );
+    }
+
+    #[test]
+    fn an_app_whose_default_brand_does_not_exist_is_refused() {
+        let apps = repo_file(APPS).replacen(r#""defaultBrand": "CHEVROLET""#, r#""defaultBrand": "DELOREAN""#, 1);
+
+        let error = Fixtures::parse(
+            "apps.json",
+            &apps,
+            "brands.json",
+            &repo_file(BRANDS),
+            "accounts.json",
+            &repo_file(ACCOUNTS),
+        )
+        .expect_err("unknown brand");
+
+        assert!(
+            error
+                .to_string()
+                .contains("defaultBrand: DELOREAN is not in brands.json"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! An offline Smartcar platform: Connect, the token endpoint and the vehicle API on one listener.
+//!
+//! # Layout
+//! - [`connect`]: the Connect pages (`GET /oauth/authorize` and the steps behind it).
+//! - [`oauth`]: the token endpoint (`POST /oauth/token`).
+//! - [`vehicles`]: the vehicle API (`/v{ver}/user`, `/v{ver}/vehicles/…`).
+//! - [`fixtures`]: apps, brands, accounts — the seed, parsed and validated at start-up.
+//! - [`world`]: the mutable state (users, vehicles, grants, codes, tokens) behind a handle.
+//! - [`catalogue`] and [`error`]: Smartcar's error table and its v1/v2/v3 envelopes.
+//! - [`request`]: request ids and the JSON content type every response shares.
+//! - [`config`]: the command line.
+
+pub mod catalogue;
+pub mod clock;
+pub mod config;
+pub mod connect;
+pub mod error;
+pub mod fixtures;
+pub mod oauth;
+pub mod permissions;
+pub mod request;
+pub mod state;
+pub mod vehicles;
+pub mod world;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::trace::TraceLayer;
+
+pub use fixtures::Fixtures;
+pub use state::AppState;
+
+/// Request bodies above this are refused with a Smartcar-shaped error.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The whole platform as one router. Unknown routes get Smartcar's 404.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(connect::router())
+        .merge(oauth::router())
+        .merge(vehicles::router())
+        .fallback(vehicles::unknown_route)
+        .method_not_allowed_fallback(vehicles::unknown_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(request::request_context))
+        .with_state(state)
+}
+
+/// Serves the platform on `listener` until `shutdown` completes. A trailing `/` is optional on
+/// every route (smartcar-api.md §1.3), so paths are normalised before routing.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = NormalizePathLayer::trim_trailing_slash().layer(app(state));
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,48 @@
+//! `AppState`: what every handler can reach. Cheap to clone (a few `Arc`s).
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::connect::FlowKeys;
+use crate::fixtures::Fixtures;
+use crate::world::World;
+
+/// The seed (fixtures), the mutable world, the clock, and the keys that sign Connect flows.
+#[derive(Clone)]
+pub struct AppState {
+    pub fixtures: Arc<Fixtures>,
+    pub world: World,
+    pub clock: Clock,
+    pub flow_keys: Arc<FlowKeys>,
+}
+
+/// Knobs that change how the platform behaves; defaults are the real platform's.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long a used refresh token keeps working (docs say 1 minute; a newer page says 10).
+    pub refresh_grace: time::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            refresh_grace: time::Duration::minutes(1),
+        }
+    }
+}
+
+impl AppState {
+    pub fn new(fixtures: Fixtures) -> Self {
+        Self::with_settings(fixtures, Settings::default())
+    }
+
+    pub fn with_settings(fixtures: Fixtures, settings: Settings) -> Self {
+        let clock = Clock::default();
+        AppState {
+            fixtures: Arc::new(fixtures),
+            world: World::new(clock.clone(), settings.refresh_grace),
+            clock,
+            flow_keys: Arc::new(FlowKeys::generate()),
+        }
+    }
+}

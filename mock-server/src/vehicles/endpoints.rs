@@ -1,0 +1,208 @@
+//! The vehicle endpoints of smartcar-api.md §4.3 as one table: method, path, the permission it
+//! needs, the capability the vehicle must have, and the function that answers.
+//!
+//! The table is the single place a route is declared: the HTTP dispatcher and batch both look
+//! paths up here, so checks (permission → capability → forced error) are the same for both.
+
+use axum::http::Method;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::fixtures::{Battery, Capability, Fuel, Odometer, TirePressure};
+use crate::permissions::Permission;
+use crate::world::{Access, Vehicle};
+
+use super::units::UnitSystem;
+
+/// What a handler gets: the vehicle (mutable, for commands), who is asking, and the request.
+pub struct Call<'a> {
+    pub vehicle: &'a mut Vehicle,
+    pub access: &'a Access,
+    pub units: UnitSystem,
+    pub query: &'a [(String, String)],
+    pub body: Option<&'a Value>,
+    pub now: time::OffsetDateTime,
+}
+
+impl Call<'_> {
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+pub type Handler = fn(&mut Call<'_>) -> Result<Value, ApiError>;
+
+/// One row of the table.
+pub struct Endpoint {
+    pub method: Method,
+    /// Relative to `/v{ver}/vehicles/{id}`; `/` is the attributes endpoint.
+    pub path: &'static str,
+    pub permission: Option<Permission>,
+    /// `None`: a static endpoint every vehicle answers, which forced test-mode errors skip
+    /// (test-mode.md A2: VIN, attributes, permissions, disconnect).
+    pub capability: Option<Capability>,
+    /// Reads of vehicle data carry `sc-unit-system`, `sc-data-age` and `sc-fetched-at`.
+    pub reads_data: bool,
+    pub handler: Handler,
+}
+
+macro_rules! endpoint {
+    ($method:ident $path:literal, $permission:expr, $capability:expr, data: $data:literal, $handler:expr) => {
+        Endpoint {
+            method: Method::$method,
+            path: $path,
+            permission: $permission,
+            capability: $capability,
+            reads_data: $data,
+            handler: $handler,
+        }
+    };
+}
+
+use Capability as C;
+use Permission as P;
+
+/// Every vehicle endpoint. Later issues add rows; nothing else needs to change.
+pub fn table() -> &'static [Endpoint] {
+    static TABLE: std::sync::LazyLock<Vec<Endpoint>> = std::sync::LazyLock::new(|| {
+        vec![
+            endpoint!(GET "/", Some(P::ReadVehicleInfo), None, data: false, attributes),
+            endpoint!(GET "/vin", Some(P::ReadVin), None, data: false, vin),
+            endpoint!(GET "/permissions", None, None, data: false, permissions),
+            endpoint!(GET "/odometer", Some(P::ReadOdometer), Some(C::Odometer), data: true, odometer),
+            endpoint!(GET "/location", Some(P::ReadLocation), Some(C::Location), data: true, location),
+            endpoint!(GET "/fuel", Some(P::ReadFuel), Some(C::Fuel), data: true, fuel),
+            endpoint!(GET "/battery", Some(P::ReadBattery), Some(C::Battery), data: true, battery),
+            endpoint!(GET "/charge", Some(P::ReadCharge), Some(C::Charge), data: true, charge),
+            endpoint!(GET "/tires/pressure", Some(P::ReadTires), Some(C::Tires), data: true, tire_pressure),
+            endpoint!(GET "/engine/oil", Some(P::ReadEngineOil), Some(C::EngineOil), data: true, engine_oil),
+            endpoint!(GET "/security", Some(P::ReadSecurity), Some(C::Security), data: true, security),
+        ]
+    });
+    &TABLE
+}
+
+/// The row for a method and a normalised path (leading `/`, no trailing `/`).
+pub fn find(method: &Method, path: &str) -> Option<&'static Endpoint> {
+    table()
+        .iter()
+        .find(|endpoint| endpoint.method == method && endpoint.path == path)
+}
+
+fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|error| {
+        ApiError::new(
+            &crate::catalogue::SERVER_INTERNAL,
+            format!("response failed to serialise: {error}"),
+        )
+    })
+}
+
+/// The state a capability reads; its presence is checked when fixtures load.
+fn missing(what: &str) -> ApiError {
+    ApiError::new(
+        &crate::catalogue::VEHICLE_NOT_CAPABLE,
+        format!("the vehicle has no {what} value"),
+    )
+}
+
+fn attributes(call: &mut Call<'_>) -> Result<Value, ApiError> {
+    let spec = &call.vehicle.spec;
+    Ok(json!({ "id": call.vehicle.id.to_string(), "make": spec.make, "model": spec.model, "year": spec.year }))
+}
+
+fn vin(call: &mut Call<'_>) -> Result<Value, ApiError> {
+    Ok(json!({ "vin": call.vehicle.spec.vin }))
+}
+
+/// `GET /permissions?limit&offset` (default limit 25).
+fn permissions(call: &mut Call<'_>) -> Result<Value, ApiError> {
+    let (limit, offset) = super::paging(call.query, 25)?;
+    let names: Vec<&str> = call.access.scopes.iter().map(|p| p.as_str()).collect();
+    let page: Vec<&str> = names.iter().skip(offset).take(limit).copied().collect();
+    Ok(json!({ "permissions": page, "paging": { "count": names.len(), "offset": offset } }))
+}
+
+fn odometer(call: &mut Call<'_>) -> Result<Value, ApiError> {
+    let odometer = call
+        .vehicle
+        .state
+        .odometer
+        .as_ref()
+        .ok_or_else(|| missing("odometer"))?;
+    to_json(&Odometer {
+        distance: call.units.distance(odometer.distance),
+    })
+}
+
+fn location(call: &mut Call<'_>) -> Result<Value, ApiError> {
+    to_json(
+        call.vehicle
+            .state
+            .location
+            .as_ref()
+            .ok_or_else(|| missing("location"))?,
+    )
+}
+
+fn fuel(call: &mut Call<'_>) -> Result<Value, ApiError> {
+    let fuel = call.vehicle.state.fuel.as_ref().ok_or_else(|| missing("fuel"))?;
+    let units = call.units;
+    to_json(&Fuel {
+        range: units.distance(fuel.range),
+        percent_remaining: fuel.percent_remaining,
+        amount_remaining: units.volume(fuel.amount_remaining),
+    })
+}
+
+fn battery(call: &mut Call<'_>) -> Result<Value, ApiError> {
+    let battery = call.vehicle.state.battery.as_ref().ok_or_else(|| missing("battery"))?;
+    to_json(&Battery {
+        percent_remaining: battery.percent_remaining,
+        range: call.units.distance(battery.range),
+    })
+}
+
+fn charge(call: &mut Call<'_>) -> Result<Value, ApiError> {
+    to_json(call.vehicle.state.charge.as_ref().ok_or_else(|| missing("charge"))?)
+}
+
+fn tire_pressure(call: &mut Call<'_>) -> Result<Value, ApiError> {
+    let tires = call
+        .vehicle
+        .state
+        .tire_pressure
+        .as_ref()
+        .ok_or_else(|| missing("tire pressure"))?;
+    let units = call.units;
+    to_json(&TirePressure {
+        front_left: units.pressure(tires.front_left),
+        front_right: units.pressure(tires.front_right),
+        back_left: units.pressure(tires.back_left),
+        back_right: units.pressure(tires.back_right),
+    })
+}
+
+fn engine_oil(call: &mut Call<'_>) -> Result<Value, ApiError> {
+    to_json(
+        call.vehicle
+            .state
+            .engine_oil
+            .as_ref()
+            .ok_or_else(|| missing("engine oil"))?,
+    )
+}
+
+fn security(call: &mut Call<'_>) -> Result<Value, ApiError> {
+    to_json(
+        call.vehicle
+            .state
+            .security
+            .as_ref()
+            .ok_or_else(|| missing("security"))?,
+    )
+}

@@ -1,0 +1,344 @@
+//! The vehicle API (smartcar-api.md §4), on `/v1.0` (v1 error bodies) and any other
+//! `/v{major}.{minor}` (v2):
+//!
+//! - `GET /v{ver}/user` — the token's user
+//! - `GET /v{ver}/vehicles?limit&offset` — the token's vehicles
+//! - `ANY /v{ver}/vehicles/{id}[/{path}]` — the endpoints of [`endpoints::table`]
+//!
+//! Checks run in the order the SDKs' tests imply (§6.1): known route → bearer token → vehicle id
+//! format → vehicle connected to the token → permission → capability → test-login error → answer.
+
+pub mod endpoints;
+pub mod units;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::catalogue;
+use crate::clock::smartcar_timestamp;
+use crate::error::ApiError;
+use crate::oauth::describe;
+use crate::request::SmartcarJson;
+use crate::state::AppState;
+use crate::world::{Access, AccessError};
+use endpoints::Call;
+use units::UnitSystem;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{version}/user", get(user))
+        .route("/{version}/vehicles", get(vehicles))
+        .route("/{version}/vehicles/{id}", any(vehicle_root))
+        .route("/{version}/vehicles/{id}/{*path}", any(vehicle_path))
+}
+
+/// Anything no route matches: `RESOURCE_NOT_FOUND` in the path's envelope.
+pub async fn unknown_route(uri: Uri) -> ApiError {
+    ApiError::not_found(uri.path())
+}
+
+/// `v1.0`, `v2.0`, `v99999999.99`: any `v<digits>.<digits>` (§4.1). Others are 404 VERSION.
+fn check_version(version: &str) -> Result<(), ApiError> {
+    let valid = version
+        .strip_prefix('v')
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(major, minor)| {
+            !major.is_empty()
+                && !minor.is_empty()
+                && major.bytes().all(|b| b.is_ascii_digit())
+                && minor.bytes().all(|b| b.is_ascii_digit())
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            &catalogue::NOT_FOUND_VERSION,
+            format!("{version} is not an API version"),
+        ))
+    }
+}
+
+/// A valid bearer token: having this argument is the authentication check.
+pub struct Bearer(pub Access);
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(state, &parts.headers).map(Bearer)
+    }
+}
+
+/// What the request's bearer token allows, or the AUTHENTICATION error saying why not.
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiError> {
+    let token = bearer_token(headers)?;
+    state.world.authorize(token).map_err(|error| {
+        ApiError::authentication(match error {
+            AccessError::Unknown => "the access token is not one this server issued (or it was reset)".to_owned(),
+            AccessError::Expired { ago } => format!("access token expired {} ago on the virtual clock", describe(ago)),
+        })
+    })
+}
+
+/// The token of `Authorization: Bearer <token>`.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::authentication("the request has no Authorization header"))?
+        .to_str()
+        .map_err(|_| ApiError::authentication("the Authorization header is not text"))?;
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::authentication(format!(
+            "the Authorization header uses {scheme}, not Bearer"
+        )));
+    }
+    Ok(token.trim())
+}
+
+/// Form-decoded query pairs (`+` is a space; §4.1). A bare trailing `?` is no query.
+fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// `limit` and `offset` from a query, with `default_limit`.
+pub fn paging(query: &[(String, String)], default_limit: usize) -> Result<(usize, usize), ApiError> {
+    let number = |name: &str, default: usize| -> Result<usize, ApiError> {
+        match query.iter().find(|(key, _)| key == name) {
+            None => Ok(default),
+            Some((_, value)) => value
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| ApiError::validation(name, format!("must be a whole number, got {value:?}"))),
+        }
+    };
+    Ok((number("limit", default_limit)?, number("offset", 0)?))
+}
+
+/// `GET /v{ver}/user` → `{"id": "<uuid>"}`.
+async fn user(Path(version): Path<String>, Bearer(access): Bearer) -> Result<Response, ApiError> {
+    check_version(&version)?;
+    Ok(SmartcarJson(StatusCode::OK, json!({ "id": access.user.to_string() })).into_response())
+}
+
+/// `GET /v{ver}/vehicles` → `{"vehicles": [...], "paging": {"count": <total>, "offset": n}}`.
+async fn vehicles(
+    Path(version): Path<String>,
+    RawQuery(raw): RawQuery,
+    Bearer(access): Bearer,
+) -> Result<Response, ApiError> {
+    check_version(&version)?;
+    let (limit, offset) = paging(&query_pairs(raw.as_deref()), 10)?;
+    let page: Vec<String> = access
+        .vehicles
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(Uuid::to_string)
+        .collect();
+    let body = json!({ "vehicles": page, "paging": { "count": access.vehicles.len(), "offset": offset } });
+    Ok(SmartcarJson(StatusCode::OK, body).into_response())
+}
+
+/// A request for one vehicle, as the dispatcher (and batch) sees it.
+pub struct VehicleRequest<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: &'a [(String, String)],
+    pub body: Option<&'a Value>,
+    pub units: UnitSystem,
+}
+
+/// A successful answer and the metadata its headers carry.
+pub struct Reply {
+    pub body: Value,
+    /// `Some` for reads of vehicle data: `sc-data-age` is the time of the data.
+    pub data_age: Option<OffsetDateTime>,
+    pub fetched_at: OffsetDateTime,
+    pub units: UnitSystem,
+}
+
+impl Reply {
+    /// The Smartcar headers of this reply, lower-case (§4.2).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self.data_age {
+            Some(age) => vec![
+                ("sc-unit-system", self.units.as_str().to_owned()),
+                ("sc-data-age", smartcar_timestamp(age)),
+                ("sc-fetched-at", smartcar_timestamp(self.fetched_at)),
+            ],
+            None => Vec::new(),
+        }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let headers = self.headers();
+        let mut response = SmartcarJson(StatusCode::OK, self.body).into_response();
+        for (name, value) in headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// Answers one request for one vehicle for the holder of `access`: every check, then the
+/// endpoint's handler, under the world's lock.
+pub fn dispatch(
+    state: &AppState,
+    access: &Access,
+    vehicle_id: &str,
+    request: &VehicleRequest<'_>,
+) -> Result<Reply, ApiError> {
+    let endpoint = endpoints::find(request.method, request.path).ok_or_else(|| ApiError::not_found(request.path))?;
+    let id = Uuid::try_parse(vehicle_id)
+        .map_err(|_| ApiError::validation("vehicle_id", format!("{vehicle_id:?} is not a UUID")))?;
+    if !access.vehicles.contains(&id) {
+        return Err(ApiError::authentication(format!(
+            "vehicle {id} is not connected to this access token"
+        )));
+    }
+    if let Some(permission) = endpoint.permission
+        && !access.scopes.contains(&permission)
+    {
+        let granted: Vec<&str> = access.scopes.iter().map(|p| p.as_str()).collect();
+        return Err(ApiError::new(
+            &catalogue::PERMISSION,
+            format!("scope {permission} was not granted (granted: {})", granted.join(", ")),
+        ));
+    }
+    let now = state.clock.now();
+    state
+        .world
+        .with_vehicle(id, |vehicle| {
+            if let Some(capability) = endpoint.capability {
+                if !vehicle.spec.capabilities.contains(&capability) {
+                    let spec = &vehicle.spec;
+                    return Err(ApiError::new(
+                        &catalogue::VEHICLE_NOT_CAPABLE,
+                        format!(
+                            "the {} {} {} is not capable of {}",
+                            spec.year, spec.make, spec.model, endpoint.path
+                        ),
+                    ));
+                }
+                if let Some(entry) = access.forced_error {
+                    return Err(ApiError::new(
+                        entry,
+                        "the user's test-mode login makes every vehicle request fail",
+                    ));
+                }
+            }
+            let mut call = Call {
+                vehicle,
+                access,
+                units: request.units,
+                query: request.query,
+                body: request.body,
+                now,
+            };
+            let body = (endpoint.handler)(&mut call)?;
+            Ok(Reply {
+                body,
+                data_age: endpoint.reads_data.then_some(call.vehicle.updated_at),
+                fetched_at: now,
+                units: request.units,
+            })
+        })
+        .unwrap_or_else(|| Err(ApiError::authentication(format!("vehicle {id} no longer exists"))))
+}
+
+async fn vehicle_root(
+    state: State<AppState>,
+    Path((version, id)): Path<(String, String)>,
+    request: HttpVehicleRequest,
+) -> Result<Reply, ApiError> {
+    request.answer(&state, &version, &id, "/")
+}
+
+async fn vehicle_path(
+    state: State<AppState>,
+    Path((version, id, path)): Path<(String, String, String)>,
+    request: HttpVehicleRequest,
+) -> Result<Reply, ApiError> {
+    request.answer(&state, &version, &id, &format!("/{}", path.trim_end_matches('/')))
+}
+
+/// What the HTTP routes collect before dispatching.
+struct HttpVehicleRequest {
+    method: Method,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: Result<Bytes, BytesRejection>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let query = parts.uri.query().map(str::to_owned);
+        let request = axum::extract::Request::from_parts(parts, body);
+        let method = request.method().clone();
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, state).await;
+        Ok(HttpVehicleRequest {
+            method,
+            headers,
+            query,
+            body,
+        })
+    }
+}
+
+impl HttpVehicleRequest {
+    fn answer(self, state: &AppState, version: &str, id: &str, path: &str) -> Result<Reply, ApiError> {
+        check_version(version)?;
+        if endpoints::find(&self.method, path).is_none() {
+            return Err(ApiError::not_found(path));
+        }
+        let access = authenticate(state, &self.headers)?;
+        let bytes = self.body.map_err(|rejection| {
+            ApiError::new(
+                &catalogue::VALIDATION_PARAMETER,
+                format!("the body could not be read: {rejection}"),
+            )
+            .with_detail(json!([{ "field": "body", "message": rejection.body_text() }]))
+        })?;
+        let body = parse_json_body(&self.method, &bytes)?;
+        let query = query_pairs(self.query.as_deref());
+        let request = VehicleRequest {
+            method: &self.method,
+            path,
+            query: &query,
+            body: body.as_ref(),
+            units: UnitSystem::of(&self.headers),
+        };
+        dispatch(state, &access, id, &request)
+    }
+}
+
+/// A JSON body, if the method takes one and it is not empty (§4.1: empty POSTs and `{}` on
+/// DELETE are normal; bodies on GET are ignored).
+fn parse_json_body(method: &Method, bytes: &[u8]) -> Result<Option<Value>, ApiError> {
+    if *method == Method::GET || bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes)
+        .map(Some)
+        .map_err(|error| ApiError::validation("body", format!("the body is not valid JSON: {error}")))
+}

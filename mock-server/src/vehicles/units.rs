@@ -1,0 +1,55 @@
+//! `sc-unit-system`: metric (the default, and how fixtures store values) or imperial
+//! (smartcar-api.md §5). Conversions use the exact standard factors.
+
+use axum::http::HeaderMap;
+
+pub const KM_PER_MILE: f64 = 1.609344;
+pub const LITRES_PER_GALLON: f64 = 3.785411784;
+pub const KPA_PER_PSI: f64 = 6.894757;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitSystem {
+    Metric,
+    Imperial,
+}
+
+impl UnitSystem {
+    /// The request's `sc-unit-system` header; anything but `imperial` is metric.
+    pub fn of(headers: &HeaderMap) -> UnitSystem {
+        match headers.get("sc-unit-system").and_then(|value| value.to_str().ok()) {
+            Some(value) if value.trim().eq_ignore_ascii_case("imperial") => UnitSystem::Imperial,
+            _ => UnitSystem::Metric,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitSystem::Metric => "metric",
+            UnitSystem::Imperial => "imperial",
+        }
+    }
+
+    /// Kilometres in this system's distance unit (km or miles).
+    pub fn distance(self, km: f64) -> f64 {
+        match self {
+            UnitSystem::Metric => km,
+            UnitSystem::Imperial => km / KM_PER_MILE,
+        }
+    }
+
+    /// Litres in this system's volume unit (L or US gallons).
+    pub fn volume(self, litres: f64) -> f64 {
+        match self {
+            UnitSystem::Metric => litres,
+            UnitSystem::Imperial => litres / LITRES_PER_GALLON,
+        }
+    }
+
+    /// Kilopascals in this system's pressure unit (kPa or psi).
+    pub fn pressure(self, kpa: f64) -> f64 {
+        match self {
+            UnitSystem::Metric => kpa,
+            UnitSystem::Imperial => kpa / KPA_PER_PSI,
+        }
+    }
+}

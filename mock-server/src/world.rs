@@ -1,0 +1,417 @@
+//! The mutable world: users, their vehicles and those vehicles' state, grants, codes and tokens.
+//!
+//! [`World`] is a cloneable handle whose methods are the platform's verbs (`sign_in`,
+//! `issue_code`, `redeem_code`, `refresh`, `authorize`, `with_vehicle`); callers never see the
+//! lock. It is a `std::sync::Mutex` because nothing awaits while holding it and every critical
+//! section is a few map operations (mini-redis's reasoning).
+//!
+//! Everything is keyed by, or carries, the app's client id, so apps never see each other's users,
+//! vehicles or tokens, and [`World::reset`] can clear one app without touching another.
+//! Ids and tokens are UUIDs (smartcar-api.md §9.1), kept as [`Uuid`] so a map key is 16 bytes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::fixtures::{VehicleSpec, VehicleState};
+use crate::permissions::Permission;
+
+/// Authorization codes live 10 minutes (test-mode.md A5).
+pub const CODE_LIFETIME: Duration = Duration::minutes(10);
+/// Access tokens live 2 hours; `expires_in` is 7200.
+pub const ACCESS_LIFETIME: Duration = Duration::seconds(7200);
+/// Refresh tokens live 60 days.
+pub const REFRESH_LIFETIME: Duration = Duration::days(60);
+
+/// Connect's `mode`: which credentials sign in and how strictly vehicles behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Test,
+    Simulated,
+    Live,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "test" => Some(Mode::Test),
+            "simulated" => Some(Mode::Simulated),
+            "live" => Some(Mode::Live),
+            _ => None,
+        }
+    }
+}
+
+/// A vehicle owner, created on first sign-in to an app.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub app: String,
+    pub mode: Mode,
+    pub login: String,
+    /// Set by a `<TYPE>.<CODE>@smartcar.com` test login: every non-static request fails with it.
+    pub forced_error: Option<&'static crate::catalogue::Entry>,
+}
+
+/// One connected vehicle: its fixture identity plus its own copy of the state.
+#[derive(Debug, Clone)]
+pub struct Vehicle {
+    pub id: Uuid,
+    pub app: String,
+    pub user: Uuid,
+    pub mode: Mode,
+    pub spec: Arc<VehicleSpec>,
+    pub state: VehicleState,
+    /// When the state last changed: `sc-data-age`.
+    pub updated_at: OffsetDateTime,
+}
+
+/// What a user approved on Connect: these permissions, for these vehicles, for this app.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub app: String,
+    pub user: Uuid,
+    pub scopes: Vec<Permission>,
+    pub vehicles: Vec<Uuid>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug)]
+struct Code {
+    app: String,
+    redirect_uri: String,
+    grant: Uuid,
+    issued_at: OffsetDateTime,
+    redeemed_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug)]
+struct AccessToken {
+    grant: Uuid,
+    expires_at: OffsetDateTime,
+}
+
+#[derive(Debug)]
+struct RefreshToken {
+    app: String,
+    grant: Uuid,
+    expires_at: OffsetDateTime,
+    used_at: Option<OffsetDateTime>,
+}
+
+/// Tokens as the token endpoint returns them.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: Uuid,
+    pub refresh_token: Uuid,
+    pub expires_in: i64,
+    pub user: Uuid,
+    pub vehicles: Vec<Uuid>,
+}
+
+/// Why a code or refresh token was refused; the oauth module turns these into RFC 6749 errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantError {
+    UnknownCode,
+    CodeExpired { ago: Duration },
+    CodeReused { redeemed_at: OffsetDateTime },
+    CodeForAnotherClient,
+    RedirectMismatch { expected: String },
+    UnknownRefreshToken,
+    RefreshTokenExpired { ago: Duration },
+    RefreshTokenReused { used_at: OffsetDateTime },
+    RefreshTokenForAnotherClient,
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessError {
+    Unknown,
+    Expired { ago: Duration },
+}
+
+/// What a valid access token lets its bearer do.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub app: String,
+    pub user: Uuid,
+    pub scopes: Vec<Permission>,
+    pub vehicles: Vec<Uuid>,
+    pub forced_error: Option<&'static crate::catalogue::Entry>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    users: HashMap<Uuid, User>,
+    /// `(app, mode, lower-case login)` → user: the same login is the same person.
+    logins: HashMap<(String, Mode, String), Uuid>,
+    vehicles: HashMap<Uuid, Vehicle>,
+    grants: HashMap<Uuid, Grant>,
+    codes: HashMap<Uuid, Code>,
+    access_tokens: HashMap<Uuid, AccessToken>,
+    refresh_tokens: HashMap<Uuid, RefreshToken>,
+}
+
+/// The handle. Clones share one world.
+#[derive(Debug, Clone)]
+pub struct World {
+    inner: Arc<Mutex<Inner>>,
+    clock: Clock,
+    /// How long a used refresh token keeps working (test-mode.md A5: 1 minute in the docs).
+    refresh_grace: Duration,
+}
+
+impl World {
+    pub fn new(clock: Clock, refresh_grace: Duration) -> Self {
+        World {
+            inner: Arc::default(),
+            clock,
+            refresh_grace,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The user behind `login` on this app and mode, created on first sign-in.
+    pub fn sign_in(
+        &self,
+        app: &str,
+        mode: Mode,
+        login: &str,
+        forced_error: Option<&'static crate::catalogue::Entry>,
+    ) -> Uuid {
+        let mut inner = self.lock();
+        let key = (app.to_owned(), mode, login.to_lowercase());
+        if let Some(id) = inner.logins.get(&key) {
+            return *id;
+        }
+        let id = Uuid::new_v4();
+        inner.users.insert(
+            id,
+            User {
+                id,
+                app: app.to_owned(),
+                mode,
+                login: login.to_owned(),
+                forced_error,
+            },
+        );
+        inner.logins.insert(key, id);
+        id
+    }
+
+    /// The user's vehicles built from `specs` (matched by VIN), created from the fixture on first
+    /// use so each user has their own copy of the state.
+    pub fn garage(&self, user: Uuid, specs: &[Arc<VehicleSpec>]) -> Vec<Vehicle> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let Some(owner) = inner.users.get(&user).cloned() else {
+            return Vec::new();
+        };
+        specs
+            .iter()
+            .map(|spec| {
+                let existing = inner
+                    .vehicles
+                    .values()
+                    .find(|v| v.user == user && v.spec.vin == spec.vin)
+                    .cloned();
+                existing.unwrap_or_else(|| {
+                    let vehicle = Vehicle {
+                        id: Uuid::new_v4(),
+                        app: owner.app.clone(),
+                        user,
+                        mode: owner.mode,
+                        spec: Arc::clone(spec),
+                        state: spec.state.clone(),
+                        updated_at: now,
+                    };
+                    inner.vehicles.insert(vehicle.id, vehicle.clone());
+                    vehicle
+                })
+            })
+            .collect()
+    }
+
+    /// Records an approval and issues the code that redeems it.
+    pub fn issue_code(
+        &self,
+        app: &str,
+        redirect_uri: &str,
+        user: Uuid,
+        scopes: Vec<Permission>,
+        vehicles: Vec<Uuid>,
+    ) -> Uuid {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        inner.codes.retain(|_, code| now - code.issued_at < CODE_LIFETIME * 2);
+        let grant = Uuid::new_v4();
+        inner.grants.insert(
+            grant,
+            Grant {
+                app: app.to_owned(),
+                user,
+                scopes,
+                vehicles,
+                created_at: now,
+            },
+        );
+        let code = Uuid::new_v4();
+        inner.codes.insert(
+            code,
+            Code {
+                app: app.to_owned(),
+                redirect_uri: redirect_uri.to_owned(),
+                grant,
+                issued_at: now,
+                redeemed_at: None,
+            },
+        );
+        code
+    }
+
+    /// Exchanges a code for tokens. Codes are single-use and bound to the client and the
+    /// redirect URI they were issued for (RFC 6749 §4.1.2, §4.1.3).
+    pub fn redeem_code(&self, app: &str, code: &str, redirect_uri: Option<&str>) -> Result<Tokens, GrantError> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let key = Uuid::try_parse(code).map_err(|_| GrantError::UnknownCode)?;
+        let record = inner.codes.get_mut(&key).ok_or(GrantError::UnknownCode)?;
+        if record.app != app {
+            return Err(GrantError::CodeForAnotherClient);
+        }
+        if let Some(redeemed_at) = record.redeemed_at {
+            return Err(GrantError::CodeReused { redeemed_at });
+        }
+        let age = now - record.issued_at;
+        if age >= CODE_LIFETIME {
+            return Err(GrantError::CodeExpired {
+                ago: age - CODE_LIFETIME,
+            });
+        }
+        if redirect_uri != Some(record.redirect_uri.as_str()) {
+            return Err(GrantError::RedirectMismatch {
+                expected: record.redirect_uri.clone(),
+            });
+        }
+        record.redeemed_at = Some(now);
+        let grant = record.grant;
+        Ok(issue_tokens(&mut inner, grant, now))
+    }
+
+    /// Rotates a refresh token. The old one keeps working for the grace period; earlier access
+    /// tokens stay valid (smartcar-api.md §3.2).
+    pub fn refresh(&self, app: &str, token: &str) -> Result<Tokens, GrantError> {
+        let now = self.clock.now();
+        let grace = self.refresh_grace;
+        let mut inner = self.lock();
+        let key = Uuid::try_parse(token).map_err(|_| GrantError::UnknownRefreshToken)?;
+        let record = inner
+            .refresh_tokens
+            .get_mut(&key)
+            .ok_or(GrantError::UnknownRefreshToken)?;
+        if record.app != app {
+            return Err(GrantError::RefreshTokenForAnotherClient);
+        }
+        if now >= record.expires_at {
+            return Err(GrantError::RefreshTokenExpired {
+                ago: now - record.expires_at,
+            });
+        }
+        match record.used_at {
+            Some(used_at) if now - used_at >= grace => return Err(GrantError::RefreshTokenReused { used_at }),
+            Some(_) => {}
+            None => record.used_at = Some(now),
+        }
+        let grant = record.grant;
+        Ok(issue_tokens(&mut inner, grant, now))
+    }
+
+    /// What a bearer token allows, or why it allows nothing.
+    pub fn authorize(&self, token: &str) -> Result<Access, AccessError> {
+        let now = self.clock.now();
+        let key = Uuid::try_parse(token).map_err(|_| AccessError::Unknown)?;
+        let inner = self.lock();
+        let record = inner.access_tokens.get(&key).ok_or(AccessError::Unknown)?;
+        if now >= record.expires_at {
+            return Err(AccessError::Expired {
+                ago: now - record.expires_at,
+            });
+        }
+        let grant = inner.grants.get(&record.grant).ok_or(AccessError::Unknown)?;
+        let forced_error = inner.users.get(&grant.user).and_then(|user| user.forced_error);
+        Ok(Access {
+            app: grant.app.clone(),
+            user: grant.user,
+            scopes: grant.scopes.clone(),
+            vehicles: grant.vehicles.clone(),
+            forced_error,
+        })
+    }
+
+    /// Runs `f` on a vehicle under the lock; `None` if there is no such vehicle.
+    pub fn with_vehicle<R>(&self, id: Uuid, f: impl FnOnce(&mut Vehicle) -> R) -> Option<R> {
+        self.lock().vehicles.get_mut(&id).map(f)
+    }
+
+    /// Forgets everything about one app (`Some`) or every app (`None`). Fixtures stay.
+    pub fn reset(&self, app: Option<&str>) {
+        let mut inner = self.lock();
+        let Some(app) = app else {
+            *inner = Inner::default();
+            return;
+        };
+        let grants: Vec<Uuid> = inner
+            .grants
+            .iter()
+            .filter(|(_, g)| g.app == app)
+            .map(|(id, _)| *id)
+            .collect();
+        inner.users.retain(|_, user| user.app != app);
+        inner.logins.retain(|(owner, _, _), _| owner != app);
+        inner.vehicles.retain(|_, vehicle| vehicle.app != app);
+        inner.grants.retain(|_, grant| grant.app != app);
+        inner.codes.retain(|_, code| code.app != app);
+        inner.refresh_tokens.retain(|_, token| token.app != app);
+        inner.access_tokens.retain(|_, token| !grants.contains(&token.grant));
+    }
+}
+
+fn issue_tokens(inner: &mut Inner, grant: Uuid, now: OffsetDateTime) -> Tokens {
+    let access_token = Uuid::new_v4();
+    let refresh_token = Uuid::new_v4();
+    inner.access_tokens.insert(
+        access_token,
+        AccessToken {
+            grant,
+            expires_at: now + ACCESS_LIFETIME,
+        },
+    );
+    let (app, user, vehicles) = inner
+        .grants
+        .get(&grant)
+        .map(|g| (g.app.clone(), g.user, g.vehicles.clone()))
+        .unwrap_or_default();
+    inner.refresh_tokens.insert(
+        refresh_token,
+        RefreshToken {
+            app,
+            grant,
+            expires_at: now + REFRESH_LIFETIME,
+            used_at: None,
+        },
+    );
+    Tokens {
+        access_token,
+        refresh_token,
+        expires_in: ACCESS_LIFETIME.whole_seconds(),
+        user,
+        vehicles,
+    }
+}
