@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use time::{Duration, OffsetDateTime};
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -156,10 +157,20 @@ struct Inner {
     refresh_tokens: HashMap<Uuid, RefreshToken>,
 }
 
+/// A vehicle's state changed (a command, test control). Webhook delivery listens for these.
+#[derive(Debug, Clone)]
+pub struct VehicleChanged {
+    pub app: String,
+    pub user: Uuid,
+    pub vehicle: Uuid,
+    pub at: OffsetDateTime,
+}
+
 /// The handle. Clones share one world.
 #[derive(Debug, Clone)]
 pub struct World {
     inner: Arc<Mutex<Inner>>,
+    changes: broadcast::Sender<VehicleChanged>,
     clock: Clock,
     /// How long a used refresh token keeps working (test-mode.md A5: 1 minute in the docs).
     refresh_grace: Duration,
@@ -167,8 +178,10 @@ pub struct World {
 
 impl World {
     pub fn new(clock: Clock, refresh_grace: Duration) -> Self {
+        let (changes, _) = broadcast::channel(1024);
         World {
             inner: Arc::default(),
+            changes,
             clock,
             refresh_grace,
         }
@@ -355,9 +368,41 @@ impl World {
         })
     }
 
-    /// Runs `f` on a vehicle under the lock; `None` if there is no such vehicle.
+    /// Runs `f` on a vehicle under the lock; `None` if there is no such vehicle. For reads:
+    /// changes made here are not announced (use [`World::update_vehicle`]).
     pub fn with_vehicle<R>(&self, id: Uuid, f: impl FnOnce(&mut Vehicle) -> R) -> Option<R> {
         self.lock().vehicles.get_mut(&id).map(f)
+    }
+
+    /// Runs `f` on a vehicle under the lock; if it returns `Ok`, the state counts as changed:
+    /// `updated_at` (and so `sc-data-age`) moves to now and subscribers hear of it.
+    pub fn update_vehicle<T, E>(&self, id: Uuid, f: impl FnOnce(&mut Vehicle) -> Result<T, E>) -> Option<Result<T, E>> {
+        let now = self.clock.now();
+        let (result, change) = {
+            let mut inner = self.lock();
+            let vehicle = inner.vehicles.get_mut(&id)?;
+            let result = f(vehicle);
+            if result.is_ok() {
+                vehicle.updated_at = now;
+            }
+            let change = VehicleChanged {
+                app: vehicle.app.clone(),
+                user: vehicle.user,
+                vehicle: id,
+                at: now,
+            };
+            (result, change)
+        };
+        if result.is_ok() {
+            // No receiver (no webhooks) is fine.
+            let _ = self.changes.send(change);
+        }
+        Some(result)
+    }
+
+    /// Every state change from now on.
+    pub fn subscribe_changes(&self) -> broadcast::Receiver<VehicleChanged> {
+        self.changes.subscribe()
     }
 
     /// Forgets everything about one app (`Some`) or every app (`None`). Fixtures stay.

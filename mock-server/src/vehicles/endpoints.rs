@@ -47,6 +47,9 @@ pub struct Endpoint {
     pub capability: Option<Capability>,
     /// Reads of vehicle data carry `sc-unit-system`, `sc-data-age` and `sc-fetched-at`.
     pub reads_data: bool,
+    /// Commands change the vehicle's state: run through [`crate::world::World::update_vehicle`]
+    /// so `sc-data-age` moves and webhooks hear of it.
+    pub changes_state: bool,
     pub handler: Handler,
 }
 
@@ -58,6 +61,18 @@ macro_rules! endpoint {
             permission: $permission,
             capability: $capability,
             reads_data: $data,
+            changes_state: false,
+            handler: $handler,
+        }
+    };
+    ($method:ident $path:literal, $permission:expr, $capability:expr, command, $handler:expr) => {
+        Endpoint {
+            method: Method::$method,
+            path: $path,
+            permission: $permission,
+            capability: $capability,
+            reads_data: false,
+            changes_state: true,
             handler: $handler,
         }
     };

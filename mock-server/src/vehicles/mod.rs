@@ -222,44 +222,48 @@ pub fn dispatch(
         ));
     }
     let now = state.clock.now();
-    state
-        .world
-        .with_vehicle(id, |vehicle| {
-            if let Some(capability) = endpoint.capability {
-                if !vehicle.spec.capabilities.contains(&capability) {
-                    let spec = &vehicle.spec;
-                    return Err(ApiError::new(
-                        &catalogue::VEHICLE_NOT_CAPABLE,
-                        format!(
-                            "the {} {} {} is not capable of {}",
-                            spec.year, spec.make, spec.model, endpoint.path
-                        ),
-                    ));
-                }
-                if let Some(entry) = access.forced_error {
-                    return Err(ApiError::new(
-                        entry,
-                        "the user's test-mode login makes every vehicle request fail",
-                    ));
-                }
+    let answer = |vehicle: &mut crate::world::Vehicle| {
+        if let Some(capability) = endpoint.capability {
+            if !vehicle.spec.capabilities.contains(&capability) {
+                let spec = &vehicle.spec;
+                return Err(ApiError::new(
+                    &catalogue::VEHICLE_NOT_CAPABLE,
+                    format!(
+                        "the {} {} {} is not capable of {}",
+                        spec.year, spec.make, spec.model, endpoint.path
+                    ),
+                ));
             }
-            let mut call = Call {
-                vehicle,
-                access,
-                units: request.units,
-                query: request.query,
-                body: request.body,
-                now,
-            };
-            let body = (endpoint.handler)(&mut call)?;
-            Ok(Reply {
-                body,
-                data_age: endpoint.reads_data.then_some(call.vehicle.updated_at),
-                fetched_at: now,
-                units: request.units,
-            })
+            if let Some(entry) = access.forced_error {
+                return Err(ApiError::new(
+                    entry,
+                    "the user's test-mode login makes every vehicle request fail",
+                ));
+            }
+        }
+        let mut call = Call {
+            vehicle,
+            access,
+            units: request.units,
+            query: request.query,
+            body: request.body,
+            now,
+        };
+        let body = (endpoint.handler)(&mut call)?;
+        Ok(Reply {
+            body,
+            data_age: endpoint.reads_data.then_some(call.vehicle.updated_at),
+            fetched_at: now,
+            units: request.units,
         })
-        .unwrap_or_else(|| Err(ApiError::authentication(format!("vehicle {id} no longer exists"))))
+    };
+    let world = &state.world;
+    let result = if endpoint.changes_state {
+        world.update_vehicle(id, answer)
+    } else {
+        world.with_vehicle(id, answer)
+    };
+    result.unwrap_or_else(|| Err(ApiError::authentication(format!("vehicle {id} no longer exists"))))
 }
 
 async fn vehicle_root(
