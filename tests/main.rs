@@ -1,1 +1,12 @@
-//! End-to-end tests: both servers in-process on port 0, driven over HTTP.
+//! End-to-end tests: the mock server in-process on port 0, driven over HTTP as a browser, an app
+//! and its backend would drive the real platform.
+
+// Shared set-up and helpers named after user actions.
+mod harness;
+
+// Connect: validation, the five steps, redirects and Connect errors.
+mod connect_flow;
+// The token endpoint: code and refresh grants and their errors.
+mod token_exchange;
+// The vehicle API's first reads, units, headers and error shapes.
+mod vehicle_api;

@@ -20,7 +20,8 @@ use crate::request::{self, Envelope, SmartcarJson};
 #[derive(Debug, Clone)]
 pub struct ApiError {
     entry: &'static Entry,
-    detail: Option<Value>,
+    /// Boxed: errors travel in `Result`s, so the common case stays small.
+    detail: Option<Box<Value>>,
     retry_after: Option<u64>,
     /// Why, in plain words ("scope read_location was not granted"); kept for the journal.
     reason: String,
@@ -61,7 +62,7 @@ impl ApiError {
     }
 
     pub fn with_detail(mut self, detail: Value) -> Self {
-        self.detail = Some(detail);
+        self.detail = Some(Box::new(detail));
         self
     }
 
@@ -117,7 +118,7 @@ impl ApiError {
                 body.insert("requestId".into(), request_id.into());
                 body.insert("resolution".into(), json!({ "type": entry.resolution }));
                 if let Some(detail) = &self.detail {
-                    body.insert("detail".into(), detail.clone());
+                    body.insert("detail".into(), (**detail).clone());
                 }
                 if let Some(message) = entry.suggested_user_message {
                     body.insert("suggestedUserMessage".into(), message.into());
