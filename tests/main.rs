@@ -1,6 +1,9 @@
 //! End-to-end tests: the mock server in-process on port 0, driven over HTTP as a browser, an app
 //! and its backend would drive the real platform.
 
+// Test modules share helpers with plain `pub`; nothing here is a public API.
+#![allow(unreachable_pub)]
+
 // Shared set-up and helpers named after user actions.
 mod harness;
 
