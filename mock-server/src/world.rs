@@ -81,6 +81,15 @@ pub struct Grant {
     pub created_at: OffsetDateTime,
 }
 
+/// A (user, vehicle) pair connected to an app, since `connected_at` (the first Allow).
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub app: String,
+    pub user: Uuid,
+    pub vehicle: Uuid,
+    pub connected_at: OffsetDateTime,
+}
+
 #[derive(Debug)]
 struct Code {
     app: String,
@@ -152,6 +161,8 @@ struct Inner {
     logins: HashMap<(String, Mode, String), Uuid>,
     vehicles: HashMap<Uuid, Vehicle>,
     grants: HashMap<Uuid, Grant>,
+    /// `(user, vehicle)` → when it was first connected. Users belong to one app.
+    connections: HashMap<(Uuid, Uuid), OffsetDateTime>,
     codes: HashMap<Uuid, Code>,
     access_tokens: HashMap<Uuid, AccessToken>,
     refresh_tokens: HashMap<Uuid, RefreshToken>,
@@ -405,6 +416,37 @@ impl World {
         self.changes.subscribe()
     }
 
+    /// The app's connections, newest first.
+    pub fn connections(&self, app: &str) -> Vec<Connection> {
+        let inner = self.lock();
+        let mut connections: Vec<Connection> = inner
+            .connections
+            .iter()
+            .filter_map(|((user, vehicle), connected_at)| {
+                let owner = inner.users.get(user)?;
+                (owner.app == app).then(|| Connection {
+                    app: owner.app.clone(),
+                    user: *user,
+                    vehicle: *vehicle,
+                    connected_at: *connected_at,
+                })
+            })
+            .collect();
+        connections.sort_by(|a, b| b.connected_at.cmp(&a.connected_at).then(a.vehicle.cmp(&b.vehicle)));
+        connections
+    }
+
+    /// Revokes the app's access to `vehicle` for `user`: every token of theirs stops reaching it
+    /// at once (disconnect, connection deletion). `false` if it was not connected.
+    pub fn disconnect(&self, user: Uuid, vehicle: Uuid) -> bool {
+        let mut inner = self.lock();
+        let was_connected = inner.connections.remove(&(user, vehicle)).is_some();
+        for grant in inner.grants.values_mut().filter(|grant| grant.user == user) {
+            grant.vehicles.retain(|id| *id != vehicle);
+        }
+        was_connected
+    }
+
     /// Forgets everything about one app (`Some`) or every app (`None`). Fixtures stay.
     pub fn reset(&self, app: Option<&str>) {
         let mut inner = self.lock();
@@ -418,6 +460,8 @@ impl World {
             .filter(|(_, g)| g.app == app)
             .map(|(id, _)| *id)
             .collect();
+        let Inner { users, connections, .. } = &mut *inner;
+        connections.retain(|(user, _), _| users.get(user).is_none_or(|user| user.app != app));
         inner.users.retain(|_, user| user.app != app);
         inner.logins.retain(|(owner, _, _), _| owner != app);
         inner.vehicles.retain(|_, vehicle| vehicle.app != app);
