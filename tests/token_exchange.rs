@@ -282,3 +282,38 @@ async fn a_refresh_token_dies_after_sixty_days() {
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn an_oversized_body_gets_a_token_error_not_a_crash() {
+    let env = TestEnv::start().await;
+    let huge = "a".repeat(2 * 1024 * 1024);
+
+    let (status, body) = json_of(
+        env.token_request(&[("grant_type", "authorization_code"), ("code", &huge)])
+            .await,
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({ "error": "invalid_request", "error_description": "The request body could not be read." })
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_a_form_is_a_missing_grant_type() {
+    let env = TestEnv::start().await;
+
+    let response = env
+        .http
+        .post(env.url("/oauth/token"))
+        .basic_auth(CLIENT_ID, Some("demo-secret"))
+        .header("content-type", "application/json")
+        .body(r#"{"grant_type": "authorization_code""#)
+        .send()
+        .await
+        .expect("token");
+
+    assert_eq!(json_of(response).await.1["error"], "invalid_request");
+}

@@ -24,6 +24,9 @@ pub enum TokenError {
     /// 401 `invalid_client`: unknown client or wrong secret (RFC 6749 §5.2).
     #[error("Invalid client credentials.")]
     InvalidClient(String),
+    /// 400 `invalid_request`: the body could not be read (larger than 1 MiB, cut off).
+    #[error("The request body could not be read.")]
+    UnreadableBody(String),
     /// 400 `unsupported_grant_type`.
     #[error("Unsupported grant_type: {0}.")]
     UnsupportedGrantType(String),
@@ -46,6 +49,7 @@ impl IntoResponse for TokenError {
             TokenError::InvalidCode { reason, .. } | TokenError::InvalidRefreshToken { reason, .. } => {
                 (StatusCode::BAD_REQUEST, "invalid_request", reason.clone())
             }
+            TokenError::UnreadableBody(reason) => (StatusCode::BAD_REQUEST, "invalid_request", reason.clone()),
             TokenError::InvalidClient(reason) => (StatusCode::UNAUTHORIZED, "invalid_client", reason.clone()),
             TokenError::UnsupportedGrantType(kind) => (
                 StatusCode::BAD_REQUEST,

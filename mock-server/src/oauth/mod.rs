@@ -9,6 +9,7 @@ mod error;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -65,7 +66,12 @@ struct TokenResponse {
     refresh_token: String,
 }
 
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, TokenError> {
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, TokenError> {
+    let body = body.map_err(|rejection| TokenError::UnreadableBody(rejection.body_text()))?;
     let form = TokenForm::parse(&body);
     let app = authenticate_client(&state, &headers, &form)?;
     let tokens = match form.grant_type.as_deref() {
