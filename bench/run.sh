@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The benchmark: builds in release mode and prints the mock beside the ceiling (and the peers with
+# --peers). Needs `wrk` (apt-get install wrk) and, for --peers, Node.js and npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release --locked -p mock-server -p bench
+exec target/release/bench run "$@"
