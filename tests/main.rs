@@ -13,3 +13,5 @@ mod connect_flow;
 mod token_exchange;
 // The vehicle API's first reads, units, headers and error shapes.
 mod vehicle_api;
+// Odd and hostile input never crashes the server.
+mod hostile_input;
