@@ -41,6 +41,15 @@ pub struct Config {
     /// The application management token of the `--client-id` app.
     #[arg(long, env = "SMARTCAR_AMT", requires = "client_id")]
     pub amt: Option<String>,
+
+    /// Also serve HTTPS here under Smartcar's real host names, for a browser that maps
+    /// `connect.smartcar.com` and `javascript-sdk.smartcar.com` to this mock. Off by default.
+    #[arg(long, env = "SMARTCAR_MOCK_TLS_ADDR")]
+    pub tls_addr: Option<SocketAddr>,
+
+    /// Write the HTTPS certificate (PEM) here, so `curl --cacert` or `NODE_EXTRA_CA_CERTS` trust it.
+    #[arg(long, env = "SMARTCAR_MOCK_TLS_CERT_OUT", requires = "tls_addr")]
+    pub tls_cert_out: Option<PathBuf>,
 }
 
 impl Config {

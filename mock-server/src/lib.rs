@@ -8,6 +8,8 @@
 //! - [`world`]: the mutable state (users, vehicles, grants, codes, tokens) behind a handle.
 //! - [`catalogue`] and [`error`]: Smartcar's error table and its v1/v2/v3 envelopes.
 //! - [`request`]: request ids and the JSON content type every response shares.
+//! - [`sdk_redirect`]: the JS SDK's redirect page (`GET /v2/redirect`), served offline.
+//! - [`tls`]: HTTPS under Smartcar's real host names, for browser host mapping.
 //! - [`config`]: the command line.
 
 pub mod catalogue;
@@ -19,7 +21,9 @@ pub mod fixtures;
 pub mod oauth;
 pub mod permissions;
 pub mod request;
+pub mod sdk_redirect;
 pub mod state;
+pub mod tls;
 pub mod vehicles;
 pub mod world;
 
@@ -44,6 +48,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(connect::router())
         .merge(oauth::router())
+        .merge(sdk_redirect::router())
         .merge(vehicles::router())
         .fallback(vehicles::unknown_route)
         .method_not_allowed_fallback(vehicles::unknown_route)

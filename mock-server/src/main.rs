@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Parser;
 use mock_server::{AppState, config::Config};
 use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -26,8 +28,57 @@ async fn main() -> anyhow::Result<()> {
     println!("listening on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
 
-    mock_server::serve(listener, AppState::new(fixtures), shutdown_signal()).await?;
+    let state = AppState::new(fixtures);
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let when_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.changed().await;
+        }
+    };
+    let tls = match config.tls_addr {
+        Some(addr) => Some(tokio::spawn(serve_tls(
+            addr,
+            config.tls_cert_out.clone(),
+            state.clone(),
+            when_stopped(),
+        )?)),
+        None => None,
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(());
+    });
+
+    mock_server::serve(listener, state, when_stopped()).await?;
+    if let Some(tls) = tls {
+        tls.await??;
+    }
     Ok(())
+}
+
+/// Binds `addr` and serves the same platform over HTTPS with a fresh self-signed certificate,
+/// written to `cert_out` when asked, so host-mapped browsers and tools reach the mock.
+fn serve_tls(
+    addr: std::net::SocketAddr,
+    cert_out: Option<std::path::PathBuf>,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+    let certificate = mock_server::tls::self_signed().context("making the HTTPS certificate")?;
+    if let Some(path) = &cert_out {
+        std::fs::write(path, &certificate.cert_pem).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    listener.set_nonblocking(true)?;
+    println!("listening on https://{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    Ok(async move {
+        let listener = TcpListener::from_std(listener)?;
+        let app = NormalizePathLayer::trim_trailing_slash().layer(mock_server::app(state));
+        mock_server::tls::serve_tls(listener, app, &certificate.cert_pem, &certificate.key_pem, shutdown).await?;
+        Ok(())
+    })
 }
 
 /// Completes on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.

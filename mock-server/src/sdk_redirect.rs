@@ -59,12 +59,18 @@ mod tests {
 
     #[tokio::test]
     async fn the_redirect_page_is_html_that_loads_the_script_from_this_origin() {
-        for path in ["/v2/redirect?app_origin=http://localhost:3000&code=c&state=s", "/redirect"] {
+        for path in [
+            "/v2/redirect?app_origin=http://localhost:3000&code=c&state=s",
+            "/redirect",
+        ] {
             let (status, headers, body) = get(path).await;
 
             assert_eq!(status, StatusCode::OK, "{path}");
             assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8", "{path}");
-            assert!(body.contains(r#"<script src="/v2/redirect.js"></script>"#), "{path}: {body}");
+            assert!(
+                body.contains(r#"<script src="/v2/redirect.js"></script>"#),
+                "{path}: {body}"
+            );
             assert!(!headers.contains_key("cross-origin-opener-policy"), "{path}");
         }
     }
