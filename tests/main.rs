@@ -15,3 +15,7 @@ mod token_exchange;
 mod vehicle_api;
 // Odd and hostile input never crashes the server.
 mod hostile_input;
+// The demo backend's page, the mock's JS SDK redirect page and the real @smartcar/auth, in Chromium.
+mod browser;
+// The Rust `smartcar` crate, unmodified, against the mock.
+mod sdk_rust;
