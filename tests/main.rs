@@ -15,3 +15,9 @@ mod token_exchange;
 mod vehicle_api;
 // Odd and hostile input never crashes the server.
 mod hostile_input;
+// Helpers for the vehicle API tests: a connected car and requests to it.
+mod vehicle_support;
+// The remaining v2 reads, v1 variants and brand endpoints.
+mod vehicle_reads;
+// Commands that change state, simulated-mode checks, disconnect.
+mod vehicle_commands;
