@@ -21,3 +21,9 @@ mod vehicle_support;
 mod vehicle_reads;
 // Commands that change state, simulated-mode checks, disconnect.
 mod vehicle_commands;
+// Batch requests.
+mod batch;
+// The v3 vehicle and signals API.
+mod v3;
+// Test-mode logins that shape vehicle answers.
+mod test_logins;
