@@ -27,3 +27,5 @@ mod batch;
 mod v3;
 // Test-mode logins that shape vehicle answers.
 mod test_logins;
+// The vehicle API with the exact requests the official SDKs send.
+mod sdk_requests;

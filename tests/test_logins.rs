@@ -104,3 +104,29 @@ async fn the_successful_request_login_has_the_documented_vin() {
 
     assert_eq!(car.get("/vin").await.body, json!({ "vin": "0SCAUDI037A5ADB1C" }));
 }
+
+#[tokio::test]
+async fn a_rate_limit_login_sends_retry_after() {
+    let car = login("RATE_LIMIT.VEHICLE@smartcar.com").await;
+
+    let answer = car.get("/odometer").await;
+
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(answer.header("retry-after"), Some("60"));
+    assert_eq!(answer.body["resolution"], json!({ "type": "RETRY_LATER" }));
+}
+
+#[tokio::test]
+async fn a_rate_limit_login_sends_retry_after_in_both_casings_inside_a_batch() {
+    let car = login("RATE_LIMIT.VEHICLE@smartcar.com").await;
+
+    let answer = car
+        .post("/batch", json!({ "requests": [{ "path": "/odometer" }] }))
+        .await;
+    let headers = &answer.body["responses"][0]["headers"];
+
+    assert_eq!(
+        (&headers["retry-after"], &headers["Retry-After"]),
+        (&json!("60"), &json!("60"))
+    );
+}

@@ -202,6 +202,19 @@ impl IntoResponse for Reply {
     }
 }
 
+/// Seconds in the `retry-after` of a forced `RATE_LIMIT` error.
+pub const FORCED_RETRY_AFTER: u64 = 60;
+
+/// The error a `<TYPE>.<CODE>@smartcar.com` login forces; `RATE_LIMIT` carries `retry-after`.
+pub fn forced_error(entry: &'static catalogue::Entry) -> ApiError {
+    let error = ApiError::new(entry, "the user's test-mode login makes every vehicle request fail");
+    if entry.kind == "RATE_LIMIT" {
+        error.with_retry_after(FORCED_RETRY_AFTER)
+    } else {
+        error
+    }
+}
+
 /// Answers one request for one vehicle for the holder of `access`: every check, then the
 /// endpoint's handler, under the world's lock.
 pub fn dispatch(
@@ -244,10 +257,7 @@ pub fn dispatch(
                 ));
             }
             if let Some(entry) = access.forced_error {
-                return Err(ApiError::new(
-                    entry,
-                    "the user's test-mode login makes every vehicle request fail",
-                ));
+                return Err(forced_error(entry));
             }
             if vehicle.state.asleep {
                 return Err(ApiError::new(

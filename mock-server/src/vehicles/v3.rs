@@ -226,10 +226,7 @@ fn ok(body: Value) -> Response {
 
 fn forced(snapshot: &Snapshot) -> Result<(), ApiError> {
     match snapshot.forced_error {
-        Some(entry) => Err(ApiError::new(
-            entry,
-            "the user's test-mode login makes every vehicle request fail",
-        )),
+        Some(entry) => Err(super::forced_error(entry)),
         None => Ok(()),
     }
 }
