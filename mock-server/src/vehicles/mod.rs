@@ -6,7 +6,21 @@
 //! - `ANY /v{ver}/vehicles/{id}[/{path}]` — the endpoints of [`endpoints::table`]
 //!
 //! Checks run in the order the SDKs' tests imply (§6.1): known route → bearer token → vehicle id
-//! format → vehicle connected to the token → permission → capability → test-login error → answer.
+//! format → vehicle connected to the token → permission → capability (and make, for brand
+//! endpoints) → test-login error → asleep → answer. Batch ([`batch`]) and v3 ([`v3`]) live beside.
+//!
+//! Decisions where smartcar-api.md §11 leaves things open:
+//! - q2: `docURL` is `https://smartcar.com/docs/errors/api-errors/<type>-errors#<code or null>`.
+//! - q3: a well-formed vehicle id the token cannot reach (never connected, or disconnected) is
+//!   401 `AUTHENTICATION`, on v2, v1 and v3 alike.
+//! - q4: `serviceDetails` is an array of `{type, value}`; `serviceId`/`taskId` are numbers.
+//! - q7: doors are `LOCKED`/`UNLOCKED`; windows, sunroof, storage and charging port `OPEN`/`CLOSED`.
+//! - q11: batch error items carry `retry-after` and `Retry-After` (Python and Node each read one);
+//!   top-level responses send lower-case `retry-after` only.
+//! - q12: v3 responses send only `sc-request-id` and the content type.
+//! - Service history without (parsable) dates returns every record, not only the last 12 months.
+//! - Imperial temperatures (Tesla thermometers) are °F; speeds mph.
+//! - A charge limit must be above 0 and at most 1; a destination within ±90/±180 degrees.
 
 pub mod batch;
 mod brand;
