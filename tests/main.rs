@@ -19,3 +19,17 @@ mod hostile_input;
 mod browser;
 // The Rust `smartcar` crate, unmodified, against the mock.
 mod sdk_rust;
+// Helpers for the vehicle API tests: a connected car and requests to it.
+mod vehicle_support;
+// The remaining v2 reads, v1 variants and brand endpoints.
+mod vehicle_reads;
+// Commands that change state, simulated-mode checks, disconnect.
+mod vehicle_commands;
+// Batch requests.
+mod batch;
+// The v3 vehicle and signals API.
+mod v3;
+// Test-mode logins that shape vehicle answers.
+mod test_logins;
+// The vehicle API with the exact requests the official SDKs send.
+mod sdk_requests;

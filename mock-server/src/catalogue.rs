@@ -16,6 +16,9 @@ pub struct Entry {
     /// `resolution.type`: `RETRY_LATER`, `REAUTHENTICATE`, `CONTACT_SUPPORT` or none.
     pub resolution: Option<&'static str>,
     pub suggested_user_message: Option<&'static str>,
+    /// A v1.0-only `code` and `message` (`VS_000`, …) for the legacy test logins of
+    /// [`V1_TEST_LOGINS`]; `None` for the v2 rows, whose v1 text comes from [`Entry::v1`].
+    pub v1_override: Option<(&'static str, &'static str)>,
 }
 
 impl Entry {
@@ -88,6 +91,7 @@ macro_rules! entry {
             description: $description,
             resolution: $resolution,
             suggested_user_message: $message,
+            v1_override: None,
         }
     };
 }
@@ -451,6 +455,78 @@ pub static CATALOGUE: &[Entry] = &[
     SERVER_INTERNAL,
 ];
 
+/// The v1.0 test-mode logins `smartcar@<domain>` (test-mode.md A2, docs /docs/errors/v1.0/test-mode):
+/// every non-static request of their vehicles fails. On `/v1.0` the body carries the v1 `code` and
+/// message; on v2 the row of the nearest v2 type/code. Messages other than `VS_000`'s are unverified.
+const V1_LOGINS: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "vs-000.vehicle-state-error.com",
+        "VEHICLE_STATE",
+        "UNKNOWN",
+        "VS_000",
+        "Vehicle state cannot be determined.",
+    ),
+    (
+        "vs-001.vehicle-state-error.com",
+        "VEHICLE_STATE",
+        "DOOR_OPEN",
+        "VS_001",
+        "Vehicle is unable to perform this action while a door is open.",
+    ),
+    (
+        "vs-002.vehicle-state-error.com",
+        "VEHICLE_STATE",
+        "TRUNK_OPEN",
+        "VS_002",
+        "Vehicle is unable to perform this action while the trunk is open.",
+    ),
+    (
+        "vs-003.vehicle-state-error.com",
+        "VEHICLE_STATE",
+        "HOOD_OPEN",
+        "VS_003",
+        "Vehicle is unable to perform this action while the hood is open.",
+    ),
+    (
+        "voa-000.vehicle-owner-action-required.com",
+        "CONNECTED_SERVICES_ACCOUNT",
+        "ACCOUNT_ISSUE",
+        "VOA_000",
+        "Vehicle owner must accept the connected services terms of service.",
+    ),
+    (
+        "voa-001.vehicle-owner-action-required.com",
+        "CONNECTED_SERVICES_ACCOUNT",
+        "SUBSCRIPTION",
+        "VOA_001",
+        "Vehicle owner must activate the connected services subscription.",
+    ),
+];
+
+static V1_TEST_LOGINS: std::sync::LazyLock<Vec<(&'static str, Entry)>> = std::sync::LazyLock::new(|| {
+    V1_LOGINS
+        .iter()
+        .filter_map(|(domain, kind, code, v1_code, message)| {
+            let entry = find(kind, Some(code))?;
+            Some((
+                *domain,
+                Entry {
+                    v1_override: Some((*v1_code, *message)),
+                    ..*entry
+                },
+            ))
+        })
+        .collect()
+});
+
+/// The entry a `smartcar@<domain>` v1 test login forces, if `domain` is one.
+pub fn v1_test_login(domain: &str) -> Option<&'static Entry> {
+    V1_TEST_LOGINS
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(domain))
+        .map(|(_, entry)| entry)
+}
+
 /// The row for a `type` and `code` (`None`, `"null"` and `""` all mean no code).
 pub fn find(kind: &str, code: Option<&str>) -> Option<&'static Entry> {
     let code = code.filter(|code| !code.is_empty() && *code != "null");
@@ -486,6 +562,17 @@ mod tests {
             missing.doc_url(),
             "https://smartcar.com/docs/errors/api-errors/connected-services-account-errors#vehicle-missing"
         );
+    }
+
+    #[test]
+    fn every_v1_test_login_has_a_v2_row() {
+        assert_eq!(V1_TEST_LOGINS.len(), V1_LOGINS.len());
+        let vs000 = v1_test_login("vs-000.vehicle-state-error.com").expect("listed");
+        assert_eq!(
+            vs000.v1_override,
+            Some(("VS_000", "Vehicle state cannot be determined."))
+        );
+        assert_eq!(vs000.status, 409);
     }
 
     #[test]

@@ -97,11 +97,16 @@ impl ApiError {
         let entry = self.entry;
         match envelope {
             Envelope::V1 => {
-                let (error, message) = entry.v1();
+                let (error, mut message) = entry.v1();
+                let mut v1_code = self.v1_code;
+                if let Some((code, text)) = entry.v1_override {
+                    v1_code = Some(code);
+                    message = text;
+                }
                 let mut body = Map::new();
                 body.insert("error".into(), error.into());
                 body.insert("message".into(), message.into());
-                if let Some(code) = self.v1_code {
+                if let Some(code) = v1_code {
                     body.insert("code".into(), code.into());
                 }
                 body.insert("statusCode".into(), entry.status.into());

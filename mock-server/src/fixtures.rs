@@ -140,6 +140,9 @@ pub struct VehicleState {
     /// A deep-sleeping car answers `VEHICLE_STATE` `ASLEEP`.
     #[serde(default)]
     pub asleep: bool,
+    /// The last destination sent with `POST /navigation/destination`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Location>,
 }
 
 /// `GET /odometer`: `{"distance": 52340.5}` (km).

@@ -7,6 +7,7 @@
 //! | `<VIN>@<level>.smartcar.com` | one vehicle with that VIN, capable per `level` |
 //! | `smartcar@successful-request.com` | the brand's vehicle with VIN `0SCAUDI037A5ADB1C` |
 //! | `<TYPE>.<CODE>@smartcar.com` | the brand's vehicle; its non-static requests fail with that error |
+//! | `smartcar@vs-00x.vehicle-state-error.com`, `smartcar@voa-00x.vehicle-owner-action-required.com` | v1.0 `VS_00x` / `VOA_00x` errors |
 //! | `smartcar@invalid-subscription.com` | Connect error `invalid_subscription` |
 //! | `smartcar@vehicle-incompatible.com` | Connect error `vehicle_incompatible` (VIN `0SCAUDI012FE3B132`) |
 
@@ -51,6 +52,11 @@ impl TestLogin {
             ("smartcar", "invalid-subscription.com") => return TestLogin::InvalidSubscription,
             ("smartcar", "vehicle-incompatible.com") => return TestLogin::VehicleIncompatible,
             ("smartcar", "successful-request.com") => return TestLogin::SuccessfulRequest,
+            ("smartcar", domain) => {
+                if let Some(entry) = catalogue::v1_test_login(domain) {
+                    return TestLogin::ForcedError(entry);
+                }
+            }
             _ => {}
         }
         if domain == "smartcar.com" {

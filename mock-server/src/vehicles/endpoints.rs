@@ -14,6 +14,7 @@ use crate::permissions::Permission;
 use crate::world::{Access, Vehicle};
 
 use super::units::UnitSystem;
+use super::{brand, commands, reads};
 
 /// What a handler gets: the vehicle (mutable, for commands), who is asking, and the request.
 pub struct Call<'a> {
@@ -50,6 +51,11 @@ pub struct Endpoint {
     /// Commands change the vehicle's state: run through [`crate::world::World::update_vehicle`]
     /// so `sc-data-age` moves and webhooks hear of it.
     pub changes_state: bool,
+    /// `DELETE /application`: after answering (and releasing the world's lock) the dispatcher
+    /// disconnects the vehicle from the token's user.
+    pub disconnects: bool,
+    /// Brand-specific endpoints (§4.7) answer only for this make; others get `VEHICLE_NOT_CAPABLE`.
+    pub make: Option<&'static [&'static str]>,
     pub handler: Handler,
 }
 
@@ -62,6 +68,8 @@ macro_rules! endpoint {
             capability: $capability,
             reads_data: $data,
             changes_state: false,
+            disconnects: false,
+            make: None,
             handler: $handler,
         }
     };
@@ -73,6 +81,8 @@ macro_rules! endpoint {
             capability: $capability,
             reads_data: false,
             changes_state: true,
+            disconnects: false,
+            make: None,
             handler: $handler,
         }
     };
@@ -84,7 +94,7 @@ use Permission as P;
 /// Every vehicle endpoint. Later issues add rows; nothing else needs to change.
 pub fn table() -> &'static [Endpoint] {
     static TABLE: std::sync::LazyLock<Vec<Endpoint>> = std::sync::LazyLock::new(|| {
-        vec![
+        let mut rows = vec![
             endpoint!(GET "/", Some(P::ReadVehicleInfo), None, data: false, attributes),
             endpoint!(GET "/vin", Some(P::ReadVin), None, data: false, vin),
             endpoint!(GET "/permissions", None, None, data: false, permissions),
@@ -96,7 +106,23 @@ pub fn table() -> &'static [Endpoint] {
             endpoint!(GET "/tires/pressure", Some(P::ReadTires), Some(C::Tires), data: true, tire_pressure),
             endpoint!(GET "/engine/oil", Some(P::ReadEngineOil), Some(C::EngineOil), data: true, engine_oil),
             endpoint!(GET "/security", Some(P::ReadSecurity), Some(C::Security), data: true, security),
-        ]
+            endpoint!(GET "/battery/capacity", Some(P::ReadBattery), Some(C::BatteryCapacity), data: true, reads::battery_capacity),
+            endpoint!(GET "/battery/nominal_capacity", Some(P::ReadBattery), Some(C::NominalCapacity), data: true, reads::nominal_capacity),
+            endpoint!(GET "/charge/limit", Some(P::ReadCharge), Some(C::ChargeLimit), data: true, reads::charge_limit),
+            endpoint!(GET "/service/history", Some(P::ReadServiceHistory), Some(C::ServiceHistory), data: true, reads::service_history),
+            endpoint!(GET "/diagnostics/system_status", Some(P::ReadDiagnostics), Some(C::Diagnostics), data: true, reads::system_status),
+            endpoint!(GET "/diagnostics/dtcs", Some(P::ReadDiagnostics), Some(C::Diagnostics), data: true, reads::dtcs),
+            endpoint!(POST "/security", Some(P::ControlSecurity), Some(C::SecurityControl), command, commands::lock_or_unlock),
+            endpoint!(POST "/charge", Some(P::ControlCharge), Some(C::ChargeControl), command, commands::start_or_stop_charge),
+            endpoint!(POST "/charge/limit", Some(P::ControlCharge), Some(C::ChargeLimit), command, commands::set_charge_limit),
+            endpoint!(POST "/navigation/destination", Some(P::ControlNavigation), Some(C::Navigation), command, commands::send_destination),
+            Endpoint {
+                disconnects: true,
+                ..endpoint!(DELETE "/application", None, None, data: false, commands::disconnect)
+            },
+        ];
+        rows.extend(brand::endpoints());
+        rows
     });
     &TABLE
 }
@@ -108,7 +134,7 @@ pub fn find(method: &Method, path: &str) -> Option<&'static Endpoint> {
         .find(|endpoint| endpoint.method == method && endpoint.path == path)
 }
 
-fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
+pub(super) fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(|error| {
         ApiError::new(
             &crate::catalogue::SERVER_INTERNAL,
@@ -118,7 +144,7 @@ fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
 }
 
 /// The state a capability reads; its presence is checked when fixtures load.
-fn missing(what: &str) -> ApiError {
+pub(super) fn missing(what: &str) -> ApiError {
     ApiError::new(
         &crate::catalogue::VEHICLE_NOT_CAPABLE,
         format!("the vehicle has no {what} value"),

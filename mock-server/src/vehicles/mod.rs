@@ -6,10 +6,29 @@
 //! - `ANY /v{ver}/vehicles/{id}[/{path}]` — the endpoints of [`endpoints::table`]
 //!
 //! Checks run in the order the SDKs' tests imply (§6.1): known route → bearer token → vehicle id
-//! format → vehicle connected to the token → permission → capability → test-login error → answer.
+//! format → vehicle connected to the token → permission → capability (and make, for brand
+//! endpoints) → test-login error → asleep → answer. Batch ([`batch`]) and v3 ([`v3`]) live beside.
+//!
+//! Decisions where smartcar-api.md §11 leaves things open:
+//! - q2: `docURL` is `https://smartcar.com/docs/errors/api-errors/<type>-errors#<code or null>`.
+//! - q3: a well-formed vehicle id the token cannot reach (never connected, or disconnected) is
+//!   401 `AUTHENTICATION`, on v2, v1 and v3 alike.
+//! - q4: `serviceDetails` is an array of `{type, value}`; `serviceId`/`taskId` are numbers.
+//! - q7: doors are `LOCKED`/`UNLOCKED`; windows, sunroof, storage and charging port `OPEN`/`CLOSED`.
+//! - q11: batch error items carry `retry-after` and `Retry-After` (Python and Node each read one);
+//!   top-level responses send lower-case `retry-after` only.
+//! - q12: v3 responses send only `sc-request-id` and the content type.
+//! - Service history without (parsable) dates returns every record, not only the last 12 months.
+//! - Imperial temperatures (Tesla thermometers) are °F; speeds mph.
+//! - A charge limit must be above 0 and at most 1; a destination within ±90/±180 degrees.
 
+pub mod batch;
+mod brand;
+pub mod commands;
 pub mod endpoints;
+pub mod reads;
 pub mod units;
+pub mod v3;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -39,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/{version}/vehicles", get(vehicles))
         .route("/{version}/vehicles/{id}", any(vehicle_root))
         .route("/{version}/vehicles/{id}/{*path}", any(vehicle_path))
+        .merge(v3::router())
 }
 
 /// Anything no route matches: `RESOURCE_NOT_FOUND` in the path's envelope.
@@ -106,7 +126,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
 }
 
 /// Form-decoded query pairs (`+` is a space; §4.1). A bare trailing `?` is no query.
-fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
@@ -196,6 +216,19 @@ impl IntoResponse for Reply {
     }
 }
 
+/// Seconds in the `retry-after` of a forced `RATE_LIMIT` error.
+pub const FORCED_RETRY_AFTER: u64 = 60;
+
+/// The error a `<TYPE>.<CODE>@smartcar.com` login forces; `RATE_LIMIT` carries `retry-after`.
+pub fn forced_error(entry: &'static catalogue::Entry) -> ApiError {
+    let error = ApiError::new(entry, "the user's test-mode login makes every vehicle request fail");
+    if entry.kind == "RATE_LIMIT" {
+        error.with_retry_after(FORCED_RETRY_AFTER)
+    } else {
+        error
+    }
+}
+
 /// Answers one request for one vehicle for the holder of `access`: every check, then the
 /// endpoint's handler, under the world's lock.
 pub fn dispatch(
@@ -224,7 +257,10 @@ pub fn dispatch(
     let now = state.clock.now();
     let answer = |vehicle: &mut crate::world::Vehicle| {
         if let Some(capability) = endpoint.capability {
-            if !vehicle.spec.capabilities.contains(&capability) {
+            let wrong_make = endpoint
+                .make
+                .is_some_and(|makes| !makes.iter().any(|make| vehicle.spec.make.eq_ignore_ascii_case(make)));
+            if wrong_make || !vehicle.spec.capabilities.contains(&capability) {
                 let spec = &vehicle.spec;
                 return Err(ApiError::new(
                     &catalogue::VEHICLE_NOT_CAPABLE,
@@ -235,9 +271,12 @@ pub fn dispatch(
                 ));
             }
             if let Some(entry) = access.forced_error {
+                return Err(forced_error(entry));
+            }
+            if vehicle.state.asleep {
                 return Err(ApiError::new(
-                    entry,
-                    "the user's test-mode login makes every vehicle request fail",
+                    &catalogue::VEHICLE_STATE_ASLEEP,
+                    "the vehicle is in deep sleep",
                 ));
             }
         }
@@ -263,7 +302,12 @@ pub fn dispatch(
     } else {
         world.with_vehicle(id, answer)
     };
-    result.unwrap_or_else(|| Err(ApiError::authentication(format!("vehicle {id} no longer exists"))))
+    let reply = result.unwrap_or_else(|| Err(ApiError::authentication(format!("vehicle {id} no longer exists"))))?;
+    if endpoint.disconnects {
+        // After the lock above is released: `disconnect` takes it again.
+        world.disconnect(access.user, id);
+    }
+    Ok(reply)
 }
 
 async fn vehicle_root(
@@ -312,7 +356,13 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
 impl HttpVehicleRequest {
     fn answer(self, state: &AppState, version: &str, id: &str, path: &str) -> Result<Reply, ApiError> {
         check_version(version)?;
-        if endpoints::find(&self.method, path).is_none() {
+        // Java's `serviceHistory` percent-encodes the `?` into the path (smartcar-api.md §1.3).
+        let (path, path_query) = match path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path, None),
+        };
+        let is_batch = self.method == Method::POST && path == "/batch";
+        if !is_batch && endpoints::find(&self.method, path).is_none() {
             return Err(ApiError::not_found(path));
         }
         let access = authenticate(state, &self.headers)?;
@@ -324,13 +374,18 @@ impl HttpVehicleRequest {
             .with_detail(json!([{ "field": "body", "message": rejection.body_text() }]))
         })?;
         let body = parse_json_body(&self.method, &bytes)?;
-        let query = query_pairs(self.query.as_deref());
+        let mut query = query_pairs(self.query.as_deref());
+        query.extend(query_pairs(path_query));
+        let units = UnitSystem::of(&self.headers);
+        if is_batch {
+            return batch::answer(state, &access, id, body.as_ref(), units);
+        }
         let request = VehicleRequest {
             method: &self.method,
             path,
             query: &query,
             body: body.as_ref(),
-            units: UnitSystem::of(&self.headers),
+            units,
         };
         dispatch(state, &access, id, &request)
     }

@@ -53,3 +53,13 @@ impl UnitSystem {
         }
     }
 }
+
+impl UnitSystem {
+    /// Degrees Celsius in this system's temperature unit (°C or °F).
+    pub fn temperature(self, celsius: f64) -> f64 {
+        match self {
+            UnitSystem::Metric => celsius,
+            UnitSystem::Imperial => celsius * 9.0 / 5.0 + 32.0,
+        }
+    }
+}
