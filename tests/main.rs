@@ -19,3 +19,5 @@ mod hostile_input;
 mod browser;
 // The Rust `smartcar` crate, unmodified, against the mock.
 mod sdk_rust;
+// The management API: connections listed, filtered, paged and deleted.
+mod management;

@@ -4,6 +4,7 @@
 //! - [`connect`]: the Connect pages (`GET /oauth/authorize` and the steps behind it).
 //! - [`oauth`]: the token endpoint (`POST /oauth/token`).
 //! - [`vehicles`]: the vehicle API (`/v{ver}/user`, `/v{ver}/vehicles/…`).
+//! - [`management`]: the management API (`/v{ver}/management/connections`).
 //! - [`fixtures`]: apps, brands, accounts — the seed, parsed and validated at start-up.
 //! - [`world`]: the mutable state (users, vehicles, grants, codes, tokens) behind a handle.
 //! - [`catalogue`] and [`error`]: Smartcar's error table and its v1/v2/v3 envelopes.
@@ -16,8 +17,10 @@ pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod connect;
+pub mod credentials;
 pub mod error;
 pub mod fixtures;
+pub mod management;
 pub mod oauth;
 pub mod permissions;
 pub mod request;
@@ -49,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .merge(connect::router())
         .merge(oauth::router())
         .merge(sdk_redirect::router())
+        .merge(management::router())
         .merge(vehicles::router())
         .fallback(vehicles::unknown_route)
         .method_not_allowed_fallback(vehicles::unknown_route)
