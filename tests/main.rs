@@ -21,3 +21,5 @@ mod browser;
 mod sdk_rust;
 // The management API: connections listed, filtered, paged and deleted.
 mod management;
+// The compatibility API: VIN checks, test-mode levels and the matrix.
+mod compatibility;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::compatibility::Compatibility;
 use crate::permissions::Permission;
 
 /// Everything the server starts from. Immutable once loaded; shared behind an `Arc`.
@@ -24,6 +25,8 @@ pub struct Fixtures {
     pub apps: Vec<App>,
     pub brands: Vec<Brand>,
     pub accounts: Vec<Account>,
+    /// `compatibility.json`: what the compatibility API answers ([`crate::compatibility`]).
+    pub compatibility: Arc<Compatibility>,
 }
 
 /// A Smartcar application, as registered in the Dashboard.
@@ -307,10 +310,13 @@ impl Fixtures {
         let (apps_file, apps) = read(APPS)?;
         let (brands_file, brands) = read(BRANDS)?;
         let (accounts_file, accounts) = read(ACCOUNTS)?;
-        Self::parse(&apps_file, &apps, &brands_file, &brands, &accounts_file, &accounts)
+        let mut fixtures = Self::parse(&apps_file, &apps, &brands_file, &brands, &accounts_file, &accounts)?;
+        fixtures.compatibility = Arc::new(Compatibility::load(dir)?);
+        Ok(fixtures)
     }
 
-    /// Parses the three documents; the names are only used in error messages.
+    /// Parses the three documents; the names are only used in error messages. The compatibility
+    /// table is the built-in one ([`Fixtures::load`] reads a folder's own).
     pub fn parse(
         apps_file: &str,
         apps: &str,
@@ -338,6 +344,7 @@ impl Fixtures {
             apps: parse_json::<AppsFile>(apps_file, apps)?.apps,
             brands: parse_json::<BrandsFile>(brands_file, brands)?.brands,
             accounts: parse_json::<AccountsFile>(accounts_file, accounts)?.accounts,
+            compatibility: Arc::new(Compatibility::embedded()?),
         };
         fixtures.validated(apps_file, brands_file, accounts_file)
     }
@@ -508,7 +515,7 @@ impl VehicleSpec {
     }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, FixtureError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, FixtureError> {
     let deserializer = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer).map_err(|error| FixtureError::Parse {
         file: file.to_owned(),

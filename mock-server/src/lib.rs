@@ -4,6 +4,7 @@
 //! - [`connect`]: the Connect pages (`GET /oauth/authorize` and the steps behind it).
 //! - [`oauth`]: the token endpoint (`POST /oauth/token`).
 //! - [`vehicles`]: the vehicle API (`/v{ver}/user`, `/v{ver}/vehicles/…`).
+//! - [`compatibility`]: the compatibility API (`/v{ver}/compatibility`, `…/matrix`).
 //! - [`management`]: the management API (`/v{ver}/management/connections`).
 //! - [`fixtures`]: apps, brands, accounts — the seed, parsed and validated at start-up.
 //! - [`world`]: the mutable state (users, vehicles, grants, codes, tokens) behind a handle.
@@ -15,6 +16,7 @@
 
 pub mod catalogue;
 pub mod clock;
+pub mod compatibility;
 pub mod config;
 pub mod connect;
 pub mod credentials;
@@ -53,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         .merge(oauth::router())
         .merge(sdk_redirect::router())
         .merge(management::router())
+        .merge(compatibility::router())
         .merge(vehicles::router())
         .fallback(vehicles::unknown_route)
         .method_not_allowed_fallback(vehicles::unknown_route)
