@@ -23,3 +23,5 @@ mod sdk_rust;
 mod management;
 // The compatibility API: VIN checks, test-mode levels and the matrix.
 mod compatibility;
+// Webhooks: subscriptions, VERIFY, signed deliveries, retries and the delivery log.
+mod webhooks;

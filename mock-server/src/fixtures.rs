@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compatibility::Compatibility;
 use crate::permissions::Permission;
+use crate::webhooks::WebhookSpec;
 
 /// Everything the server starts from. Immutable once loaded; shared behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -46,8 +47,9 @@ pub struct App {
     /// The brand Connect uses when the app's flow needs one and none was chosen.
     #[serde(default = "default_brand")]
     pub default_brand: String,
+    /// The app's webhooks ([`crate::webhooks`]).
     #[serde(default)]
-    pub webhook_ids: Vec<String>,
+    pub webhooks: Vec<WebhookSpec>,
 }
 
 fn default_brand() -> String {
@@ -381,6 +383,7 @@ impl Fixtures {
         };
 
         let mut client_ids = HashSet::new();
+        let mut webhook_ids = HashSet::new();
         for (i, app) in self.apps.iter().enumerate() {
             let entry = format!("apps[{i}] ({})", app.client_id);
             if app.client_id.trim().is_empty() {
@@ -395,6 +398,15 @@ impl Fixtures {
             if self.brand(&app.default_brand).is_none() {
                 let message = format!("{} is not in brands.json", app.default_brand);
                 return invalid(apps_file, entry, "defaultBrand", message);
+            }
+            for (j, webhook) in app.webhooks.iter().enumerate() {
+                let entry = format!("apps[{i}].webhooks[{j}] ({})", webhook.id);
+                if !webhook_ids.insert(webhook.id) {
+                    return invalid(apps_file, entry, "id", "is used by two webhooks".into());
+                }
+                if let Err((field, message)) = webhook.check() {
+                    return invalid(apps_file, entry, field, message);
+                }
             }
         }
 

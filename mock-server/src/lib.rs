@@ -5,6 +5,7 @@
 //! - [`oauth`]: the token endpoint (`POST /oauth/token`).
 //! - [`vehicles`]: the vehicle API (`/v{ver}/user`, `/v{ver}/vehicles/…`).
 //! - [`compatibility`]: the compatibility API (`/v{ver}/compatibility`, `…/matrix`).
+//! - [`webhooks`]: webhook subscriptions, signed deliveries and their log.
 //! - [`management`]: the management API (`/v{ver}/management/connections`).
 //! - [`fixtures`]: apps, brands, accounts — the seed, parsed and validated at start-up.
 //! - [`world`]: the mutable state (users, vehicles, grants, codes, tokens) behind a handle.
@@ -30,6 +31,7 @@ pub mod sdk_redirect;
 pub mod state;
 pub mod tls;
 pub mod vehicles;
+pub mod webhooks;
 pub mod world;
 
 use std::future::Future;
@@ -56,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sdk_redirect::router())
         .merge(management::router())
         .merge(compatibility::router())
+        .merge(webhooks::router())
         .merge(vehicles::router())
         .fallback(vehicles::unknown_route)
         .method_not_allowed_fallback(vehicles::unknown_route)

@@ -14,9 +14,9 @@ from sdk_support import AMT, CLIENT_ID, REPO_ROOT, assert_uuid
 
 def _webhook_id():
     apps = json.loads((REPO_ROOT / "fixtures" / "apps.json").read_text())["apps"]
-    ids = next(a for a in apps if a["clientId"] == CLIENT_ID).get("webhookIds") or []
+    ids = [w["id"] for w in next(a for a in apps if a["clientId"] == CLIENT_ID).get("webhooks") or []]
     if not ids:
-        pytest.fail("fixtures/apps.json: the demo app has no webhookIds to subscribe to")
+        pytest.fail("fixtures/apps.json: the demo app has no webhooks to subscribe to")
     return ids[0]
 
 

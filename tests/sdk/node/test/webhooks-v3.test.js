@@ -12,8 +12,8 @@ const V3_VEHICLE = 'tst2e255-d3c8-4f90-9fec-e6e68b98e9cb';
 
 function webhookId() {
   const {apps} = JSON.parse(fs.readFileSync(path.join(h.REPO_ROOT, 'fixtures', 'apps.json'), 'utf8'));
-  const ids = apps.find((a) => a.clientId === h.CLIENT_ID).webhookIds || [];
-  assert.ok(ids.length, 'fixtures/apps.json: the demo app has no webhookIds');
+  const ids = (apps.find((a) => a.clientId === h.CLIENT_ID).webhooks || []).map((w) => w.id);
+  assert.ok(ids.length, 'fixtures/apps.json: the demo app has no webhooks');
   return ids[0];
 }
 
