@@ -174,6 +174,27 @@ async fn deleting_a_vehicles_connection_revokes_its_token_at_once() {
 }
 
 #[tokio::test]
+async fn deleting_a_connection_ends_the_vehicles_webhook_subscriptions() {
+    let env = TestEnv::start().await;
+    let (token, _, vehicle) = connected(&env, "CHEVROLET").await;
+    let webhook = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+    let subscribed = env
+        .http
+        .post(env.url(&format!("/v2.0/vehicles/{vehicle}/webhooks/{webhook}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(subscribed.status(), StatusCode::OK);
+
+    management(&env, Method::DELETE, &[("vehicle_id", &vehicle)], AMT).await;
+
+    let webhook_id = uuid::Uuid::parse_str(webhook).expect("uuid");
+    let log = env.state.webhooks.log(webhook_id).expect("the demo webhook");
+    assert!(log.subscribed_vehicles.is_empty(), "{:?}", log.subscribed_vehicles);
+}
+
+#[tokio::test]
 async fn deleting_by_user_removes_only_that_users_connections() {
     let env = TestEnv::start().await;
     let (_, user, vehicle) = connected(&env, "CHEVROLET").await;

@@ -5,7 +5,8 @@
 //!   connections, newest first: `{"connections":[{"vehicleId","userId","connectedAt"}],
 //!   "paging":{"cursor": <string or null>}}`;
 //! - `DELETE /v{ver}/management/connections?user_id=…` or `?vehicle_id=…` (exactly one) — revokes
-//!   those connections at once: `{"connections":[{"vehicleId","userId"}]}`.
+//!   those connections at once (tokens stop reaching the vehicles, webhook subscriptions end):
+//!   `{"connections":[{"vehicleId","userId"}]}`.
 //!
 //! Decisions where the sources are silent (§11.8): the default page size is 100 and the largest
 //! 1000; `cursor` is opaque (base64url of the last connection's position), so pages stay right
@@ -181,14 +182,16 @@ async fn delete_connections(
             "exactly one of user_id and vehicle_id is required",
         ));
     }
-    let deleted: Vec<Value> = state
-        .world
-        .connections(&app.client_id)
-        .into_iter()
-        .filter(|connection| filters.matches(connection))
-        .filter(|connection| state.world.disconnect(connection.user, connection.vehicle))
-        .map(|c| json!({ "vehicleId": c.vehicle.to_string(), "userId": c.user.to_string() }))
-        .collect();
+    let mut deleted = Vec::new();
+    for connection in state.world.connections(&app.client_id) {
+        if filters.matches(&connection) && state.world.disconnect(connection.user, connection.vehicle) {
+            state.webhooks.forget_vehicle(connection.vehicle);
+            deleted.push(json!({
+                "vehicleId": connection.vehicle.to_string(),
+                "userId": connection.user.to_string(),
+            }));
+        }
+    }
     Ok(SmartcarJson(StatusCode::OK, json!({ "connections": deleted })).into_response())
 }
 

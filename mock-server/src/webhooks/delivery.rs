@@ -226,6 +226,13 @@ impl Webhooks {
             .is_some_and(|hook| hook.subscriptions.remove(&vehicle).is_some())
     }
 
+    /// Unsubscribes `vehicle` from every webhook (its connection was deleted or disconnected).
+    pub fn forget_vehicle(&self, vehicle: Uuid) {
+        for hook in self.lock().values_mut() {
+            hook.subscriptions.remove(&vehicle);
+        }
+    }
+
     /// Sends a VERIFY challenge; the delivery id, or `None` for an unknown webhook.
     pub fn verify(&self, webhook: Uuid) -> Option<Uuid> {
         let (name, version, amt) = {
