@@ -512,3 +512,121 @@ async fn the_delivery_log_needs_the_owning_apps_amt() {
 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn odd_requests_to_the_platform_routes_never_get_a_5xx() {
+    let env = TestEnv::start().await;
+    let (tokens, vehicle) = env.connect_vehicle("CHEVROLET", SCOPE).await;
+    let basic_amt = "Basic ZGVmYXVsdDpkZW1vLWFtdA=="; // default:demo-amt
+    let basic_client = "Basic ZGVtby1jbGllbnQ6ZGVtby1zZWNyZXQ="; // demo-client:demo-secret
+    let bearer = format!("Bearer {}", tokens.access_token);
+    let amt = format!("Bearer {AMT}");
+    let cases: Vec<(reqwest::Method, String, &str, &[u8])> = vec![
+        (
+            reqwest::Method::GET,
+            "/v2.0/management/connections?limit=99999999999999999999".into(),
+            basic_amt,
+            b"",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v2.0/management/connections?cursor=%FF%00".into(),
+            basic_amt,
+            b"",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v2.0/management/connections?user_id=%00".into(),
+            basic_amt,
+            b"",
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/v2.0/management/connections?vehicle_id=x&user_id=".into(),
+            basic_amt,
+            b"",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v2.0/management/connections".into(),
+            "Basic %%%",
+            b"",
+        ),
+        (
+            reqwest::Method::GET,
+            "/vX/management/connections".into(),
+            basic_amt,
+            b"",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v2.0/compatibility?vin=%FF&scope=%00".into(),
+            basic_client,
+            b"",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v2.0/compatibility?vin=A&country=%E0%A4".into(),
+            basic_client,
+            b"",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v2.0/compatibility?vin=5YJ&mode=simulated".into(),
+            basic_client,
+            b"",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v2.0/compatibility/matrix?region=US&type=ROCKET".into(),
+            basic_client,
+            b"",
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/v2.0/vehicles/{vehicle}/webhooks/%00"),
+            &bearer,
+            b"{not json",
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/v2.0/vehicles/%00/webhooks/{WEBHOOK}"),
+            &amt,
+            b"\xff",
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/v2.0/webhooks/{WEBHOOK}"),
+            &amt,
+            b"{not json",
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/v2.0/webhooks/{WEBHOOK}"),
+            &amt,
+            br#"{"callbackUrl":"file:///etc/passwd"}"#,
+        ),
+        (reqwest::Method::GET, "/v2.0/webhooks/%00/deliveries".into(), &amt, b""),
+        (
+            reqwest::Method::POST,
+            "/v2.0/webhooks/not-a-webhook/verify".into(),
+            &amt,
+            b"",
+        ),
+    ];
+
+    for (method, path, authorization, body) in cases {
+        let response = env
+            .http
+            .request(method.clone(), env.url(&path))
+            .header("authorization", authorization)
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("the server answers");
+
+        let status = response.status();
+        assert!(!status.is_server_error(), "{method} {path} answered {status}");
+        assert!(response.headers().contains_key("sc-request-id"), "{method} {path}");
+    }
+}
