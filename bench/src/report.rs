@@ -111,8 +111,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let odometer = format!("{}/v2.0/vehicles/{}/odometer", mock.base, car.vehicle_id);
     let bearer = format!("Authorization: Bearer {}", car.access_token);
     results.mock_get = load::wrk(&odometer, std::slice::from_ref(&bearer), load_time, None).await?;
-    let chains = load::refresh_tokens(&mock.base, &car.refresh_token, load::CONNECTIONS).await?;
-    results.mock_refresh_grants = load::refresh_chains(&mock.base, chains, load_time).await?;
+    let seeds = load::refresh_tokens(&mock.base, &car.refresh_token, 2 * load::CONNECTIONS).await?;
+    results.mock_refresh_grants = load::refresh_grants(&mock.base, &seeds, load_time).await?;
     results.mock_connect_flows = load::connect_flows(&mock.base, load_time).await?;
     results.mock_loaded_rss_mib = mock.rss_mib();
     drop(mock);
