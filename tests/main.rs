@@ -33,3 +33,9 @@ mod v3;
 mod test_logins;
 // The vehicle API with the exact requests the official SDKs send.
 mod sdk_requests;
+// The management API: connections listed, filtered, paged and deleted.
+mod management;
+// The compatibility API: VIN checks, test-mode levels and the matrix.
+mod compatibility;
+// Webhooks: subscriptions, VERIFY, signed deliveries, retries and the delivery log.
+mod webhooks;

@@ -94,7 +94,7 @@ impl Config {
                     default_scope: Permission::ALL.to_vec(),
                     amt: uuid::Uuid::new_v4().to_string(),
                     default_brand: "CHEVROLET".to_owned(),
-                    webhook_ids: Vec::new(),
+                    webhooks: Vec::new(),
                 }
             }
         };

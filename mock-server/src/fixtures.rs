@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::compatibility::Compatibility;
 use crate::permissions::Permission;
+use crate::webhooks::WebhookSpec;
 
 /// Everything the server starts from. Immutable once loaded; shared behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -24,6 +26,8 @@ pub struct Fixtures {
     pub apps: Vec<App>,
     pub brands: Vec<Brand>,
     pub accounts: Vec<Account>,
+    /// `compatibility.json`: what the compatibility API answers ([`crate::compatibility`]).
+    pub compatibility: Arc<Compatibility>,
 }
 
 /// A Smartcar application, as registered in the Dashboard.
@@ -43,8 +47,9 @@ pub struct App {
     /// The brand Connect uses when the app's flow needs one and none was chosen.
     #[serde(default = "default_brand")]
     pub default_brand: String,
+    /// The app's webhooks ([`crate::webhooks`]).
     #[serde(default)]
-    pub webhook_ids: Vec<String>,
+    pub webhooks: Vec<WebhookSpec>,
 }
 
 fn default_brand() -> String {
@@ -310,10 +315,13 @@ impl Fixtures {
         let (apps_file, apps) = read(APPS)?;
         let (brands_file, brands) = read(BRANDS)?;
         let (accounts_file, accounts) = read(ACCOUNTS)?;
-        Self::parse(&apps_file, &apps, &brands_file, &brands, &accounts_file, &accounts)
+        let mut fixtures = Self::parse(&apps_file, &apps, &brands_file, &brands, &accounts_file, &accounts)?;
+        fixtures.compatibility = Arc::new(Compatibility::load(dir)?);
+        Ok(fixtures)
     }
 
-    /// Parses the three documents; the names are only used in error messages.
+    /// Parses the three documents; the names are only used in error messages. The compatibility
+    /// table is the built-in one ([`Fixtures::load`] reads a folder's own).
     pub fn parse(
         apps_file: &str,
         apps: &str,
@@ -341,6 +349,7 @@ impl Fixtures {
             apps: parse_json::<AppsFile>(apps_file, apps)?.apps,
             brands: parse_json::<BrandsFile>(brands_file, brands)?.brands,
             accounts: parse_json::<AccountsFile>(accounts_file, accounts)?.accounts,
+            compatibility: Arc::new(Compatibility::embedded()?),
         };
         fixtures.validated(apps_file, brands_file, accounts_file)
     }
@@ -377,6 +386,7 @@ impl Fixtures {
         };
 
         let mut client_ids = HashSet::new();
+        let mut webhook_ids = HashSet::new();
         for (i, app) in self.apps.iter().enumerate() {
             let entry = format!("apps[{i}] ({})", app.client_id);
             if app.client_id.trim().is_empty() {
@@ -391,6 +401,15 @@ impl Fixtures {
             if self.brand(&app.default_brand).is_none() {
                 let message = format!("{} is not in brands.json", app.default_brand);
                 return invalid(apps_file, entry, "defaultBrand", message);
+            }
+            for (j, webhook) in app.webhooks.iter().enumerate() {
+                let entry = format!("apps[{i}].webhooks[{j}] ({})", webhook.id);
+                if !webhook_ids.insert(webhook.id) {
+                    return invalid(apps_file, entry, "id", "is used by two webhooks".into());
+                }
+                if let Err((field, message)) = webhook.check() {
+                    return invalid(apps_file, entry, field, message);
+                }
             }
         }
 
@@ -511,7 +530,7 @@ impl VehicleSpec {
     }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, FixtureError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, FixtureError> {
     let deserializer = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer).map_err(|error| FixtureError::Parse {
         file: file.to_owned(),

@@ -4,6 +4,9 @@
 //! - [`connect`]: the Connect pages (`GET /oauth/authorize` and the steps behind it).
 //! - [`oauth`]: the token endpoint (`POST /oauth/token`).
 //! - [`vehicles`]: the vehicle API (`/v{ver}/user`, `/v{ver}/vehicles/…`).
+//! - [`compatibility`]: the compatibility API (`/v{ver}/compatibility`, `…/matrix`).
+//! - [`webhooks`]: webhook subscriptions, signed deliveries and their log.
+//! - [`management`]: the management API (`/v{ver}/management/connections`).
 //! - [`fixtures`]: apps, brands, accounts — the seed, parsed and validated at start-up.
 //! - [`world`]: the mutable state (users, vehicles, grants, codes, tokens) behind a handle.
 //! - [`catalogue`] and [`error`]: Smartcar's error table and its v1/v2/v3 envelopes.
@@ -14,10 +17,13 @@
 
 pub mod catalogue;
 pub mod clock;
+pub mod compatibility;
 pub mod config;
 pub mod connect;
+pub mod credentials;
 pub mod error;
 pub mod fixtures;
+pub mod management;
 pub mod oauth;
 pub mod permissions;
 pub mod request;
@@ -25,6 +31,7 @@ pub mod sdk_redirect;
 pub mod state;
 pub mod tls;
 pub mod vehicles;
+pub mod webhooks;
 pub mod world;
 
 use std::future::Future;
@@ -49,6 +56,9 @@ pub fn app(state: AppState) -> Router {
         .merge(connect::router())
         .merge(oauth::router())
         .merge(sdk_redirect::router())
+        .merge(management::router())
+        .merge(compatibility::router())
+        .merge(webhooks::router())
         .merge(vehicles::router())
         .fallback(vehicles::unknown_route)
         .method_not_allowed_fallback(vehicles::unknown_route)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::connect::FlowKeys;
 use crate::fixtures::Fixtures;
+use crate::webhooks::{DeliverySettings, Webhooks};
 use crate::world::World;
 
 /// The seed (fixtures), the mutable world, the clock, and the keys that sign Connect flows.
@@ -14,6 +15,7 @@ pub struct AppState {
     pub world: World,
     pub clock: Clock,
     pub flow_keys: Arc<FlowKeys>,
+    pub webhooks: Webhooks,
 }
 
 /// Knobs that change how the platform behaves; defaults are the real platform's.
@@ -21,12 +23,15 @@ pub struct AppState {
 pub struct Settings {
     /// How long a used refresh token keeps working (docs say 1 minute; a newer page says 10).
     pub refresh_grace: time::Duration,
+    /// Webhook delivery timeout, retries and backoff (15 s, 3, 1 s doubling).
+    pub webhook_delivery: DeliverySettings,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             refresh_grace: time::Duration::minutes(1),
+            webhook_delivery: DeliverySettings::default(),
         }
     }
 }
@@ -38,11 +43,14 @@ impl AppState {
 
     pub fn with_settings(fixtures: Fixtures, settings: Settings) -> Self {
         let clock = Clock::default();
+        let world = World::new(clock.clone(), settings.refresh_grace);
+        let webhooks = Webhooks::new(&fixtures, world.clone(), clock.clone(), settings.webhook_delivery);
         AppState {
             fixtures: Arc::new(fixtures),
-            world: World::new(clock.clone(), settings.refresh_grace),
+            world,
             clock,
             flow_keys: Arc::new(FlowKeys::generate()),
+            webhooks,
         }
     }
 }

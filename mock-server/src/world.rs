@@ -275,6 +275,9 @@ impl World {
         let now = self.clock.now();
         let mut inner = self.lock();
         inner.codes.retain(|_, code| now - code.issued_at < CODE_LIFETIME * 2);
+        for vehicle in &vehicles {
+            inner.connections.entry((user, *vehicle)).or_insert(now);
+        }
         let grant = Uuid::new_v4();
         inner.grants.insert(
             grant,

@@ -3,7 +3,10 @@
 
 import http.server
 import json
+import os
 import threading
+import time
+import urllib.request
 
 import pytest
 import smartcar
@@ -14,9 +17,9 @@ from sdk_support import AMT, CLIENT_ID, REPO_ROOT, assert_uuid
 
 def _webhook_id():
     apps = json.loads((REPO_ROOT / "fixtures" / "apps.json").read_text())["apps"]
-    ids = next(a for a in apps if a["clientId"] == CLIENT_ID).get("webhookIds") or []
+    ids = [w["id"] for w in next(a for a in apps if a["clientId"] == CLIENT_ID).get("webhooks") or []]
     if not ids:
-        pytest.fail("fixtures/apps.json: the demo app has no webhookIds to subscribe to")
+        pytest.fail("fixtures/apps.json: the demo app has no webhooks to subscribe to")
     return ids[0]
 
 
@@ -75,10 +78,22 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def trigger_webhook_delivery(callback_url, vehicle_id):
-    """How to make the mock deliver to `callback_url` is not defined yet (admin/test-control
-    issue). Fill this in when it lands and drop `webhook-delivery` from pending-features.txt."""
-    pytest.skip("no way yet to point the mock's webhook deliveries at a local receiver")
+def trigger_webhook_delivery(callback_url, vehicle):
+    """Points the demo app's webhook at `callback_url` with the mock's `PUT /v2.0/webhooks/{id}`
+    (the mock then sends a VERIFY there, as Smartcar does when a callback URL changes), subscribes
+    `vehicle` (its first delivery follows) and waits for both deliveries."""
+    webhook_id = _webhook_id()
+    request = urllib.request.Request(
+        f"{os.environ['SMARTCAR_API_ORIGIN']}/v2.0/webhooks/{webhook_id}",
+        data=json.dumps({"callbackUrl": callback_url}).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {AMT}", "Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).read()
+    vehicle.subscribe(webhook_id)
+    deadline = time.time() + 10
+    while len(_Receiver.received) < 2 and time.time() < deadline:
+        time.sleep(0.02)
 
 
 @pytest.mark.feature("webhook-delivery")
@@ -86,7 +101,7 @@ def test_verify_payload_on_real_delivery(volt):
     server = http.server.HTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        trigger_webhook_delivery(f"http://127.0.0.1:{server.server_port}/webhook", volt.vehicle_id)
+        trigger_webhook_delivery(f"http://127.0.0.1:{server.server_port}/webhook", volt)
         assert _Receiver.received, "no delivery arrived"
         for headers, body in _Receiver.received:
             signature = {k.lower(): v for k, v in headers.items()}["sc-signature"]

@@ -2,6 +2,7 @@
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
 const {after, before, describe, test} = require('node:test');
 const smartcar = require('smartcar');
@@ -12,8 +13,8 @@ const V3_VEHICLE = 'tst2e255-d3c8-4f90-9fec-e6e68b98e9cb';
 
 function webhookId() {
   const {apps} = JSON.parse(fs.readFileSync(path.join(h.REPO_ROOT, 'fixtures', 'apps.json'), 'utf8'));
-  const ids = apps.find((a) => a.clientId === h.CLIENT_ID).webhookIds || [];
-  assert.ok(ids.length, 'fixtures/apps.json: the demo app has no webhookIds');
+  const ids = (apps.find((a) => a.clientId === h.CLIENT_ID).webhooks || []).map((w) => w.id);
+  assert.ok(ids.length, 'fixtures/apps.json: the demo app has no webhooks');
   return ids[0];
 }
 
@@ -53,9 +54,45 @@ describe('webhooks, v3', () => {
     });
   });
 
-  test('verifyPayload on a real delivery', h.needs('webhook-delivery'), () => {
-    // Needs a way to point the mock's deliveries at a local receiver (test-control issue).
-    assert.fail('write me when webhook delivery is controllable');
+  test('verifyPayload on a real delivery', h.needs('webhook-delivery'), async() => {
+    // A receiver on port 0 that answers VERIFY challenges and records every delivery.
+    const received = [];
+    const server = http.createServer((req, res) => {
+      let data = '';
+      req.on('data', (chunk) => {
+        data += chunk;
+      });
+      req.on('end', () => {
+        const body = JSON.parse(data);
+        received.push({signature: req.headers['sc-signature'], body});
+        const challenge = (body.data || {}).challenge;
+        res.writeHead(200, {'content-type': 'application/json'});
+        res.end(JSON.stringify(challenge ? {challenge: smartcar.hashChallenge(h.AMT, challenge)} : {}));
+      });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const chevy = await h.connect('CHEVROLET');
+      const vehicle = new smartcar.Vehicle(chevy.vehicleId, chevy.access.accessToken);
+      // The mock's stand-in for the Dashboard: a new callback URL is verified there at once.
+      const put = await fetch(`${process.env.SMARTCAR_API_ORIGIN}/v2.0/webhooks/${webhookId()}`, {
+        method: 'PUT',
+        headers: {'authorization': `Bearer ${h.AMT}`, 'content-type': 'application/json'},
+        body: JSON.stringify({callbackUrl: `http://127.0.0.1:${server.address().port}/webhook`}),
+      });
+      assert.equal(put.status, 200);
+      await vehicle.subscribe(webhookId());
+      const deadline = Date.now() + 10000;
+      while (received.length < 2 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.ok(received.length >= 2, 'a VERIFY and a first delivery arrive');
+      for (const {signature, body} of received) {
+        assert.ok(smartcar.verifyPayload(h.AMT, signature, body), JSON.stringify(body));
+      }
+    } finally {
+      server.close();
+    }
   });
 
   describe('v3 (SMARTCAR_API_V3_ORIGIN)', h.needs('v3'), () => {

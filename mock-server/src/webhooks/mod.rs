@@ -1,0 +1,235 @@
+//! Webhooks: definitions in the fixtures, subscriptions, the VERIFY handshake, signed deliveries
+//! with retries, and a delivery log (smartcar-api.md §8.2–8.3, test-mode.md A8).
+//!
+//! Smartcar's routes:
+//! - `POST /v{ver}/vehicles/{id}/webhooks/{webhookId}` (Bearer access token) — subscribes the
+//!   vehicle and sends its first delivery: `{"webhookId","vehicleId"}`;
+//! - `DELETE /v{ver}/vehicles/{id}/webhooks/{webhookId}` (Bearer AMT) — `{"status":"success"}`.
+//!
+//! The mock's own routes, standing in for the Dashboard (all authenticated with the owning app's
+//! AMT, as `Bearer <AMT>` or `Basic default:<AMT>`):
+//! - `GET /v{ver}/webhooks/{webhookId}/deliveries` — the delivery log: every event sent, its
+//!   exact body and signature, and each attempt's status, latency, reply and, in plain words, why
+//!   it failed (`timeout: …`, `status: …`, `wrong challenge answer: …`, `could not deliver: …`);
+//! - `POST /v{ver}/webhooks/{webhookId}/verify` — "Verify this webhook": sends a VERIFY now,
+//!   `{"webhookId","deliveryId"}`;
+//! - `PUT /v{ver}/webhooks/{webhookId}` with `{"callbackUrl": "http://…"}` — points the webhook
+//!   elsewhere and verifies it there (as a callback URL change does): `{"webhookId",
+//!   "callbackUrl","deliveryId"}`.
+//!
+//! Every delivery is a POST of compact JSON with `content-type: application/json` and
+//! `sc-signature: hex(HMAC-SHA256(AMT, body))`. See [`delivery`] for retries and [`payload`] for the
+//! two formats (a webhook's `version`: `"4.0"`, the default, or the legacy `"2.0"`).
+
+pub mod delivery;
+pub mod payload;
+pub mod signals;
+pub mod signing;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+pub use delivery::{DeliverySettings, Webhooks};
+
+use crate::credentials::{bearer_amt_app, check_version};
+use crate::error::ApiError;
+use crate::request::SmartcarJson;
+use crate::state::AppState;
+use crate::vehicles::authenticate;
+
+/// One webhook as an app declares it in `apps.json`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WebhookSpec {
+    pub id: Uuid,
+    pub name: String,
+    /// Where events are POSTed (`http://` or `https://`).
+    pub callback_url: String,
+    /// The payload format.
+    #[serde(default)]
+    pub version: PayloadVersion,
+    /// Signal codes the webhook carries (see [`signals::SIGNALS`]).
+    #[serde(default)]
+    pub signals: Vec<String>,
+}
+
+impl WebhookSpec {
+    /// What serde cannot check: `(field, message)` on the first problem.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let url_ok = reqwest::Url::parse(&self.callback_url)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
+        if !url_ok {
+            return Err(("callbackUrl", format!("{:?} is not an http(s) URL", self.callback_url)));
+        }
+        if let Some(unknown) = self.signals.iter().find(|code| signals::find(code).is_none()) {
+            let known: Vec<&str> = signals::SIGNALS.iter().map(|s| s.code).collect();
+            return Err((
+                "signals",
+                format!("{unknown:?} is not a signal (known: {})", known.join(", ")),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `"4.0"` (`eventType`, the current format) or `"2.0"` (legacy `eventName`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum PayloadVersion {
+    #[default]
+    #[serde(rename = "4.0")]
+    V4,
+    #[serde(rename = "2.0")]
+    V2,
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/{version}/vehicles/{id}/webhooks/{webhook}",
+            post(subscribe).delete(unsubscribe),
+        )
+        .route("/{version}/webhooks/{webhook}", put(set_callback_url))
+        .route("/{version}/webhooks/{webhook}/deliveries", get(deliveries))
+        .route("/{version}/webhooks/{webhook}/verify", post(verify))
+}
+
+fn unknown_webhook(webhook: &str) -> ApiError {
+    ApiError::validation("webhook_id", format!("{webhook:?} is not one of this app's webhooks"))
+}
+
+fn vehicle_id(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(id).map_err(|_| ApiError::validation("vehicle_id", format!("{id:?} is not a UUID")))
+}
+
+fn ok(body: serde_json::Value) -> Response {
+    SmartcarJson(StatusCode::OK, body).into_response()
+}
+
+/// `POST /v{ver}/vehicles/{id}/webhooks/{webhookId}`: the body, if any, is ignored.
+async fn subscribe(
+    State(state): State<AppState>,
+    Path((version, id, webhook)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_version(&version)?;
+    let access = authenticate(&state, &headers)?;
+    let vehicle = vehicle_id(&id)?;
+    if !access.vehicles.contains(&vehicle) {
+        return Err(ApiError::authentication(format!(
+            "vehicle {vehicle} is not connected to this access token"
+        )));
+    }
+    let webhook_id = state
+        .webhooks
+        .owned_by(&access.app, &webhook)
+        .ok_or_else(|| unknown_webhook(&webhook))?;
+    state.webhooks.subscribe(webhook_id, vehicle);
+    Ok(ok(
+        json!({ "webhookId": webhook_id.to_string(), "vehicleId": vehicle.to_string() }),
+    ))
+}
+
+/// `DELETE /v{ver}/vehicles/{id}/webhooks/{webhookId}` with `Bearer <AMT>`: the AMT is checked
+/// before the webhook id (Node's e2e test relies on it).
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Path((version, id, webhook)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_version(&version)?;
+    let app = bearer_amt_app(&state, &headers)?;
+    let webhook_id = state
+        .webhooks
+        .owned_by(&app.client_id, &webhook)
+        .ok_or_else(|| unknown_webhook(&webhook))?;
+    let vehicle = vehicle_id(&id)?;
+    state.webhooks.unsubscribe(webhook_id, vehicle);
+    Ok(ok(json!({ "status": "success" })))
+}
+
+/// The webhook of the path, owned by the app whose AMT the request carries.
+fn owned_webhook(state: &AppState, headers: &HeaderMap, version: &str, webhook: &str) -> Result<Uuid, ApiError> {
+    check_version(version)?;
+    let app = bearer_amt_app(state, headers)?;
+    state
+        .webhooks
+        .owned_by(&app.client_id, webhook)
+        .ok_or_else(|| unknown_webhook(webhook))
+}
+
+/// `GET /v{ver}/webhooks/{webhookId}/deliveries`.
+async fn deliveries(
+    State(state): State<AppState>,
+    Path((version, webhook)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let webhook = owned_webhook(&state, &headers, &version, &webhook)?;
+    let log = state
+        .webhooks
+        .log(webhook)
+        .ok_or_else(|| unknown_webhook(&webhook.to_string()))?;
+    Ok(SmartcarJson(StatusCode::OK, log).into_response())
+}
+
+/// `POST /v{ver}/webhooks/{webhookId}/verify`.
+async fn verify(
+    State(state): State<AppState>,
+    Path((version, webhook)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let webhook = owned_webhook(&state, &headers, &version, &webhook)?;
+    let delivery = state
+        .webhooks
+        .verify(webhook)
+        .ok_or_else(|| unknown_webhook(&webhook.to_string()))?;
+    Ok(ok(
+        json!({ "webhookId": webhook.to_string(), "deliveryId": delivery.to_string() }),
+    ))
+}
+
+/// `PUT /v{ver}/webhooks/{webhookId}` with `{"callbackUrl": "…"}`.
+async fn set_callback_url(
+    State(state): State<AppState>,
+    Path((version, webhook)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let webhook = owned_webhook(&state, &headers, &version, &webhook)?;
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Change {
+        callback_url: String,
+    }
+    let change: Change = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::validation(
+            "callbackUrl",
+            format!("the body must be {{\"callbackUrl\": \"…\"}}: {error}"),
+        )
+    })?;
+    let probe = WebhookSpec {
+        id: webhook,
+        name: String::new(),
+        callback_url: change.callback_url.clone(),
+        version: PayloadVersion::V4,
+        signals: Vec::new(),
+    };
+    probe
+        .check()
+        .map_err(|(field, message)| ApiError::validation(field, message))?;
+    let delivery = state
+        .webhooks
+        .set_callback_url(webhook, &change.callback_url)
+        .ok_or_else(|| unknown_webhook(&webhook.to_string()))?;
+    Ok(ok(json!({
+        "webhookId": webhook.to_string(),
+        "callbackUrl": change.callback_url,
+        "deliveryId": delivery.to_string(),
+    })))
+}
