@@ -39,6 +39,11 @@ impl Clock {
         self.offset_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// How far the clock is from wall time.
+    pub fn offset(&self) -> time::Duration {
+        time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+
     /// Back to wall time.
     pub fn reset(&self) {
         self.offset_ms.store(0, Ordering::Relaxed);
