@@ -19,3 +19,12 @@ mod hostile_input;
 mod browser;
 // The Rust `smartcar` crate, unmodified, against the mock.
 mod sdk_rust;
+// Test control (not Smartcar): the admin API and its helpers.
+mod admin_authorize;
+mod admin_client;
+mod admin_clock;
+mod admin_faults;
+mod admin_isolation;
+mod admin_journal;
+mod admin_limits;
+mod admin_vehicles;

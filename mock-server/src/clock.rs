@@ -35,7 +35,9 @@ impl Clock {
     /// Makes `now()` return `to` at this instant, and move on from there.
     pub fn set(&self, to: OffsetDateTime) {
         let offset = to - OffsetDateTime::now_utc();
-        let ms = i64::try_from(offset.whole_milliseconds()).unwrap_or(i64::MAX);
+        // Rounded up, so `now()` right after is `to`, not a fraction of a millisecond before it.
+        let ms = offset.whole_milliseconds() + i128::from(offset.subsec_nanoseconds() % 1_000_000 > 0);
+        let ms = i64::try_from(ms).unwrap_or(i64::MAX);
         self.offset_ms.store(ms, Ordering::Relaxed);
     }
 

@@ -52,7 +52,8 @@ pub struct FaultSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     /// A path pattern: `*` is any text within a segment, `**` any text at all
-    /// (`/v2.0/vehicles/*/charge`, `**/odometer`).
+    /// (`/v2.0/vehicles/*/charge`, `**/odometer`); without a leading `/` it matches the path's end
+    /// (`*/charge`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// A catalogue row: `{"type": "VEHICLE_STATE", "code": "ASLEEP"}` or `"VEHICLE_STATE:ASLEEP"`.
@@ -416,8 +417,12 @@ fn parse_latency(text: &str) -> Result<(Duration, Duration), String> {
     }
 }
 
-/// Shell-style matching: `*` is any run of characters except `/`, `**` any run at all.
+/// Shell-style matching: `*` is any run of characters except `/`, `**` any run at all. A pattern
+/// that does not start with `/` or `**` matches the end of the path (`*/charge`, `charge`).
 pub fn glob(pattern: &str, text: &str) -> bool {
+    if !pattern.starts_with('/') && !pattern.starts_with("**") {
+        return glob(&format!("**/{pattern}"), text);
+    }
     fn matches(pattern: &[u8], text: &[u8]) -> bool {
         match pattern {
             [] => text.is_empty(),
@@ -474,6 +479,8 @@ mod tests {
         assert!(glob("**/charge", "/v2.0/vehicles/abc/charge"));
         assert!(glob("/v*/vehicles/**", "/v3/vehicles/abc/signals"));
         assert!(!glob("/oauth/token", "/oauth/tokens"));
+        assert!(glob("*/charge", "/v2.0/vehicles/abc/charge"));
+        assert!(!glob("*/charge", "/v2.0/vehicles/abc/charge/limit"));
     }
 
     #[test]

@@ -73,6 +73,7 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
         });
     journal.record(Record {
         seq: journal.next_seq(),
+        request_id: crate::request::current().id,
         at,
         method,
         uri,

@@ -15,6 +15,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::routing::get;
@@ -41,6 +42,8 @@ pub const DEFAULT_SIZE: usize = 1000;
 #[derive(Debug)]
 pub struct Record {
     pub seq: u64,
+    /// The `sc-request-id` the answer carried.
+    pub request_id: String,
     pub at: OffsetDateTime,
     pub method: Method,
     pub uri: Uri,
@@ -189,7 +192,7 @@ impl Record {
     pub fn view(&self) -> Value {
         json!({
             "id": self.seq,
-            "request_id": self.response_headers.get("sc-request-id").and_then(|v| v.to_str().ok()),
+            "request_id": self.request_id,
             "at": smartcar_timestamp(self.at),
             "app": self.caller.app,
             "user": self.caller.user,
@@ -280,7 +283,11 @@ fn body_view(headers: &HeaderMap, body: &Bytes) -> Value {
     serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }
 
-async fn query(State(state): State<AppState>, Query(mut filter): Query<Filter>) -> Result<Json<Value>, AdminError> {
+async fn query(
+    State(state): State<AppState>,
+    filter: Result<Query<Filter>, QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
+    let Query(mut filter) = filter.map_err(|rejection| AdminError::BadRequest(rejection.body_text()))?;
     if let Some(since) = filter.since.as_deref() {
         filter.since_time = Some(parse_since(since, state.clock.now())?);
     }
