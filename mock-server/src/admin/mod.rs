@@ -201,3 +201,40 @@ async fn reset(
     }
     Ok(Json(json!({ "reset": app.unwrap_or("everything") })))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::Fixtures;
+
+    async fn health_from(peer: &str, settings: Settings) -> StatusCode {
+        let state = AppState::with_settings(Fixtures::embedded().expect("fixtures"), settings);
+        let mut request = Request::get("/admin/health").body(Body::empty()).expect("a request");
+        let peer: SocketAddr = peer.parse().expect("an address");
+        request.extensions_mut().insert(ConnectInfo(peer));
+        crate::app(state).oneshot(request).await.expect("an answer").status()
+    }
+
+    #[tokio::test]
+    async fn without_an_admin_token_only_loopback_reaches_the_admin_api() {
+        assert_eq!(health_from("127.0.0.1:5000", Settings::default()).await, StatusCode::OK);
+        assert_eq!(health_from("[::1]:5000", Settings::default()).await, StatusCode::OK);
+        assert_eq!(
+            health_from("192.0.2.7:5000", Settings::default()).await,
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    #[tokio::test]
+    async fn with_an_admin_token_other_machines_need_it_too() {
+        let settings = Settings {
+            admin_token: Some("t".to_owned()),
+            ..Settings::default()
+        };
+
+        assert_eq!(health_from("192.0.2.7:5000", settings).await, StatusCode::UNAUTHORIZED);
+    }
+}
