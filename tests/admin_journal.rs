@@ -134,9 +134,16 @@ async fn token_endpoint_refusals_are_explained_and_the_secret_is_masked() {
         "{}",
         reasons[1]
     );
+    let reused = reasons[2]
+        .strip_prefix("code was already exchanged at ")
+        .unwrap_or_else(|| panic!("{}", reasons[2]));
+    let at: Vec<&str> = reused.get(..8).unwrap_or_default().split(':').collect();
     assert!(
-        reasons[2].starts_with("code was already exchanged at "),
-        "{}",
+        at.len() == 3
+            && at
+                .iter()
+                .all(|part| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit())),
+        "a time of day to the second: {}",
         reasons[2]
     );
     assert_eq!(records[0]["body"]["client_secret"], "***");

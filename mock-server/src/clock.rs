@@ -52,6 +52,12 @@ impl Clock {
     }
 }
 
+/// `12:01:03`: the time of day of `at` (UTC), to the second, for reasons people read.
+pub fn time_of_day(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second())
+}
+
 /// Formats a time as Smartcar does in headers and bodies: `2024-03-01T12:00:00.000Z`.
 pub fn smartcar_timestamp(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
