@@ -224,3 +224,23 @@ async fn a_bad_filter_is_refused() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(unknown, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_connect_error_redirect_is_explained_too() {
+    let env = TestEnv::start().await;
+    env.admin_ok(
+        Method::POST,
+        "/admin/faults/connect",
+        Some(json!({ "app": CLIENT_ID, "error": "server_error" })),
+    )
+    .await;
+    env.walk_connect_until_sign_in(&Connect::default()).await;
+
+    let records = env.journal("app=demo-client&path=/connect/sign-in").await;
+
+    assert_eq!(records[0]["status"], 302);
+    assert_eq!(
+        reason(&records[0]),
+        "Connect ended with server_error: Unexpected server error. Please try again."
+    );
+}

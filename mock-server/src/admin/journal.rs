@@ -96,12 +96,15 @@ impl Journal {
         }
         let key = record.caller.app.clone().unwrap_or_default();
         let record = Arc::new(record);
-        let mut rings = self.lock();
-        let ring = rings.entry(key).or_default();
-        if ring.len() >= self.size {
-            ring.pop_back();
-        }
-        ring.push_front(record);
+        let evicted = {
+            let mut rings = self.lock();
+            let ring = rings.entry(key).or_default();
+            let evicted = (ring.len() >= self.size).then(|| ring.pop_back()).flatten();
+            ring.push_front(record);
+            evicted
+        };
+        // Freed after the lock is released.
+        drop(evicted);
     }
 
     /// Matching records, newest first.

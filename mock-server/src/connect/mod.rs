@@ -94,10 +94,13 @@ impl IntoResponse for ConnectError {
                 extra,
                 state,
             } => {
+                let reason = format!("Connect ended with {error}: {description}");
                 let mut params = vec![("error", error.to_owned()), ("error_description", description)];
                 params.extend(extra);
                 params.extend(state.map(|state| ("state", state)));
-                redirect_to(&redirect_uri, &params)
+                let mut response = redirect_to(&redirect_uri, &params);
+                response.extensions_mut().insert(ErrorReason(reason));
+                response
             }
         }
     }
