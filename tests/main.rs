@@ -39,3 +39,12 @@ mod management;
 mod compatibility;
 // Webhooks: subscriptions, VERIFY, signed deliveries, retries and the delivery log.
 mod webhooks;
+// Test control (not Smartcar): the admin API and its helpers.
+mod admin_authorize;
+mod admin_client;
+mod admin_clock;
+mod admin_faults;
+mod admin_isolation;
+mod admin_journal;
+mod admin_limits;
+mod admin_vehicles;

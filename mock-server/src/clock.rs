@@ -35,14 +35,27 @@ impl Clock {
     /// Makes `now()` return `to` at this instant, and move on from there.
     pub fn set(&self, to: OffsetDateTime) {
         let offset = to - OffsetDateTime::now_utc();
-        let ms = i64::try_from(offset.whole_milliseconds()).unwrap_or(i64::MAX);
+        // Rounded up, so `now()` right after is `to`, not a fraction of a millisecond before it.
+        let ms = offset.whole_milliseconds() + i128::from(offset.subsec_nanoseconds() % 1_000_000 > 0);
+        let ms = i64::try_from(ms).unwrap_or(i64::MAX);
         self.offset_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How far the clock is from wall time.
+    pub fn offset(&self) -> time::Duration {
+        time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
     }
 
     /// Back to wall time.
     pub fn reset(&self) {
         self.offset_ms.store(0, Ordering::Relaxed);
     }
+}
+
+/// `12:01:03`: the time of day of `at` (UTC), to the second, for reasons people read.
+pub fn time_of_day(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second())
 }
 
 /// Formats a time as Smartcar does in headers and bodies: `2024-03-01T12:00:00.000Z`.

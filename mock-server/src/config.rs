@@ -42,6 +42,24 @@ pub struct Config {
     #[arg(long, env = "SMARTCAR_AMT", requires = "client_id")]
     pub amt: Option<String>,
 
+    /// `GET /oauth/authorize` redirects back with a code at once (no pages): SDK flows need no browser.
+    #[arg(long, env = "SMARTCAR_MOCK_AUTO_APPROVE")]
+    pub auto_approve: bool,
+
+    /// Opens the admin API (`/admin`) to any address, behind `Authorization: Bearer <token>`.
+    /// Without it, the admin API answers loopback only.
+    #[arg(long, env = "SMARTCAR_MOCK_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+
+    /// Starts with Smartcar's request limits on (120 per app refilling 2 a minute, a per-vehicle
+    /// throttle, a monthly quota per vehicle).
+    #[arg(long, env = "SMARTCAR_MOCK_LIMITS")]
+    pub limits: bool,
+
+    /// Requests the journal (`GET /admin/requests`) keeps per app; 0 turns it off.
+    #[arg(long, env = "SMARTCAR_MOCK_JOURNAL_SIZE", default_value_t = crate::admin::journal::DEFAULT_SIZE)]
+    pub journal_size: usize,
+
     /// Also serve HTTPS here under Smartcar's real host names, for a browser that maps
     /// `connect.smartcar.com` and `javascript-sdk.smartcar.com` to this mock. Off by default.
     #[arg(long, env = "SMARTCAR_MOCK_TLS_ADDR")]
@@ -53,6 +71,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// The behaviour switches of the command line.
+    pub fn settings(&self) -> crate::state::Settings {
+        crate::state::Settings {
+            auto_approve: self.auto_approve,
+            admin_token: self.admin_token.clone(),
+            limits: self.limits,
+            journal_size: self.journal_size,
+            ..crate::state::Settings::default()
+        }
+    }
+
     /// The fixtures to start from, with the command line's app applied.
     pub fn fixtures(&self) -> anyhow::Result<Fixtures> {
         let mut fixtures = match &self.fixtures {

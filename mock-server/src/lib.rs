@@ -13,9 +13,13 @@
 //! - [`request`]: request ids and the JSON content type every response shares.
 //! - [`sdk_redirect`]: the JS SDK's redirect page (`GET /v2/redirect`), served offline.
 //! - [`tls`]: HTTPS under Smartcar's real host names, for browser host mapping.
-//! - [`config`]: the command line.
+//! - [`admin`]: test control under `/admin` (not Smartcar); [`caller`]: who a request is from.
+//! - [`config`]: the command line; [`cli`]: the subcommands that drive a running server's admin API.
 
+pub mod admin;
+pub mod caller;
 pub mod catalogue;
+pub mod cli;
 pub mod clock;
 pub mod compatibility;
 pub mod config;
@@ -60,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .merge(compatibility::router())
         .merge(webhooks::router())
         .merge(vehicles::router())
+        .nest("/admin", admin::router(state.clone()))
         .fallback(vehicles::unknown_route)
         .method_not_allowed_fallback(vehicles::unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
@@ -70,6 +75,7 @@ pub fn app(state: AppState) -> Router {
         router
     };
     router
+        .layer(middleware::from_fn_with_state(state.clone(), admin::intercept))
         .layer(middleware::from_fn(request::request_context))
         .with_state(state)
 }
@@ -89,7 +95,9 @@ pub async fn serve(
     let service = NormalizePathLayer::trim_trailing_slash().layer(app(state));
     axum::serve(
         listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(
+            service,
+        ),
     )
     .with_graceful_shutdown(shutdown)
     .await

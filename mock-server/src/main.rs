@@ -1,4 +1,5 @@
-//! `mock-server`: parse the command line, load fixtures, bind, serve until Ctrl-C or SIGTERM.
+//! `mock-server`: parse the command line; run a client subcommand ([`mock_server::cli`]), or load
+//! fixtures, bind and serve until Ctrl-C or SIGTERM.
 //!
 //! Kept apart from `lib.rs` so tests can start the same server in-process with `serve`.
 
@@ -6,7 +7,8 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::Parser;
-use mock_server::{AppState, config::Config};
+use mock_server::AppState;
+use mock_server::cli::{Cli, Command};
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
@@ -18,7 +20,12 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    let config = Config::parse();
+    let cli = Cli::parse();
+    let config = match cli.command {
+        None => cli.serve,
+        Some(Command::Serve(config)) => config,
+        Some(command) => return mock_server::cli::run(command).await,
+    };
     let fixtures = config.fixtures()?;
     let listener = TcpListener::bind(config.addr)
         .await
@@ -28,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     println!("listening on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
 
-    let state = AppState::new(fixtures);
+    let state = AppState::with_settings(fixtures, config.settings());
     let (stop, stopped) = tokio::sync::watch::channel(());
     let when_stopped = move || {
         let mut stopped = stopped.clone();

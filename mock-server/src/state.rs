@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::admin::Control;
 use crate::clock::Clock;
 use crate::connect::FlowKeys;
 use crate::fixtures::Fixtures;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub clock: Clock,
     pub flow_keys: Arc<FlowKeys>,
     pub webhooks: Webhooks,
+    /// Test control: faults, limits, the request journal (not part of Smartcar).
+    pub control: Control,
 }
 
 /// Knobs that change how the platform behaves; defaults are the real platform's.
@@ -25,6 +28,14 @@ pub struct Settings {
     pub refresh_grace: time::Duration,
     /// Webhook delivery timeout, retries and backoff (15 s, 3, 1 s doubling).
     pub webhook_delivery: DeliverySettings,
+    /// `GET /oauth/authorize` answers at once with a code (`--auto-approve`).
+    pub auto_approve: bool,
+    /// When set, the admin API needs this bearer token and is reachable from anywhere.
+    pub admin_token: Option<String>,
+    /// Smartcar's request limits start switched on (`--limits`).
+    pub limits: bool,
+    /// Records the request journal keeps per app; 0 turns it off.
+    pub journal_size: usize,
 }
 
 impl Default for Settings {
@@ -32,6 +43,10 @@ impl Default for Settings {
         Settings {
             refresh_grace: time::Duration::minutes(1),
             webhook_delivery: DeliverySettings::default(),
+            auto_approve: false,
+            admin_token: None,
+            limits: false,
+            journal_size: crate::admin::journal::DEFAULT_SIZE,
         }
     }
 }
@@ -44,13 +59,14 @@ impl AppState {
     pub fn with_settings(fixtures: Fixtures, settings: Settings) -> Self {
         let clock = Clock::default();
         let world = World::new(clock.clone(), settings.refresh_grace);
-        let webhooks = Webhooks::new(&fixtures, world.clone(), clock.clone(), settings.webhook_delivery);
+        let webhooks = Webhooks::new(&fixtures, world.clone(), clock.clone(), settings.webhook_delivery.clone());
         AppState {
             fixtures: Arc::new(fixtures),
             world,
             clock,
             flow_keys: Arc::new(FlowKeys::generate()),
             webhooks,
+            control: Control::new(&settings),
         }
     }
 }

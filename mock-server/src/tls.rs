@@ -113,9 +113,12 @@ where
         };
         let acceptor = acceptor.clone();
         let watcher = graceful.watcher();
-        let app = app
-            .clone()
-            .map_request(|request: hyper::Request<Incoming>| request.map(Body::new));
+        let app = app.clone().map_request(move |request: hyper::Request<Incoming>| {
+            let mut request = request.map(Body::new);
+            // The admin API's loopback check reads the peer, as on the plain listener.
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            request
+        });
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,

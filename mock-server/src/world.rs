@@ -450,6 +450,28 @@ impl World {
         was_connected
     }
 
+    /// The app and user an access token was issued to, expired or not (who is calling, for the
+    /// request journal and test control); `None` for a token this server never issued.
+    pub fn token_owner(&self, token: &str) -> Option<(String, Uuid)> {
+        let key = Uuid::try_parse(token).ok()?;
+        let inner = self.lock();
+        let grant = inner.grants.get(&inner.access_tokens.get(&key)?.grant)?;
+        Some((grant.app.clone(), grant.user))
+    }
+
+    /// A copy of every vehicle of one app (`Some`) or of all apps, oldest first.
+    pub fn vehicles(&self, app: Option<&str>) -> Vec<Vehicle> {
+        let inner = self.lock();
+        let mut vehicles: Vec<Vehicle> = inner
+            .vehicles
+            .values()
+            .filter(|vehicle| app.is_none_or(|app| vehicle.app == app))
+            .cloned()
+            .collect();
+        vehicles.sort_by(|a, b| a.updated_at.cmp(&b.updated_at).then(a.id.cmp(&b.id)));
+        vehicles
+    }
+
     /// Forgets everything about one app (`Some`) or every app (`None`). Fixtures stay.
     pub fn reset(&self, app: Option<&str>) {
         let mut inner = self.lock();

@@ -1,6 +1,7 @@
 //! Smartcar Connect: the pages a vehicle owner walks through (connect.md).
 //!
-//! - `GET /oauth/authorize` — validate the request (§1), show step 1 (preamble)
+//! - `GET /oauth/authorize` — validate the request (§1), show step 1 (preamble); with
+//!   `--auto-approve`, redirect back with a code at once ([`shortcut`])
 //! - `POST /connect/brand` — step 2, the brand list (skipped with `make=`)
 //! - `POST /connect/login` — step 3, the brand's sign-in form
 //! - `POST /connect/sign-in` — check the credentials, find the vehicles, show step 4 (grant)
@@ -11,6 +12,7 @@
 mod flow;
 mod logins;
 mod pages;
+pub mod shortcut;
 
 use axum::Form;
 use axum::Router;
@@ -92,10 +94,13 @@ impl IntoResponse for ConnectError {
                 extra,
                 state,
             } => {
+                let reason = format!("Connect ended with {error}: {description}");
                 let mut params = vec![("error", error.to_owned()), ("error_description", description)];
                 params.extend(extra);
                 params.extend(state.map(|state| ("state", state)));
-                redirect_to(&redirect_uri, &params)
+                let mut response = redirect_to(&redirect_uri, &params);
+                response.extensions_mut().insert(ErrorReason(reason));
+                response
             }
         }
     }
@@ -245,6 +250,9 @@ async fn authorize(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Re
         .and_then(|make| state.fixtures.brand(make))
         .map(|brand| brand.make.clone());
 
+    if state.control.auto_approve {
+        return shortcut::auto_approve(&state, app, &flow);
+    }
     Ok(PreamblePage {
         app_name: app.name.clone(),
         permissions: flow.scope.iter().copied().map(PermissionView::of).collect(),
@@ -353,6 +361,10 @@ async fn sign_in(
             Some("Please enter your e-mail.".into()),
             username,
         ));
+    }
+
+    if let Some(error) = shortcut::queued_fault(&state, &flow, &username) {
+        return Err(error);
     }
 
     let (specs, forced_error) = if flow.mode == Mode::Live {

@@ -1,0 +1,241 @@
+//! Test control — not part of Smartcar. JSON in and out, under `/admin`:
+//!
+//! - `GET /admin/health` — is the server up, and what time is it on its clock
+//! - `POST /admin/authorize` — browser-free Connect: a user, vehicles, a code or tokens ([`authorize`])
+//! - `/admin/faults…` — fault injection ([`faults`])
+//! - `/admin/clock…` — the virtual clock ([`clock`])
+//! - `/admin/vehicles…` — read and change vehicle state ([`vehicles`])
+//! - `/admin/limits` — Smartcar's request limits, switchable ([`limits`])
+//! - `/admin/requests` — the request journal ([`journal`])
+//! - `POST /admin/reset[?app=]` — forget one app's state, or everything
+//!
+//! Reachable from loopback only, unless the server was started with `--admin-token`: then every
+//! admin request needs `Authorization: Bearer <token>`, from anywhere. [`intercept`] is the
+//! middleware that applies faults and limits to the platform's routes and fills the journal.
+
+pub mod authorize;
+pub mod clock;
+pub mod faults;
+pub mod intercept;
+pub mod journal;
+pub mod limits;
+pub mod vehicles;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+pub use intercept::intercept;
+
+use crate::clock::smartcar_timestamp;
+use crate::state::{AppState, Settings};
+
+/// Test control's state: fault rules, limits, the journal and how the admin API is guarded.
+#[derive(Clone)]
+pub struct Control {
+    pub faults: faults::Faults,
+    pub journal: journal::Journal,
+    pub limits: limits::Limits,
+    /// `GET /oauth/authorize` answers at once with a code (`--auto-approve`).
+    pub auto_approve: bool,
+    admin_token: Option<Arc<str>>,
+}
+
+impl Control {
+    pub fn new(settings: &Settings) -> Self {
+        Control {
+            faults: faults::Faults::default(),
+            journal: journal::Journal::new(settings.journal_size),
+            limits: limits::Limits::new(settings.limits),
+            auto_approve: settings.auto_approve,
+            admin_token: settings.admin_token.as_deref().map(Arc::from),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/reset", post(reset))
+        .merge(authorize::router())
+        .merge(faults::router())
+        .merge(clock::router())
+        .merge(vehicles::router())
+        .merge(limits::router())
+        .merge(journal::router())
+        .fallback(|| async { AdminError::NotFound("no such admin route".to_owned()) })
+        .route_layer(middleware::from_fn_with_state(state, guard))
+}
+
+/// Loopback only, or the bearer admin token when one was set.
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match &state.control.admin_token {
+        Some(token) => {
+            let presented = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim());
+            if presented != Some(&**token) {
+                return AdminError::Unauthorized.into_response();
+            }
+        }
+        None => {
+            let loopback = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
+            if !loopback {
+                return AdminError::Forbidden.into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// The admin API's errors: `{"error": <kind>, "message": <why>}`.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// 400: the request makes no sense (unknown error type, bad duration, …).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: `--admin-token` is set and the request did not carry it.
+    #[error("the admin API needs Authorization: Bearer <admin token>")]
+    Unauthorized,
+    /// 403: no admin token was set and the request is not from this machine.
+    #[error("the admin API answers loopback only; start the server with --admin-token to open it")]
+    Forbidden,
+    /// 404: no such app, vehicle or rule.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the platform refused (Connect would have ended in an error).
+    #[error("{message}")]
+    Refused { error: &'static str, message: String },
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let (status, kind) = match &self {
+            AdminError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AdminError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AdminError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AdminError::Refused { error, .. } => (StatusCode::CONFLICT, *error),
+        };
+        (status, Json(json!({ "error": kind, "message": self.to_string() }))).into_response()
+    }
+}
+
+/// A JSON body whose rejection is an [`AdminError`]; an empty body reads as `{}`.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = AdminError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| AdminError::BadRequest(rejection.body_text()))?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize(deserializer)
+            .map(JsonBody)
+            .map_err(|error| AdminError::BadRequest(format!("{}: {}", error.path(), error.inner())))
+    }
+}
+
+impl From<JsonRejection> for AdminError {
+    fn from(rejection: JsonRejection) -> Self {
+        AdminError::BadRequest(rejection.body_text())
+    }
+}
+
+/// `?app=<client id>`.
+#[derive(Debug, Default, Deserialize)]
+pub struct AppFilter {
+    pub app: Option<String>,
+}
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "status": "ok", "now": smartcar_timestamp(state.clock.now()) }))
+}
+
+/// `POST /admin/reset[?app=]` (or `{"app": …}`): users, tokens, vehicle state, faults, limits and
+/// the journal of one app, or of all apps and the clock too. Fixtures stay.
+async fn reset(
+    State(state): State<AppState>,
+    Query(query): Query<AppFilter>,
+    JsonBody(body): JsonBody<AppFilter>,
+) -> Result<Json<Value>, AdminError> {
+    let app = query.app.or(body.app);
+    if let Some(app) = &app
+        && state.fixtures.app(app).is_none()
+    {
+        return Err(AdminError::NotFound(format!("no app has client id {app}")));
+    }
+    let app = app.as_deref();
+    let vehicles: Vec<uuid::Uuid> = state.world.vehicles(app).iter().map(|v| v.id).collect();
+    state.world.reset(app);
+    state.webhooks.reset(app);
+    state.control.faults.clear(app);
+    state.control.journal.clear(app);
+    state.control.limits.reset(app, &vehicles);
+    if app.is_none() {
+        state.clock.reset();
+    }
+    Ok(Json(json!({ "reset": app.unwrap_or("everything") })))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::Fixtures;
+
+    async fn health_from(peer: &str, settings: Settings) -> StatusCode {
+        let state = AppState::with_settings(Fixtures::embedded().expect("fixtures"), settings);
+        let mut request = Request::get("/admin/health").body(Body::empty()).expect("a request");
+        let peer: SocketAddr = peer.parse().expect("an address");
+        request.extensions_mut().insert(ConnectInfo(peer));
+        crate::app(state).oneshot(request).await.expect("an answer").status()
+    }
+
+    #[tokio::test]
+    async fn without_an_admin_token_only_loopback_reaches_the_admin_api() {
+        assert_eq!(health_from("127.0.0.1:5000", Settings::default()).await, StatusCode::OK);
+        assert_eq!(health_from("[::1]:5000", Settings::default()).await, StatusCode::OK);
+        assert_eq!(
+            health_from("192.0.2.7:5000", Settings::default()).await,
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    #[tokio::test]
+    async fn with_an_admin_token_other_machines_need_it_too() {
+        let settings = Settings {
+            admin_token: Some("t".to_owned()),
+            ..Settings::default()
+        };
+
+        assert_eq!(health_from("192.0.2.7:5000", settings).await, StatusCode::UNAUTHORIZED);
+    }
+}

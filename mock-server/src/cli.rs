@@ -1,0 +1,576 @@
+//! The command line: `mock-server` (or `mock-server serve`) runs the platform; the other
+//! subcommands drive a running server's admin API and print its JSON answer.
+//!
+//! | subcommand | admin call |
+//! |---|---|
+//! | `health` | `GET /admin/health` |
+//! | `token --brand FORD --scope read_odometer control_charge` | `POST /admin/authorize` |
+//! | `fault add --path '/v2.0/vehicles/*/charge' --error VEHICLE_STATE:ASLEEP --times 2` | `POST /admin/faults` |
+//! | `fault connect --app demo-client --error access_denied` | `POST /admin/faults/connect` |
+//! | `fault list`, `fault remove 3`, `fault clear` | `GET`, `DELETE /admin/faults…` |
+//! | `clock`, `clock advance 2h`, `clock set 2030-01-01T00:00:00Z`, `clock reset` | `/admin/clock…` |
+//! | `vehicle list`, `vehicle show ID`, `vehicle set ID charge.isPluggedIn=true motion=DRIVING` | `/admin/vehicles…` |
+//! | `limits`, `limits on`, `limits off` | `/admin/limits` |
+//! | `journal --app demo-client --path '*/charge'` | `GET /admin/requests` |
+//! | `reset [--app demo-client]` | `POST /admin/reset` |
+//!
+//! Every client subcommand takes `--server URL` (env `SMARTCAR_MOCK_SERVER`, default
+//! `http://127.0.0.1:4000`) and `--admin-token` (env `SMARTCAR_MOCK_ADMIN_TOKEN`).
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use crate::config::Config;
+
+/// An offline Smartcar platform: Connect, OAuth and the vehicle API on one port, plus test control.
+#[derive(Debug, Parser)]
+#[command(name = "mock-server", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// With no subcommand, the server runs with these options.
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the platform (what `mock-server` alone does).
+    Serve(Config),
+    /// Is the server up? Prints its status and the time on its clock.
+    Health(Target),
+    /// Connect a user's vehicle(s) without a browser and print the tokens (or the code).
+    Token(TokenArgs),
+    /// Fault injection: API fault rules and Connect faults.
+    Fault(FaultArgs),
+    /// Read, advance or set the virtual clock.
+    Clock(ClockArgs),
+    /// Read and change vehicle state.
+    Vehicle(VehicleArgs),
+    /// Show or switch Smartcar's request limits.
+    Limits(LimitsArgs),
+    /// What the server received, newest first.
+    Journal(JournalArgs),
+    /// Forget one app's state (users, tokens, vehicles, faults, journal), or everything.
+    Reset(ResetArgs),
+}
+
+/// Which server to drive.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// The running mock's base URL.
+    #[arg(
+        long,
+        env = "SMARTCAR_MOCK_SERVER",
+        default_value = "http://127.0.0.1:4000",
+        global = true
+    )]
+    pub server: String,
+    /// The server's `--admin-token`, if it was started with one.
+    #[arg(long, env = "SMARTCAR_MOCK_ADMIN_TOKEN", global = true)]
+    pub admin_token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The app (default: the first app of the fixtures).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// The brand, e.g. FORD (default: the app's default brand).
+    #[arg(long)]
+    brand: Option<String>,
+    /// Permissions, space-separated or repeated (default: the app's default scope).
+    #[arg(long, num_args = 1..)]
+    scope: Vec<String>,
+    /// The login, in the test-mode grammar (default: a new user each time).
+    #[arg(long)]
+    email: Option<String>,
+    /// live, test or simulated (default: test).
+    #[arg(long)]
+    mode: Option<String>,
+    #[arg(long)]
+    redirect_uri: Option<String>,
+    /// Print the authorization code instead of exchanging it.
+    #[arg(long)]
+    code_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(subcommand)]
+    action: FaultAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum FaultAction {
+    /// Add an API fault rule.
+    Add(FaultAdd),
+    /// The next authorization(s) of an app (or one login) end in a Connect error.
+    Connect(FaultConnect),
+    /// Every rule, with how often it fired.
+    List(AppOption),
+    /// Remove one rule.
+    Remove { id: u64 },
+    /// Remove every rule (of one app).
+    Clear(AppOption),
+}
+
+#[derive(Debug, Args)]
+struct FaultAdd {
+    #[arg(long)]
+    app: Option<String>,
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    vehicle: Option<String>,
+    #[arg(long)]
+    method: Option<String>,
+    /// A path pattern: `*` within a segment, `**` across segments.
+    #[arg(long)]
+    path: Option<String>,
+    /// A catalogue row, TYPE:CODE (e.g. VEHICLE_STATE:ASLEEP, AUTHENTICATION).
+    #[arg(long)]
+    error: Option<String>,
+    #[arg(long)]
+    retry_after: Option<u64>,
+    /// `2s` or a range `500ms..3s`.
+    #[arg(long)]
+    latency: Option<String>,
+    /// Close the connection without an answer.
+    #[arg(long)]
+    drop: bool,
+    /// Fire this many times (default: always).
+    #[arg(long)]
+    times: Option<u32>,
+    /// Fire with this chance (0–1).
+    #[arg(long)]
+    probability: Option<f64>,
+    /// Seed for the probability and latency ranges.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct FaultConnect {
+    #[arg(long)]
+    app: String,
+    #[arg(long)]
+    email: Option<String>,
+    /// access_denied, invalid_subscription, vehicle_incompatible, no_vehicles,
+    /// configuration_error or server_error.
+    #[arg(long)]
+    error: String,
+    #[arg(long)]
+    times: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+struct AppOption {
+    #[arg(long)]
+    app: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClockArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(subcommand)]
+    action: Option<ClockAction>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ClockAction {
+    /// The time on the server's clock (the default).
+    Show,
+    /// Move the clock forward: 2h, 61d, 11m, 90s.
+    Advance { by: String },
+    /// Set the clock to an RFC 3339 time.
+    Set { now: String },
+    /// Back to wall time.
+    Reset,
+}
+
+#[derive(Debug, Args)]
+pub struct VehicleArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(subcommand)]
+    action: VehicleAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum VehicleAction {
+    /// Every connected vehicle (of one app).
+    List(AppOption),
+    /// One vehicle and its state.
+    Show { id: String },
+    /// Change state: `field.path=value` pairs (values are JSON, else text) or one JSON object.
+    Set {
+        id: String,
+        #[arg(required = true)]
+        changes: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LimitsArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(subcommand)]
+    action: Option<LimitsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+enum LimitsAction {
+    /// The limits in force (the default).
+    Show(AppOption),
+    /// Switch the limits on, optionally changing them.
+    On(LimitChange),
+    /// Switch the limits off.
+    Off(AppOption),
+}
+
+#[derive(Debug, Args)]
+struct LimitChange {
+    #[arg(long)]
+    app: Option<String>,
+    #[arg(long)]
+    app_capacity: Option<u32>,
+    #[arg(long)]
+    app_refill_per_minute: Option<f64>,
+    #[arg(long)]
+    vehicle_capacity: Option<u32>,
+    #[arg(long)]
+    vehicle_refill_seconds: Option<u32>,
+    #[arg(long)]
+    monthly_vehicle_requests: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    #[command(flatten)]
+    target: Target,
+    #[arg(long)]
+    app: Option<String>,
+    #[arg(long)]
+    vehicle: Option<String>,
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    method: Option<String>,
+    /// A glob (`*/charge`) or any part of the path.
+    #[arg(long)]
+    path: Option<String>,
+    /// `429` or `4xx`.
+    #[arg(long)]
+    status: Option<String>,
+    /// An RFC 3339 time, or a duration ago on the virtual clock (`5m`).
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    target: Target,
+    #[arg(long)]
+    app: Option<String>,
+}
+
+/// Runs a client subcommand and prints the server's JSON answer.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    let answer = match command {
+        Command::Serve(_) => bail!("serve is not a client subcommand"),
+        Command::Health(target) => call(&target, Method::GET, "/admin/health", &[], None).await?,
+        Command::Token(args) => token(args).await?,
+        Command::Fault(args) => fault(args).await?,
+        Command::Clock(args) => {
+            let target = &args.target;
+            match args.action.unwrap_or(ClockAction::Show) {
+                ClockAction::Show => call(target, Method::GET, "/admin/clock", &[], None).await?,
+                ClockAction::Advance { by } => {
+                    call(
+                        target,
+                        Method::POST,
+                        "/admin/clock/advance",
+                        &[],
+                        Some(json!({ "by": by })),
+                    )
+                    .await?
+                }
+                ClockAction::Set { now } => {
+                    call(target, Method::PUT, "/admin/clock", &[], Some(json!({ "now": now }))).await?
+                }
+                ClockAction::Reset => call(target, Method::DELETE, "/admin/clock", &[], None).await?,
+            }
+        }
+        Command::Vehicle(args) => vehicle(args).await?,
+        Command::Limits(args) => limits(args).await?,
+        Command::Journal(args) => {
+            let query = pairs([
+                ("app", args.app),
+                ("vehicle", args.vehicle),
+                ("user", args.user),
+                ("method", args.method),
+                ("path", args.path),
+                ("status", args.status),
+                ("since", args.since),
+                ("limit", args.limit.map(|n| n.to_string())),
+            ]);
+            call(&args.target, Method::GET, "/admin/requests", &query, None).await?
+        }
+        Command::Reset(args) => {
+            let query = pairs([("app", args.app)]);
+            call(&args.target, Method::POST, "/admin/reset", &query, None).await?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}
+
+async fn token(args: TokenArgs) -> anyhow::Result<Value> {
+    let mut body = Map::new();
+    insert(&mut body, "client_id", args.client_id);
+    insert(&mut body, "brand", args.brand);
+    if !args.scope.is_empty() {
+        body.insert("scope".into(), args.scope.join(" ").into());
+    }
+    insert(&mut body, "email", args.email);
+    insert(&mut body, "mode", args.mode);
+    insert(&mut body, "redirect_uri", args.redirect_uri);
+    if args.code_only {
+        body.insert("exchange".into(), false.into());
+    }
+    call(
+        &args.target,
+        Method::POST,
+        "/admin/authorize",
+        &[],
+        Some(Value::Object(body)),
+    )
+    .await
+}
+
+async fn fault(args: FaultArgs) -> anyhow::Result<Value> {
+    let target = &args.target;
+    match args.action {
+        FaultAction::Add(add) => {
+            let mut body = Map::new();
+            insert(&mut body, "app", add.app);
+            insert(&mut body, "user", add.user);
+            insert(&mut body, "vehicle", add.vehicle);
+            insert(&mut body, "method", add.method);
+            insert(&mut body, "path", add.path);
+            insert(&mut body, "error", add.error);
+            insert(&mut body, "retry_after", add.retry_after);
+            insert(&mut body, "latency", add.latency);
+            if add.drop {
+                body.insert("drop".into(), true.into());
+            }
+            insert(&mut body, "times", add.times);
+            insert(&mut body, "probability", add.probability);
+            insert(&mut body, "seed", add.seed);
+            call(target, Method::POST, "/admin/faults", &[], Some(Value::Object(body))).await
+        }
+        FaultAction::Connect(connect) => {
+            let mut body = Map::new();
+            body.insert("app".into(), connect.app.into());
+            insert(&mut body, "email", connect.email);
+            body.insert("error".into(), connect.error.into());
+            insert(&mut body, "times", connect.times);
+            call(
+                target,
+                Method::POST,
+                "/admin/faults/connect",
+                &[],
+                Some(Value::Object(body)),
+            )
+            .await
+        }
+        FaultAction::List(app) => call(target, Method::GET, "/admin/faults", &pairs([("app", app.app)]), None).await,
+        FaultAction::Remove { id } => call(target, Method::DELETE, &format!("/admin/faults/{id}"), &[], None).await,
+        FaultAction::Clear(app) => {
+            call(
+                target,
+                Method::DELETE,
+                "/admin/faults",
+                &pairs([("app", app.app)]),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+async fn vehicle(args: VehicleArgs) -> anyhow::Result<Value> {
+    let target = &args.target;
+    match args.action {
+        VehicleAction::List(app) => {
+            call(target, Method::GET, "/admin/vehicles", &pairs([("app", app.app)]), None).await
+        }
+        VehicleAction::Show { id } => call(target, Method::GET, &vehicle_path(&id)?, &[], None).await,
+        VehicleAction::Set { id, changes } => {
+            let patch = state_patch(&changes)?;
+            call(target, Method::PATCH, &vehicle_path(&id)?, &[], Some(patch)).await
+        }
+    }
+}
+
+fn vehicle_path(id: &str) -> anyhow::Result<String> {
+    let id = uuid::Uuid::try_parse(id).with_context(|| format!("{id:?} is not a vehicle id"))?;
+    Ok(format!("/admin/vehicles/{id}"))
+}
+
+/// `charge.isPluggedIn=true motion=DRIVING` (or one JSON object) as a state change.
+pub fn state_patch(changes: &[String]) -> anyhow::Result<Value> {
+    if let [only] = changes
+        && only.trim_start().starts_with('{')
+    {
+        return serde_json::from_str(only).context("the change is not a JSON object");
+    }
+    let mut patch = Value::Object(Map::new());
+    for change in changes {
+        let Some((path, value)) = change.split_once('=') else {
+            bail!("{change:?} is not field.path=value");
+        };
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        let mut slot = &mut patch;
+        for key in path.split('.') {
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            slot = &mut slot[key];
+        }
+        *slot = value;
+    }
+    Ok(patch)
+}
+
+async fn limits(args: LimitsArgs) -> anyhow::Result<Value> {
+    let target = &args.target;
+    match args.action.unwrap_or(LimitsAction::Show(AppOption { app: None })) {
+        LimitsAction::Show(app) => call(target, Method::GET, "/admin/limits", &pairs([("app", app.app)]), None).await,
+        LimitsAction::On(change) => {
+            let mut body = Map::new();
+            body.insert("enabled".into(), true.into());
+            insert(&mut body, "app", change.app);
+            insert(&mut body, "app_capacity", change.app_capacity);
+            insert(&mut body, "app_refill_per_minute", change.app_refill_per_minute);
+            insert(&mut body, "vehicle_capacity", change.vehicle_capacity);
+            insert(&mut body, "vehicle_refill_seconds", change.vehicle_refill_seconds);
+            insert(&mut body, "monthly_vehicle_requests", change.monthly_vehicle_requests);
+            call(target, Method::PUT, "/admin/limits", &[], Some(Value::Object(body))).await
+        }
+        LimitsAction::Off(app) => {
+            let mut body = Map::new();
+            body.insert("enabled".into(), false.into());
+            insert(&mut body, "app", app.app);
+            call(target, Method::PUT, "/admin/limits", &[], Some(Value::Object(body))).await
+        }
+    }
+}
+
+fn insert(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {
+    if let Some(value) = value {
+        map.insert(key.to_owned(), value.into());
+    }
+}
+
+fn pairs<const N: usize>(items: [(&'static str, Option<String>); N]) -> Vec<(&'static str, String)> {
+    items
+        .into_iter()
+        .filter_map(|(key, value)| value.map(|value| (key, value)))
+        .collect()
+}
+
+/// One admin call: the JSON answer, or an error carrying the server's message.
+async fn call(
+    target: &Target,
+    method: Method,
+    path: &str,
+    query: &[(&str, String)],
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .context("building the HTTP client")?;
+    let url = format!("{}{path}", target.server.trim_end_matches('/'));
+    let mut request = client.request(method, &url).query(query);
+    if let Some(token) = &target.admin_token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("calling {url} (is the mock running? --server / SMARTCAR_MOCK_SERVER)"))?;
+    let status = response.status();
+    let text = response.text().await.context("reading the answer")?;
+    let answer: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if !status.is_success() {
+        let message = answer
+            .get("message")
+            .and_then(Value::as_str)
+            .map_or_else(|| answer.to_string(), str::to_owned);
+        bail!("{status}: {message}");
+    }
+    Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_changes_build_a_nested_state_patch() {
+        let changes = [
+            "charge.isPluggedIn=true",
+            "charge.state=CHARGING",
+            "odometer.distance=12.5",
+        ]
+        .map(String::from);
+
+        assert_eq!(
+            state_patch(&changes).expect("a patch"),
+            json!({ "charge": { "isPluggedIn": true, "state": "CHARGING" }, "odometer": { "distance": 12.5 } })
+        );
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_the_given_options() {
+        let cli = Cli::try_parse_from(["mock-server", "--addr", "127.0.0.1:0", "--auto-approve"]).expect("parses");
+
+        assert!(cli.command.is_none());
+        assert!(cli.serve.auto_approve);
+    }
+
+    #[test]
+    fn a_token_subcommand_takes_a_space_separated_scope() {
+        let cli = Cli::try_parse_from([
+            "mock-server",
+            "token",
+            "--brand",
+            "FORD",
+            "--scope",
+            "read_odometer",
+            "control_charge",
+        ])
+        .expect("parses");
+
+        let Some(Command::Token(args)) = cli.command else {
+            panic!("a token command");
+        };
+        assert_eq!(args.scope, ["read_odometer", "control_charge"]);
+    }
+}

@@ -1,0 +1,114 @@
+//! Test control from a test: the admin API over HTTP, with helpers named after what a CI job asks
+//! for (connect a car without a browser, queue a fault, move the clock, read the journal).
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::TestEnv;
+
+/// A car connected through `POST /admin/authorize`.
+#[derive(Debug, Clone)]
+pub struct Connected {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user: String,
+    pub vehicle: String,
+}
+
+impl TestEnv {
+    /// Any admin call; the status and the JSON answer.
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("admin call");
+        let status = response.status();
+        (status, response.json().await.expect("admin answers JSON"))
+    }
+
+    /// An admin call that must succeed; its JSON answer.
+    pub async fn admin_ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self.admin(method.clone(), path, body).await;
+        assert_eq!(status, StatusCode::OK, "{method} {path}: {answer}");
+        answer
+    }
+
+    /// Connects `brand` for `client_id` with `scope`, without a browser.
+    pub async fn authorize_as(&self, client_id: &str, brand: &str, scope: &str) -> Connected {
+        let answer = self
+            .admin_ok(
+                Method::POST,
+                "/admin/authorize",
+                Some(json!({ "client_id": client_id, "brand": brand, "scope": scope })),
+            )
+            .await;
+        Connected {
+            access_token: text(&answer["access_token"]),
+            refresh_token: text(&answer["refresh_token"]),
+            user: text(&answer["user_id"]),
+            vehicle: text(&answer["vehicle_ids"][0]),
+        }
+    }
+
+    /// Connects a `brand` vehicle for the demo app.
+    pub async fn authorize(&self, brand: &str, scope: &str) -> Connected {
+        self.authorize_as(crate::harness::CLIENT_ID, brand, scope).await
+    }
+
+    /// Adds an API fault rule; its id.
+    pub async fn add_fault(&self, rule: Value) -> u64 {
+        let answer = self.admin_ok(Method::POST, "/admin/faults", Some(rule)).await;
+        answer["id"].as_u64().expect("a rule id")
+    }
+
+    pub async fn advance_clock(&self, by: &str) {
+        self.admin_ok(Method::POST, "/admin/clock/advance", Some(json!({ "by": by })))
+            .await;
+    }
+
+    /// `GET /admin/requests?<query>`: the records, newest first.
+    pub async fn journal(&self, query: &str) -> Vec<Value> {
+        let answer = self
+            .admin_ok(Method::GET, &format!("/admin/requests?{query}"), None)
+            .await;
+        answer["requests"].as_array().expect("a list").clone()
+    }
+
+    /// `GET /v2.0/vehicles/{vehicle}{path}` with the car's token.
+    pub async fn read(&self, car: &Connected, path: &str) -> Response {
+        self.get(&format!("/v2.0/vehicles/{}{path}", car.vehicle), &car.access_token)
+            .await
+    }
+}
+
+pub fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not text"))
+        .to_owned()
+}
+
+pub async fn json_of(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.expect("JSON"))
+}
+
+impl TestEnv {
+    /// A server started with these switches (`--auto-approve`, `--admin-token`, `--limits`, …).
+    pub async fn with_settings(settings: mock_server::state::Settings) -> Self {
+        let fixtures = mock_server::Fixtures::embedded().expect("the built-in fixtures load");
+        Self::with_state(mock_server::AppState::with_settings(fixtures, settings)).await
+    }
+}
+
+impl TestEnv {
+    /// Like [`TestEnv::read`], but a transport failure is returned instead of panicking.
+    pub async fn read_raw(&self, car: &Connected, path: &str) -> reqwest::Result<Response> {
+        self.http
+            .get(self.url(&format!("/v2.0/vehicles/{}{path}", car.vehicle)))
+            .bearer_auth(&car.access_token)
+            .send()
+            .await
+    }
+}

@@ -1,0 +1,159 @@
+//! Smartcar's limits, switched on: the app's token bucket, the per-vehicle throttle and the
+//! monthly quota, all recovering on the virtual clock.
+
+use mock_server::state::Settings;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::admin_client::json_of;
+use crate::harness::TestEnv;
+
+#[tokio::test]
+async fn limits_are_off_by_default() {
+    let env = TestEnv::start().await;
+    let car = env.authorize("CHEVROLET", "read_odometer").await;
+
+    let settings = env.admin_ok(Method::GET, "/admin/limits", None).await;
+    for _ in 0..40 {
+        assert_eq!(env.read(&car, "/odometer").await.status(), StatusCode::OK);
+    }
+
+    assert_eq!(
+        settings,
+        json!({
+            "enabled": false,
+            "app_capacity": 120,
+            "app_refill_per_minute": 2.0,
+            "vehicle_capacity": 30,
+            "vehicle_refill_seconds": 10,
+            "monthly_vehicle_requests": 500
+        })
+    );
+}
+
+#[tokio::test]
+async fn the_app_bucket_of_120_answers_429_with_retry_after_and_refills_on_the_clock() {
+    let env = TestEnv::with_settings(Settings {
+        limits: true,
+        ..Settings::default()
+    })
+    .await;
+    let car = env.authorize("CHEVROLET", "read_odometer").await;
+    // The per-vehicle throttle is not under test here.
+    env.admin_ok(Method::PUT, "/admin/limits", Some(json!({ "vehicle_capacity": 1000 })))
+        .await;
+
+    for i in 0..120 {
+        assert_eq!(
+            env.read(&car, "/odometer").await.status(),
+            StatusCode::OK,
+            "request {i}"
+        );
+    }
+    let limited = env.read(&car, "/odometer").await;
+    let retry_after = limited.headers()["retry-after"].to_str().expect("ascii").to_owned();
+    let (status, body) = json_of(limited).await;
+    env.advance_clock("30s").await;
+    let recovered = env.read(&car, "/odometer").await.status();
+    let again = env.read(&car, "/odometer").await.status();
+
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["type"], "RATE_LIMIT");
+    assert_eq!(body["code"], "SMARTCAR_API");
+    assert_eq!(body["resolution"]["type"], "RETRY_LATER");
+    let wait: u64 = retry_after.parse().expect("seconds");
+    assert!(
+        (29..=30).contains(&wait),
+        "one request back in 30 s, less what has passed: {wait}"
+    );
+    assert_eq!(recovered, StatusCode::OK, "2 per minute: one back after 30 s");
+    assert_eq!(again, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_throttled_vehicle_gets_rate_limit_vehicle_while_others_carry_on() {
+    let env = TestEnv::start().await;
+    env.admin_ok(
+        Method::PUT,
+        "/admin/limits",
+        Some(json!({ "enabled": true, "vehicle_capacity": 2, "vehicle_refill_seconds": 60 })),
+    )
+    .await;
+    let busy = env.authorize("CHEVROLET", "read_odometer").await;
+    let quiet = env.authorize("CHEVROLET", "read_odometer").await;
+
+    env.read(&busy, "/odometer").await;
+    env.read(&busy, "/odometer").await;
+    let throttled = env.read(&busy, "/odometer").await;
+    let retry_after = throttled.headers()["retry-after"].to_str().expect("ascii").to_owned();
+    let body = json_of(throttled).await.1;
+    let other = env.read(&quiet, "/odometer").await.status();
+    env.advance_clock("1m").await;
+    let later = env.read(&busy, "/odometer").await.status();
+
+    assert_eq!(body["code"], "VEHICLE");
+    assert_eq!(retry_after, "60");
+    assert_eq!(other, StatusCode::OK);
+    assert_eq!(later, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_monthly_quota_answers_billing_430_until_the_next_month() {
+    let env = TestEnv::start().await;
+    env.admin_ok(
+        Method::PUT,
+        "/admin/clock",
+        Some(json!({ "now": "2030-01-15T00:00:00Z" })),
+    )
+    .await;
+    env.admin_ok(
+        Method::PUT,
+        "/admin/limits",
+        Some(json!({ "enabled": true, "monthly_vehicle_requests": 3 })),
+    )
+    .await;
+    let car = env.authorize("CHEVROLET", "read_odometer").await;
+
+    for _ in 0..3 {
+        assert_eq!(env.read(&car, "/odometer").await.status(), StatusCode::OK);
+    }
+    let (status, body) = json_of(env.read(&car, "/odometer").await).await;
+    env.advance_clock("20d").await;
+    let refreshed = env
+        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &car.refresh_token)])
+        .await;
+    let access_token = json_of(refreshed).await.1["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let car = crate::admin_client::Connected { access_token, ..car };
+    let next_month = env.read(&car, "/odometer").await.status();
+
+    assert_eq!(status.as_u16(), 430);
+    assert_eq!(body["type"], "BILLING");
+    assert_eq!(body["code"], "VEHICLE_REQUEST_LIMIT");
+    assert_eq!(next_month, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn limits_switched_on_for_one_app_leave_another_alone() {
+    let env = TestEnv::start().await;
+    env.admin_ok(
+        Method::PUT,
+        "/admin/limits",
+        Some(json!({ "app": "sdk-test-client", "enabled": true, "app_capacity": 1 })),
+    )
+    .await;
+    let limited = env.authorize_as("sdk-test-client", "CHEVROLET", "read_odometer").await;
+    let free = env.authorize("CHEVROLET", "read_odometer").await;
+
+    env.read(&limited, "/odometer").await;
+    let second = env.read(&limited, "/odometer").await.status();
+    let mut other = Vec::new();
+    for _ in 0..5 {
+        other.push(env.read(&free, "/odometer").await.status());
+    }
+
+    assert_eq!(second, StatusCode::TOO_MANY_REQUESTS);
+    assert!(other.iter().all(|status| *status == StatusCode::OK));
+}
