@@ -630,3 +630,30 @@ async fn odd_requests_to_the_platform_routes_never_get_a_5xx() {
         assert!(response.headers().contains_key("sc-request-id"), "{method} {path}");
     }
 }
+
+#[tokio::test]
+async fn a_disconnected_vehicle_is_no_longer_sent_events() {
+    let (url, mut received) = receiver(Behaviour::Correct).await;
+    let env = mock(&url, quick()).await;
+    let (tokens, vehicle) = env.connect_vehicle("CHEVROLET", SCOPE).await;
+    subscribe(&env, &tokens.access_token, &vehicle, WEBHOOK).await;
+    next(&mut received).await;
+    let id = uuid::Uuid::parse_str(&vehicle).expect("uuid");
+    let user = env.state.world.with_vehicle(id, |v| v.user).expect("the vehicle");
+
+    env.state.world.disconnect(user, id);
+    env.state.world.with_vehicle(id, |v| {
+        if let Some(odometer) = v.state.odometer.as_mut() {
+            odometer.distance += 1.5;
+        }
+    });
+    env.state.webhooks.announce(id);
+
+    let log = log(&env, WEBHOOK).await;
+    assert_eq!(
+        log["deliveries"].as_array().map(Vec::len),
+        Some(1),
+        "only the first delivery"
+    );
+    assert_eq!(log["subscribedVehicles"], json!([]));
+}

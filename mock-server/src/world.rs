@@ -439,6 +439,11 @@ impl World {
         connections
     }
 
+    /// Whether `user` still has `vehicle` connected (not disconnected or deleted).
+    pub fn is_connected(&self, user: Uuid, vehicle: Uuid) -> bool {
+        self.lock().connections.contains_key(&(user, vehicle))
+    }
+
     /// Revokes the app's access to `vehicle` for `user`: every token of theirs stops reaching it
     /// at once (disconnect, connection deletion). `false` if it was not connected.
     pub fn disconnect(&self, user: Uuid, vehicle: Uuid) -> bool {

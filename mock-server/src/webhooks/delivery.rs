@@ -10,6 +10,7 @@
 //! Events on change: the handle listens to [`World::subscribe_changes`] (from the first
 //! subscription on), re-reads each subscribed vehicle's signals and sends a `VEHICLE_STATE` when
 //! one of the webhook's signals changed, and a `VEHICLE_ERROR` when an error appears or resolves.
+//! A vehicle whose connection is gone (disconnect, connection deletion) is unsubscribed.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -393,6 +394,12 @@ impl Webhooks {
         }) else {
             return Vec::new();
         };
+        if !self.inner.world.is_connected(facts.user, vehicle) {
+            // Disconnected (by the user, `DELETE /application`, or the management API): the
+            // subscription ends with the connection.
+            self.forget_vehicle(vehicle);
+            return Vec::new();
+        }
         let mut hooks = self.lock();
         let Some(hook) = hooks.get_mut(&webhook) else {
             return Vec::new();
