@@ -59,7 +59,12 @@ impl AppState {
     pub fn with_settings(fixtures: Fixtures, settings: Settings) -> Self {
         let clock = Clock::default();
         let world = World::new(clock.clone(), settings.refresh_grace);
-        let webhooks = Webhooks::new(&fixtures, world.clone(), clock.clone(), settings.webhook_delivery.clone());
+        let webhooks = Webhooks::new(
+            &fixtures,
+            world.clone(),
+            clock.clone(),
+            settings.webhook_delivery.clone(),
+        );
         AppState {
             fixtures: Arc::new(fixtures),
             world,
