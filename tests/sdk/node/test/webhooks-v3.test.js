@@ -106,7 +106,11 @@ describe('webhooks, v3', () => {
       const v = new smartcar.Vehicle(V3_VEHICLE, V3_TOKEN);
       const signals = await v.getSignals();
       assert.equal(signals.body.data[0].attributes.status.value, 'SUCCESS');
-      assert.equal(signals.body.meta.totalCount, signals.body.data.length);
+      // smartcar@10.4.0 replaces the body's `meta` (totalCount, page) with the response headers.
+      assert.equal(signals.body.meta, undefined);
+      assert.equal(signals.body.data.length, 2);
+      assert.equal(signals.body.included.vehicle.attributes.make, 'TESLA');
+      assert.equal(typeof signals.headers['sc-request-id'], 'string');
       const one = await v.getSignal('odometer-traveleddistance');
       assert.equal(one.body.id, 'odometer-traveleddistance');
     });
