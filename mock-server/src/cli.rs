@@ -92,6 +92,7 @@ pub struct TokenArgs {
     /// live, test or simulated (default: test).
     #[arg(long)]
     mode: Option<String>,
+    /// A registered redirect URI of the app (default: its first).
     #[arg(long)]
     redirect_uri: Option<String>,
     /// Print the authorization code instead of exchanging it.
@@ -123,12 +124,16 @@ enum FaultAction {
 
 #[derive(Debug, Args)]
 struct FaultAdd {
+    /// Only requests of this app (client id).
     #[arg(long)]
     app: Option<String>,
+    /// Only requests of this user id.
     #[arg(long)]
     user: Option<String>,
+    /// Only requests for this vehicle id.
     #[arg(long)]
     vehicle: Option<String>,
+    /// Only this HTTP method.
     #[arg(long)]
     method: Option<String>,
     /// A path pattern: `*` within a segment, `**` across segments.
@@ -137,6 +142,7 @@ struct FaultAdd {
     /// A catalogue row, TYPE:CODE (e.g. VEHICLE_STATE:ASLEEP, AUTHENTICATION).
     #[arg(long)]
     error: Option<String>,
+    /// Add `retry-after: <seconds>` to the answer.
     #[arg(long)]
     retry_after: Option<u64>,
     /// `2s` or a range `500ms..3s`.
@@ -158,20 +164,24 @@ struct FaultAdd {
 
 #[derive(Debug, Args)]
 struct FaultConnect {
+    /// The app whose next authorization fails.
     #[arg(long)]
     app: String,
+    /// Only this login.
     #[arg(long)]
     email: Option<String>,
     /// access_denied, invalid_subscription, vehicle_incompatible, no_vehicles,
     /// configuration_error or server_error.
     #[arg(long)]
     error: String,
+    /// How many authorizations fail (default 1).
     #[arg(long)]
     times: Option<u32>,
 }
 
 #[derive(Debug, Args)]
 struct AppOption {
+    /// Only this app (client id).
     #[arg(long)]
     app: Option<String>,
 }
@@ -238,16 +248,22 @@ enum LimitsAction {
 
 #[derive(Debug, Args)]
 struct LimitChange {
+    /// Only for this app (default: the server default).
     #[arg(long)]
     app: Option<String>,
+    /// Requests an app may burst (120).
     #[arg(long)]
     app_capacity: Option<u32>,
+    /// How many come back per minute (2).
     #[arg(long)]
     app_refill_per_minute: Option<f64>,
+    /// Requests a vehicle may burst (30).
     #[arg(long)]
     vehicle_capacity: Option<u32>,
+    /// Seconds for one vehicle request to come back (10).
     #[arg(long)]
     vehicle_refill_seconds: Option<u32>,
+    /// Requests per vehicle per calendar month (500).
     #[arg(long)]
     monthly_vehicle_requests: Option<u32>,
 }
@@ -256,12 +272,16 @@ struct LimitChange {
 pub struct JournalArgs {
     #[command(flatten)]
     target: Target,
+    /// Only this app (client id).
     #[arg(long)]
     app: Option<String>,
+    /// Only this vehicle id.
     #[arg(long)]
     vehicle: Option<String>,
+    /// Only this user id.
     #[arg(long)]
     user: Option<String>,
+    /// Only this HTTP method.
     #[arg(long)]
     method: Option<String>,
     /// A glob (`*/charge`) or any part of the path.
@@ -273,6 +293,7 @@ pub struct JournalArgs {
     /// An RFC 3339 time, or a duration ago on the virtual clock (`5m`).
     #[arg(long)]
     since: Option<String>,
+    /// At most this many records.
     #[arg(long)]
     limit: Option<usize>,
 }
@@ -281,6 +302,7 @@ pub struct JournalArgs {
 pub struct ResetArgs {
     #[command(flatten)]
     target: Target,
+    /// Only this app (default: everything, and the clock).
     #[arg(long)]
     app: Option<String>,
 }

@@ -84,7 +84,7 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
         } else {
             response_parts.status
         },
-        response_headers: response_parts.headers.clone(),
+        retry_after: response_parts.headers.get("retry-after").cloned(),
         response_body: response_bytes.clone(),
         latency: started.elapsed(),
         caller,

@@ -17,7 +17,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::routing::get;
 use base64::Engine;
 use serde::Deserialize;
@@ -50,7 +50,9 @@ pub struct Record {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub status: StatusCode,
-    pub response_headers: HeaderMap,
+    /// The answer's `retry-after`, the one response header tests ask about (the others are
+    /// not kept: copying them on every request is what the journal must not cost).
+    pub retry_after: Option<HeaderValue>,
     pub response_body: Bytes,
     pub latency: Duration,
     pub caller: Caller,
@@ -94,11 +96,16 @@ impl Journal {
         if !self.enabled() {
             return;
         }
-        let key = record.caller.app.clone().unwrap_or_default();
         let record = Arc::new(record);
         let evicted = {
+            let key = record.caller.app.as_deref().unwrap_or("");
             let mut rings = self.lock();
-            let ring = rings.entry(key).or_default();
+            if !rings.contains_key(key) {
+                rings.insert(key.to_owned(), VecDeque::with_capacity(self.size.min(1024)));
+            }
+            let Some(ring) = rings.get_mut(key) else {
+                return;
+            };
             let evicted = (ring.len() >= self.size).then(|| ring.pop_back()).flatten();
             ring.push_front(record);
             evicted
@@ -204,10 +211,10 @@ impl Record {
             "path": self.uri.path(),
             "query": query_view(self.uri.query()),
             "headers": headers_view(&self.headers),
-            "body": body_view(&self.headers, &self.body),
+            "body": body_view(Some(&self.headers), &self.body),
             "status": self.status.as_u16(),
-            "response_headers": headers_view(&self.response_headers),
-            "response_body": body_view(&self.response_headers, &self.response_body),
+            "retry_after": self.retry_after.as_ref().and_then(|v| v.to_str().ok()),
+            "response_body": body_view(None, &self.response_body),
             "latency_ms": self.latency.as_secs_f64() * 1000.0,
             "fault": self.fault,
             "reason": self.reason,
@@ -267,12 +274,12 @@ fn mask_field(key: &str, value: &str) -> String {
 }
 
 /// JSON bodies as JSON, forms as objects (secrets masked), anything else as text; empty as null.
-fn body_view(headers: &HeaderMap, body: &Bytes) -> Value {
+fn body_view(headers: Option<&HeaderMap>, body: &Bytes) -> Value {
     if body.is_empty() {
         return Value::Null;
     }
     let content_type = headers
-        .get(header::CONTENT_TYPE)
+        .and_then(|headers| headers.get(header::CONTENT_TYPE))
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if content_type.starts_with("application/x-www-form-urlencoded") {
