@@ -1,4 +1,5 @@
-//! `AppState`: what every handler can reach. Cheap to clone (a few `Arc`s).
+//! `AppState`: what every handler can reach. Cheap to clone: one `Arc`, because axum clones the
+//! state several times per request and each `Arc` clone is an atomic shared between cores.
 
 use std::sync::Arc;
 
@@ -11,7 +12,10 @@ use crate::world::World;
 
 /// The seed (fixtures), the mutable world, the clock, and the keys that sign Connect flows.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] points to; its fields are reached through `Deref` (`state.world`).
+pub struct Shared {
     pub fixtures: Arc<Fixtures>,
     pub world: World,
     pub clock: Clock,
@@ -65,13 +69,21 @@ impl AppState {
             clock.clone(),
             settings.webhook_delivery.clone(),
         );
-        AppState {
+        AppState(Arc::new(Shared {
             fixtures: Arc::new(fixtures),
             world,
             clock,
             flow_keys: Arc::new(FlowKeys::generate()),
             webhooks,
             control: Control::new(&settings),
-        }
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
