@@ -267,3 +267,21 @@ async fn the_journal_shows_the_charge_commands_my_app_sent_and_why_one_failed() 
     assert_eq!(sent[1]["status"], 409);
     assert_eq!(reason(&sent[1]), "the vehicle is not plugged in");
 }
+
+#[tokio::test]
+async fn a_made_up_client_id_is_journaled_under_no_app() {
+    let env = TestEnv::start().await;
+    env.open_connect(&[("response_type", "code"), ("client_id", "made-up")])
+        .await;
+
+    let mine = env.journal("app=made-up").await;
+    let all = env.journal("path=/oauth/authorize").await;
+
+    assert!(mine.is_empty());
+    assert_eq!(all[0]["app"], Value::Null);
+    assert_eq!(all[0]["status"], 400);
+    assert_eq!(
+        reason(&all[0]),
+        "Unknown application: No application has the client_id made-up."
+    );
+}
