@@ -112,3 +112,39 @@ impl TestEnv {
             .await
     }
 }
+
+impl TestEnv {
+    /// Connects a simulated-mode `brand` vehicle of the demo app: commands check the car's state.
+    pub async fn authorize_simulated(&self, brand: &str, scope: &str) -> Connected {
+        let answer = self
+            .admin_ok(
+                Method::POST,
+                "/admin/authorize",
+                Some(json!({ "brand": brand, "scope": scope, "mode": "simulated" })),
+            )
+            .await;
+        Connected {
+            access_token: text(&answer["access_token"]),
+            refresh_token: text(&answer["refresh_token"]),
+            user: text(&answer["user_id"]),
+            vehicle: text(&answer["vehicle_ids"][0]),
+        }
+    }
+
+    /// `POST /v2.0/vehicles/{vehicle}{path}` with a JSON body and the car's token.
+    pub async fn command(&self, car: &Connected, path: &str, body: Value) -> Response {
+        self.http
+            .post(self.url(&format!("/v2.0/vehicles/{}{path}", car.vehicle)))
+            .bearer_auth(&car.access_token)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Merges `state` into the car's state through the admin API.
+    pub async fn set_state(&self, car: &Connected, state: Value) {
+        self.admin_ok(Method::PATCH, &format!("/admin/vehicles/{}", car.vehicle), Some(state))
+            .await;
+    }
+}

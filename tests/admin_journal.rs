@@ -244,3 +244,44 @@ async fn a_connect_error_redirect_is_explained_too() {
         "Connect ended with server_error: Unexpected server error. Please try again."
     );
 }
+
+#[tokio::test]
+async fn the_journal_shows_the_charge_commands_my_app_sent_and_why_one_failed() {
+    let env = TestEnv::start().await;
+    let car = env.authorize_simulated("CHEVROLET", "read_charge control_charge").await;
+    env.set_state(
+        &car,
+        json!({ "charge": { "isPluggedIn": false, "state": "NOT_CHARGING" } }),
+    )
+    .await;
+    env.command(&car, "/charge", json!({ "action": "START" })).await;
+    env.set_state(&car, json!({ "charge": { "isPluggedIn": true } })).await;
+    env.command(&car, "/charge", json!({ "action": "START" })).await;
+    env.read(&car, "/charge").await;
+
+    let sent = env.journal("app=demo-client&method=POST&path=*/charge").await;
+
+    assert_eq!(sent.len(), 2, "the GET is not a command");
+    assert_eq!(sent[0]["body"], json!({ "action": "START" }));
+    assert_eq!(sent[0]["status"], 200);
+    assert_eq!(sent[1]["status"], 409);
+    assert_eq!(reason(&sent[1]), "the vehicle is not plugged in");
+}
+
+#[tokio::test]
+async fn a_made_up_client_id_is_journaled_under_no_app() {
+    let env = TestEnv::start().await;
+    env.open_connect(&[("response_type", "code"), ("client_id", "made-up")])
+        .await;
+
+    let mine = env.journal("app=made-up").await;
+    let all = env.journal("path=/oauth/authorize").await;
+
+    assert!(mine.is_empty());
+    assert_eq!(all[0]["app"], Value::Null);
+    assert_eq!(all[0]["status"], 400);
+    assert_eq!(
+        reason(&all[0]),
+        "Unknown application: No application has the client_id made-up."
+    );
+}

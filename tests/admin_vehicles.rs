@@ -121,3 +121,27 @@ async fn a_misspelt_field_or_unknown_vehicle_is_refused() {
     );
     assert_eq!(missing, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn plugging_the_car_in_lets_a_charge_command_succeed() {
+    let env = TestEnv::start().await;
+    let car = env.authorize_simulated("CHEVROLET", "read_charge control_charge").await;
+    env.set_state(
+        &car,
+        json!({ "charge": { "isPluggedIn": false, "state": "NOT_CHARGING" } }),
+    )
+    .await;
+
+    let unplugged = json_of(env.command(&car, "/charge", json!({ "action": "START" })).await).await;
+    env.set_state(&car, json!({ "charge": { "isPluggedIn": true } })).await;
+    let plugged = env
+        .command(&car, "/charge", json!({ "action": "START" }))
+        .await
+        .status();
+    let charge = json_of(env.read(&car, "/charge").await).await.1;
+
+    assert_eq!(unplugged.0, StatusCode::CONFLICT);
+    assert_eq!(unplugged.1["code"], "CHARGING_PLUG_NOT_CONNECTED");
+    assert_eq!(plugged, StatusCode::OK);
+    assert_eq!(charge, json!({ "isPluggedIn": true, "state": "CHARGING" }));
+}

@@ -657,3 +657,25 @@ async fn a_disconnected_vehicle_is_no_longer_sent_events() {
     );
     assert_eq!(log["subscribedVehicles"], json!([]));
 }
+
+#[tokio::test]
+async fn a_state_change_through_test_control_is_sent_as_a_signal_update() {
+    let (url, mut received) = receiver(Behaviour::Correct).await;
+    let env = mock(&url, quick()).await;
+    let (tokens, vehicle) = env.connect_vehicle("CHEVROLET", SCOPE).await;
+    subscribe(&env, &tokens.access_token, &vehicle, WEBHOOK).await;
+    next(&mut received).await;
+
+    let patched = env
+        .http
+        .patch(env.url(&format!("/admin/vehicles/{vehicle}")))
+        .json(&json!({ "odometer": { "distance": 99999.5 } }))
+        .send()
+        .await
+        .expect("PATCH");
+
+    assert_eq!(patched.status(), StatusCode::OK);
+    let event = next(&mut received).await.json();
+    assert_eq!(event["eventType"], "VEHICLE_STATE");
+    assert_eq!(event["triggers"][0]["type"], "SIGNAL_UPDATED");
+}

@@ -32,12 +32,19 @@ impl Caller {
             caller.user = user;
             return caller;
         }
-        if let Some(client_id) = parts.uri.query().and_then(|query| field(query.as_bytes(), "client_id")) {
+        // Only registered client ids count, so made-up ones cannot make the journal keep a ring each.
+        let registered = |id: String| state.fixtures.app(&id).is_some().then_some(id);
+        if let Some(client_id) = parts
+            .uri
+            .query()
+            .and_then(|query| field(query.as_bytes(), "client_id"))
+            .and_then(registered)
+        {
             caller.app = Some(client_id);
             return caller;
         }
         if is_form(&parts.headers) {
-            if let Some(client_id) = field(body, "client_id") {
+            if let Some(client_id) = field(body, "client_id").and_then(registered) {
                 caller.app = Some(client_id);
             } else if let Some(flow) = field(body, "flow")
                 && let Ok(flow) = state.flow_keys.verify(&flow, state.clock.now())

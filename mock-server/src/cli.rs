@@ -17,6 +17,8 @@
 //! Every client subcommand takes `--server URL` (env `SMARTCAR_MOCK_SERVER`, default
 //! `http://127.0.0.1:4000`) and `--admin-token` (env `SMARTCAR_MOCK_ADMIN_TOKEN`).
 
+use std::io::Write;
+
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use reqwest::Method;
@@ -354,8 +356,12 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             call(&args.target, Method::POST, "/admin/reset", &query, None).await?
         }
     };
-    println!("{}", serde_json::to_string_pretty(&answer)?);
-    Ok(())
+    let text = serde_json::to_string_pretty(&answer)?;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        // `mock-server journal | head` closes the pipe early; that is not a failure.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => result.context("writing the answer"),
+    }
 }
 
 async fn token(args: TokenArgs) -> anyhow::Result<Value> {

@@ -78,14 +78,14 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
         method,
         uri,
         headers,
-        body,
+        body: kept(&body),
         status: if dropped {
             StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
         } else {
             response_parts.status
         },
         retry_after: response_parts.headers.get("retry-after").cloned(),
-        response_body: response_bytes.clone(),
+        response_body: kept(&response_bytes),
         latency: started.elapsed(),
         caller,
         fault: fault_id,
@@ -96,6 +96,20 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
         return Response::from_parts(response_parts, Body::new(DroppedBody));
     }
     Response::from_parts(response_parts, Body::from(response_bytes))
+}
+
+/// The journal keeps at most this much of a body, so a few large uploads cannot hold on to
+/// megabytes each.
+const KEPT_BODY_BYTES: usize = 64 * 1024;
+
+/// The body as the journal keeps it: the same bytes (no copy), or a copy of the first
+/// [`KEPT_BODY_BYTES`] when it is larger (a slice would keep the whole buffer alive).
+fn kept(body: &Bytes) -> Bytes {
+    if body.len() <= KEPT_BODY_BYTES {
+        body.clone()
+    } else {
+        Bytes::copy_from_slice(&body[..KEPT_BODY_BYTES])
+    }
 }
 
 /// Limits, then the platform.
