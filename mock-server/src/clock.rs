@@ -60,9 +60,22 @@ pub fn time_of_day(at: OffsetDateTime) -> String {
 
 /// Formats a time as Smartcar does in headers and bodies: `2024-03-01T12:00:00.000Z`.
 pub fn smartcar_timestamp(at: OffsetDateTime) -> String {
-    at.to_offset(time::UtcOffset::UTC)
-        .format(SMARTCAR_TIMESTAMP)
-        .expect("a UTC date formats with a fixed description")
+    let at = at.to_offset(time::UtcOffset::UTC);
+    // Every response carries two of these: `format!` is several times faster than `time`'s
+    // general formatter, which stays for years `{:04}` would not write as `time` does.
+    if !(0..=9999).contains(&at.year()) {
+        return at.format(SMARTCAR_TIMESTAMP).unwrap_or_default();
+    }
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
 }
 
 #[cfg(test)]
@@ -74,6 +87,13 @@ mod tests {
         let at = time::macros::datetime!(2024-03-01 12:00:05.123456 UTC);
 
         assert_eq!(smartcar_timestamp(at), "2024-03-01T12:00:05.123Z");
+    }
+
+    #[test]
+    fn timestamps_pad_every_field() {
+        let at = time::macros::datetime!(0987-01-02 03:04:05.006 UTC);
+
+        assert_eq!(smartcar_timestamp(at), "0987-01-02T03:04:05.006Z");
     }
 
     #[test]
