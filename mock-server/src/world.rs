@@ -9,7 +9,7 @@
 //! vehicles or tokens, and [`World::reset`] can clear one app without touching another.
 //! Ids and tokens are UUIDs (smartcar-api.md §9.1), kept as [`Uuid`] so a map key is 16 bytes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use time::{Duration, OffsetDateTime};
@@ -160,13 +160,25 @@ struct Inner {
     /// `(app, mode, lower-case login)` → user: the same login is the same person.
     logins: HashMap<(String, Mode, String), Uuid>,
     vehicles: HashMap<Uuid, Vehicle>,
+    /// user → their vehicles' ids, so signing in again does not scan every vehicle.
+    garages: HashMap<Uuid, Vec<Uuid>>,
     grants: HashMap<Uuid, Grant>,
     /// `(user, vehicle)` → when it was first connected. Users belong to one app.
     connections: HashMap<(Uuid, Uuid), OffsetDateTime>,
     codes: HashMap<Uuid, Code>,
     access_tokens: HashMap<Uuid, AccessToken>,
     refresh_tokens: HashMap<Uuid, RefreshToken>,
+    /// Token pairs in the order they were issued, so the oldest can be forgotten: the stores
+    /// stay bounded however many grants a long-running CI server sees.
+    issued: VecDeque<(Uuid, Uuid)>,
+    /// Expired codes are swept when the store reaches this size (then twice what is left), so
+    /// issuing a code costs O(1) amortised instead of a scan of every code.
+    sweep_codes_at: usize,
 }
+
+/// At most this many (access, refresh) token pairs are remembered; issuing one more forgets the
+/// oldest pair, which then answers as a token this server never issued. ~10 MB at the cap.
+pub const MAX_TOKEN_PAIRS: usize = 50_000;
 
 /// A vehicle's state changed (a command, test control). Webhook delivery listens for these.
 #[derive(Debug, Clone)]
@@ -242,9 +254,12 @@ impl World {
             .iter()
             .map(|spec| {
                 let existing = inner
-                    .vehicles
-                    .values()
-                    .find(|v| v.user == user && v.spec.vin == spec.vin)
+                    .garages
+                    .get(&user)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| inner.vehicles.get(id))
+                    .find(|v| v.spec.vin == spec.vin)
                     .cloned();
                 existing.unwrap_or_else(|| {
                     let vehicle = Vehicle {
@@ -257,6 +272,7 @@ impl World {
                         updated_at: now,
                     };
                     inner.vehicles.insert(vehicle.id, vehicle.clone());
+                    inner.garages.entry(user).or_default().push(vehicle.id);
                     vehicle
                 })
             })
@@ -274,7 +290,10 @@ impl World {
     ) -> Uuid {
         let now = self.clock.now();
         let mut inner = self.lock();
-        inner.codes.retain(|_, code| now - code.issued_at < CODE_LIFETIME * 2);
+        if inner.codes.len() >= inner.sweep_codes_at {
+            inner.codes.retain(|_, code| now - code.issued_at < CODE_LIFETIME * 2);
+            inner.sweep_codes_at = (inner.codes.len() * 2).max(1024);
+        }
         for vehicle in &vehicles {
             inner.connections.entry((user, *vehicle)).or_insert(now);
         }
@@ -484,7 +503,7 @@ impl World {
             *inner = Inner::default();
             return;
         };
-        let grants: Vec<Uuid> = inner
+        let grants: std::collections::HashSet<Uuid> = inner
             .grants
             .iter()
             .filter(|(_, g)| g.app == app)
@@ -495,6 +514,8 @@ impl World {
         inner.users.retain(|_, user| user.app != app);
         inner.logins.retain(|(owner, _, _), _| owner != app);
         inner.vehicles.retain(|_, vehicle| vehicle.app != app);
+        let Inner { users, garages, .. } = &mut *inner;
+        garages.retain(|user, _| users.contains_key(user));
         inner.grants.retain(|_, grant| grant.app != app);
         inner.codes.retain(|_, code| code.app != app);
         inner.refresh_tokens.retain(|_, token| token.app != app);
@@ -526,11 +547,63 @@ fn issue_tokens(inner: &mut Inner, grant: Uuid, now: OffsetDateTime) -> Tokens {
             used_at: None,
         },
     );
+    inner.issued.push_back((access_token, refresh_token));
+    while inner.issued.len() > MAX_TOKEN_PAIRS {
+        if let Some((access, refresh)) = inner.issued.pop_front() {
+            inner.access_tokens.remove(&access);
+            inner.refresh_tokens.remove(&refresh);
+        }
+    }
     Tokens {
         access_token,
         refresh_token,
         expires_in: ACCESS_LIFETIME.whole_seconds(),
         user,
         vehicles,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world() -> World {
+        World::new(Clock::default(), Duration::minutes(1))
+    }
+
+    fn first_tokens(world: &World) -> Tokens {
+        let user = world.sign_in("demo-client", Mode::Test, "someone@example.com", None);
+        let code = world.issue_code("demo-client", "https://example.com/auth", user, Vec::new(), Vec::new());
+        world
+            .redeem_code("demo-client", &code.to_string(), Some("https://example.com/auth"))
+            .expect("a fresh code")
+    }
+
+    #[test]
+    fn the_oldest_token_pair_is_forgotten_once_the_store_is_full() {
+        let world = world();
+        let first = first_tokens(&world);
+        let mut latest = first.clone();
+        for _ in 0..MAX_TOKEN_PAIRS {
+            latest = world
+                .refresh("demo-client", &latest.refresh_token.to_string())
+                .expect("a fresh refresh token");
+        }
+
+        assert!(matches!(
+            world.authorize(&first.access_token.to_string()),
+            Err(AccessError::Unknown)
+        ));
+        assert!(world.authorize(&latest.access_token.to_string()).is_ok());
+    }
+
+    #[test]
+    fn signing_in_again_finds_the_same_user() {
+        let world = world();
+
+        let once = world.sign_in("demo-client", Mode::Test, "Driver@Example.com", None);
+        let again = world.sign_in("demo-client", Mode::Test, "driver@example.com", None);
+
+        assert_eq!(once, again);
     }
 }
