@@ -65,8 +65,7 @@ async fn a_simulated_ford_charges_only_once_plugged_in() {
         .state
         .world
         .update_vehicle(car.uuid(), |vehicle| {
-            vehicle
-                .state
+            std::sync::Arc::make_mut(&mut vehicle.state)
                 .charge
                 .as_mut()
                 .map(|charge| charge.is_plugged_in = true)
@@ -106,7 +105,7 @@ async fn a_simulated_car_being_driven_cannot_be_locked() {
         .state
         .world
         .update_vehicle(car.uuid(), |vehicle| {
-            vehicle.state.motion = Motion::Driving;
+            std::sync::Arc::make_mut(&mut vehicle.state).motion = Motion::Driving;
             Ok::<_, ()>(())
         })
         .expect("the vehicle exists")
@@ -275,7 +274,7 @@ async fn an_asleep_vehicle_answers_vehicle_state_asleep() {
         .state
         .world
         .update_vehicle(car.uuid(), |vehicle| {
-            vehicle.state.asleep = true;
+            std::sync::Arc::make_mut(&mut vehicle.state).asleep = true;
             Ok::<_, ()>(())
         })
         .expect("the vehicle exists")

@@ -281,7 +281,7 @@ async fn a_state_change_is_sent_as_a_signal_update() {
 
     let id = uuid::Uuid::parse_str(&vehicle).expect("uuid");
     env.state.world.update_vehicle(id, |v| {
-        if let Some(odometer) = v.state.odometer.as_mut() {
+        if let Some(odometer) = std::sync::Arc::make_mut(&mut v.state).odometer.as_mut() {
             odometer.distance += 12.5;
         }
         Ok::<(), ()>(())
@@ -462,7 +462,7 @@ async fn after_unsubscribing_changes_are_no_longer_sent() {
         .expect("unsubscribe");
     let id = uuid::Uuid::parse_str(&vehicle).expect("uuid");
     env.state.world.with_vehicle(id, |v| {
-        if let Some(odometer) = v.state.odometer.as_mut() {
+        if let Some(odometer) = std::sync::Arc::make_mut(&mut v.state).odometer.as_mut() {
             odometer.distance += 1.5;
         }
     });
@@ -643,7 +643,7 @@ async fn a_disconnected_vehicle_is_no_longer_sent_events() {
 
     env.state.world.disconnect(user, id);
     env.state.world.with_vehicle(id, |v| {
-        if let Some(odometer) = v.state.odometer.as_mut() {
+        if let Some(odometer) = std::sync::Arc::make_mut(&mut v.state).odometer.as_mut() {
             odometer.distance += 1.5;
         }
     });

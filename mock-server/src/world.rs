@@ -66,7 +66,9 @@ pub struct Vehicle {
     pub user: Uuid,
     pub mode: Mode,
     pub spec: Arc<VehicleSpec>,
-    pub state: VehicleState,
+    /// Shared with the fixture until the first change (`Arc::make_mut`), so a new user's vehicle
+    /// costs a pointer, not a copy of every value.
+    pub state: Arc<VehicleState>,
     /// When the state last changed: `sc-data-age`.
     pub updated_at: OffsetDateTime,
 }
@@ -268,7 +270,7 @@ impl World {
                         user,
                         mode: owner.mode,
                         spec: Arc::clone(spec),
-                        state: spec.state.clone(),
+                        state: Arc::new(spec.state.clone()),
                         updated_at: now,
                     };
                     inner.vehicles.insert(vehicle.id, vehicle.clone());

@@ -78,8 +78,10 @@ async fn change(
         .update_vehicle(id, |vehicle| {
             let mut merged = serde_json::to_value(&vehicle.state).map_err(|e| AdminError::BadRequest(e.to_string()))?;
             merge(&mut merged, &patch);
-            vehicle.state = serde_path_to_error::deserialize::<_, VehicleState>(merged)
-                .map_err(|error| AdminError::BadRequest(format!("state.{}: {}", error.path(), error.inner())))?;
+            vehicle.state = std::sync::Arc::new(
+                serde_path_to_error::deserialize::<_, VehicleState>(merged)
+                    .map_err(|error| AdminError::BadRequest(format!("state.{}: {}", error.path(), error.inner())))?,
+            );
             Ok(view(vehicle))
         })
         .ok_or_else(|| AdminError::NotFound(format!("no vehicle {id}")))?

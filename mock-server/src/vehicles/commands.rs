@@ -14,6 +14,7 @@
 //! In `test` mode they succeed (and still change the state), as on the real platform.
 
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use super::endpoints::{Call, missing};
 use crate::catalogue;
@@ -70,9 +71,7 @@ pub(super) fn lock_or_unlock(call: &mut Call<'_>) -> Result<Value, ApiError> {
             "the vehicle is driving; it cannot be locked or unlocked",
         ));
     }
-    let security = call
-        .vehicle
-        .state
+    let security = Arc::make_mut(&mut call.vehicle.state)
         .security
         .as_mut()
         .ok_or_else(|| missing("security"))?;
@@ -87,7 +86,10 @@ pub(super) fn lock_or_unlock(call: &mut Call<'_>) -> Result<Value, ApiError> {
 pub(super) fn start_or_stop_charge(call: &mut Call<'_>) -> Result<Value, ApiError> {
     let start = action(call, &["START", "STOP"])? == "START";
     let strict = strict(call);
-    let charge = call.vehicle.state.charge.as_mut().ok_or_else(|| missing("charge"))?;
+    let charge = Arc::make_mut(&mut call.vehicle.state)
+        .charge
+        .as_mut()
+        .ok_or_else(|| missing("charge"))?;
     if strict && !charge.is_plugged_in {
         return Err(ApiError::new(
             &catalogue::CHARGING_PLUG_NOT_CONNECTED,
@@ -116,9 +118,7 @@ pub(super) fn set_charge_limit(call: &mut Call<'_>) -> Result<Value, ApiError> {
             format!("must be a fraction above 0 and at most 1, got {limit}"),
         ));
     }
-    let charge_limit = call
-        .vehicle
-        .state
+    let charge_limit = Arc::make_mut(&mut call.vehicle.state)
         .charge_limit
         .as_mut()
         .ok_or_else(|| missing("charge limit"))?;
@@ -135,7 +135,7 @@ pub(super) fn send_destination(call: &mut Call<'_>) -> Result<Value, ApiError> {
     if !(-180.0..=180.0).contains(&longitude) {
         return Err(ApiError::validation("longitude", "must be between -180 and 180"));
     }
-    call.vehicle.state.destination = Some(Location { latitude, longitude });
+    Arc::make_mut(&mut call.vehicle.state).destination = Some(Location { latitude, longitude });
     Ok(success())
 }
 

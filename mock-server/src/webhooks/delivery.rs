@@ -386,7 +386,7 @@ impl Webhooks {
                     year: v.spec.year,
                     vin: v.spec.vin.clone(),
                     mode: v.mode,
-                    state: v.state.clone(),
+                    state: (*v.state).clone(),
                 },
                 v.spec.capabilities.clone(),
                 v.updated_at,
