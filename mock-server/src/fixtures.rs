@@ -87,7 +87,8 @@ pub struct VehicleSpec {
     pub vin: String,
     /// The endpoints this vehicle supports beyond the static ones (attributes, VIN, permissions).
     pub capabilities: Vec<Capability>,
-    pub state: VehicleState,
+    /// Shared by every user's copy of this vehicle until one changes (see `world::Vehicle`).
+    pub state: Arc<VehicleState>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

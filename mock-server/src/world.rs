@@ -270,7 +270,7 @@ impl World {
                         user,
                         mode: owner.mode,
                         spec: Arc::clone(spec),
-                        state: Arc::new(spec.state.clone()),
+                        state: Arc::clone(&spec.state),
                         updated_at: now,
                     };
                     inner.vehicles.insert(vehicle.id, vehicle.clone());

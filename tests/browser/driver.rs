@@ -45,19 +45,28 @@ impl Browser {
     async fn start(extra_flags: &[String]) -> Browser {
         let chromedriver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
         let chromium_bin = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-        let mut chromedriver = Command::new(&chromedriver_bin)
-            .arg("--port=0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!(
-                    "cannot start {chromedriver_bin} ({error}): install Chromium and ChromeDriver with \
-                     `bash scripts/install-test-deps.sh`"
-                )
-            });
-        let port = chromedriver_port(&mut chromedriver).await;
+        // ChromeDriver now and then exits at start-up when many start at once; a second try works.
+        let mut attempts = 0;
+        let (chromedriver, port) = loop {
+            attempts += 1;
+            let mut chromedriver = Command::new(&chromedriver_bin)
+                .arg("--port=0")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap_or_else(|error| {
+                    panic!(
+                        "cannot start {chromedriver_bin} ({error}): install Chromium and ChromeDriver with \
+                         `bash scripts/install-test-deps.sh`"
+                    )
+                });
+            match chromedriver_port(&mut chromedriver).await {
+                Ok(port) => break (chromedriver, port),
+                Err(output) if attempts < 3 => eprintln!("ChromeDriver exited ({output}); starting it again"),
+                Err(output) => panic!("ChromeDriver exited three times; last output: {output}"),
+            }
+        };
 
         let profile = std::env::temp_dir().join(format!("offline-smartcar-chromium-{}", uuid::Uuid::new_v4()));
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| (*flag).to_owned()).collect();
@@ -94,15 +103,17 @@ impl Browser {
 
 /// Reads ChromeDriver's "started successfully on port N." (its `--port=0` choice), then keeps
 /// draining its output in the background so a later log line cannot block or kill it.
-async fn chromedriver_port(chromedriver: &mut Child) -> u16 {
+async fn chromedriver_port(chromedriver: &mut Child) -> Result<u16, String> {
     const MARKER: &str = "started successfully on port ";
     let mut stdout = chromedriver.stdout.take().expect("stdout is piped");
     let mut seen = Vec::new();
     let port = tokio::time::timeout(PATIENCE, async {
         let mut chunk = [0_u8; 512];
         loop {
-            let read = stdout.read(&mut chunk).await.expect("ChromeDriver's output");
-            assert!(read > 0, "ChromeDriver exited: {}", String::from_utf8_lossy(&seen));
+            let read = stdout.read(&mut chunk).await.unwrap_or(0);
+            if read == 0 {
+                return Err(String::from_utf8_lossy(&seen).into_owned());
+            }
             seen.extend_from_slice(&chunk[..read]);
             let text = String::from_utf8_lossy(&seen);
             if let Some(at) = text.find(MARKER) {
@@ -111,7 +122,7 @@ async fn chromedriver_port(chromedriver: &mut Child) -> u16 {
                     .take_while(char::is_ascii_digit)
                     .collect();
                 if text[at + MARKER.len() + digits.len()..].starts_with('.') {
-                    break digits.parse().expect("a port number");
+                    return Ok(digits.parse().expect("a port number"));
                 }
             }
         }

@@ -187,7 +187,7 @@ fn vehicle_at_level(base: &VehicleSpec, vin: &str, level: Level, fixtures: &Fixt
         .flat_map(|brand| brand.vehicles.iter())
         .max_by_key(|vehicle| vehicle.capabilities.len())
     {
-        spec.state.fill_from(&richest.state);
+        Arc::make_mut(&mut spec.state).fill_from(&richest.state);
     }
     spec
 }
