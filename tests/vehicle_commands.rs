@@ -287,3 +287,29 @@ async fn an_asleep_vehicle_answers_vehicle_state_asleep() {
     assert_eq!(answer.body["code"], "ASLEEP");
     assert_eq!(vin.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_command_moves_the_data_age_of_later_reads() {
+    let car = Car::connect("FORD", ALL).await;
+    let before = car.get("/security").await;
+    car.env.state.clock.advance(time::Duration::minutes(5));
+
+    car.post("/security", json!({ "action": "LOCK" })).await;
+    let after = car.get("/security").await;
+
+    let at = |answer: &crate::vehicle_support::Answer, name: &str| {
+        let text = answer.header(name).expect("the header");
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).expect("a timestamp")
+    };
+    assert!(at(&after, "sc-data-age") - at(&before, "sc-data-age") >= time::Duration::minutes(5));
+}
+
+#[tokio::test]
+async fn a_simulated_car_that_is_unplugged_refuses_stop_too() {
+    let car = simulated("NISSAN").await;
+
+    let answer = car.post("/charge", json!({ "action": "STOP" })).await;
+
+    assert_eq!(answer.status, StatusCode::CONFLICT);
+    assert_eq!(answer.body["code"], "CHARGING_PLUG_NOT_CONNECTED");
+}
