@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     println!("Open {demo} in a browser and click Connect.");
     std::io::stdout().flush()?;
 
-    demo_backend::serve(listener, cli.config, shutdown_signal()).await?;
+    demo_backend::serve(listener, cli.config, mock_server::shutdown_signal()).await?;
     Ok(())
 }
 
@@ -115,26 +115,4 @@ fn browser_url(addr: SocketAddr) -> anyhow::Result<Url> {
         Url::parse(&format!("http://{addr}"))?
     };
     Ok(url)
-}
-
-/// Completes on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

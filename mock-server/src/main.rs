@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     tokio::spawn(async move {
-        shutdown_signal().await;
+        mock_server::shutdown_signal().await;
         let _ = stop.send(());
     });
 
@@ -86,26 +86,4 @@ fn serve_tls(
         mock_server::tls::serve_tls(listener, app, &certificate.cert_pem, &certificate.key_pem, shutdown).await?;
         Ok(())
     })
-}
-
-/// Completes on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

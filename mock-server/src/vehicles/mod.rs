@@ -44,6 +44,8 @@ use uuid::Uuid;
 
 use crate::catalogue;
 use crate::clock::smartcar_timestamp;
+use crate::credentials::check_version;
+pub use crate::credentials::query_pairs;
 use crate::error::ApiError;
 use crate::oauth::describe;
 use crate::request::SmartcarJson;
@@ -64,27 +66,6 @@ pub fn router() -> Router<AppState> {
 /// Anything no route matches: `RESOURCE_NOT_FOUND` in the path's envelope.
 pub async fn unknown_route(uri: Uri) -> ApiError {
     ApiError::not_found(uri.path())
-}
-
-/// `v1.0`, `v2.0`, `v99999999.99`: any `v<digits>.<digits>` (§4.1). Others are 404 VERSION.
-fn check_version(version: &str) -> Result<(), ApiError> {
-    let valid = version
-        .strip_prefix('v')
-        .and_then(|rest| rest.split_once('.'))
-        .is_some_and(|(major, minor)| {
-            !major.is_empty()
-                && !minor.is_empty()
-                && major.bytes().all(|b| b.is_ascii_digit())
-                && minor.bytes().all(|b| b.is_ascii_digit())
-        });
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            &catalogue::NOT_FOUND_VERSION,
-            format!("{version} is not an API version"),
-        ))
-    }
 }
 
 /// A valid bearer token: having this argument is the authentication check.
@@ -123,13 +104,6 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
         )));
     }
     Ok(token.trim())
-}
-
-/// Form-decoded query pairs (`+` is a space; §4.1). A bare trailing `?` is no query.
-pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
 }
 
 /// `limit` and `offset` from a query, with `default_limit`.
