@@ -7,6 +7,8 @@ use std::str::FromStr;
 
 use reqwest::Url;
 
+use crate::cors::Origin;
+
 /// Where the platform is and which app this backend is. The defaults describe the one-command
 /// demo: the mock on `localhost:4000` (started in-process by `main`) and its built-in app.
 #[derive(Debug, Clone, clap::Args)]
@@ -59,6 +61,17 @@ pub struct Config {
         default_value = "read_vehicle_info"
     )]
     pub scope: Vec<String>,
+
+    /// A front-end origin that may call this backend from a browser (CORS), besides
+    /// `http://localhost:3000` (the React tutorial's) and this backend's own. Repeat the flag, or
+    /// separate origins with commas.
+    #[arg(
+        long = "allow-origin",
+        env = "SMARTCAR_ALLOWED_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<Origin>,
 }
 
 /// The mock's default address as browsers and this backend reach it.

@@ -217,6 +217,7 @@ mod tests {
             api_origin: platform,
             mode: Mode::Simulated,
             scope: vec!["read_vehicle_info".to_owned(), "read_odometer".to_owned()],
+            allowed_origins: Vec::new(),
         })
     }
 
