@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust workspace (unit, end-to-end and browser tests), then the official
-# SDKs' conformance suites against a freshly built mock-server.
+# README's test command, and all of CI (`.ci/run` runs exactly this): installs what is missing
+# (quick when nothing is), then runs every test: the Rust workspace (unit, end-to-end and browser
+# tests) and the official SDKs' conformance suites against a freshly built mock-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+bash scripts/install-test-deps.sh
 
 cargo build --workspace --locked
 cargo test --workspace --locked
