@@ -55,8 +55,13 @@ impl fmt::Display for Origin {
 
 /// Why a configured origin was refused.
 #[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not an origin: write it as scheme://host[:port], e.g. http://localhost:3000")]
-pub struct NotAnOrigin(String);
+pub enum NotAnOrigin {
+    /// Most often a set but empty `SMARTCAR_ALLOWED_ORIGINS`, or a comma too many.
+    #[error("an origin is empty: unset SMARTCAR_ALLOWED_ORIGINS or remove the extra comma")]
+    Empty,
+    #[error("`{0}` is not an origin: write it as scheme://host[:port], e.g. http://localhost:3000")]
+    Malformed(String),
+}
 
 impl FromStr for Origin {
     type Err = NotAnOrigin;
@@ -65,7 +70,10 @@ impl FromStr for Origin {
     /// and `*` (a wildcard is what this list exists to avoid).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
-        let refused = || NotAnOrigin(text.to_owned());
+        if text.is_empty() {
+            return Err(NotAnOrigin::Empty);
+        }
+        let refused = || NotAnOrigin::Malformed(text.to_owned());
         let url = Url::parse(text).map_err(|_| refused())?;
         let bare = url.path() == "/"
             && url.query().is_none()
@@ -122,7 +130,6 @@ mod tests {
         for text in [
             "*",
             "null",
-            "",
             "localhost:3000",
             "http://localhost:3000/app",
             "http://localhost:3000?x=1",
@@ -132,6 +139,13 @@ mod tests {
             let error = origin(text).expect_err(text);
             assert!(error.to_string().contains("scheme://host[:port]"), "{error}");
         }
+    }
+
+    #[test]
+    fn an_empty_origin_is_refused_with_what_to_do() {
+        let error = origin(" ").expect_err("empty");
+
+        assert!(error.to_string().contains("unset SMARTCAR_ALLOWED_ORIGINS"), "{error}");
     }
 
     #[test]
