@@ -14,7 +14,7 @@ if [ "${1:-}" != --inside ]; then
   archive="$(bash scripts/workshop-kit.sh | tail -n 1)"
   built=$((SECONDS - started))
   # Everything cargo needs is built now, online; inside, cargo only runs the test binary.
-  cargo test -p e2e --test e2e --locked --no-run 2>/dev/null
+  cargo test -q -p e2e --test e2e --locked --no-run
   if unshare --user --map-root-user --net true 2>/dev/null; then
     unshare --user --map-root-user --net bash "$0" --inside "$archive" isolated
   else
@@ -66,6 +66,7 @@ done
 tar -xzf "$archive" -C "$tmp"
 kit="$(find "$tmp" -mindepth 1 -maxdepth 1 -type d)"
 test -f "$kit/START-HERE.txt"
+env -i PATH="$bare_path" "$kit/mock-server" --version >/dev/null
 
 # The attendee's command, in the unpacked folder, with nothing from this shell's environment.
 exec 3< <(cd "$kit" && exec env -i PATH="$bare_path" HOME="$tmp" ./demo-backend "${args[@]}" 2>"$tmp/kit.log")
