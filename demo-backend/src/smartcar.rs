@@ -105,7 +105,8 @@ impl Smartcar {
     /// For callers whose `config` is known to build (its CA file was checked when parsed): panics
     /// where [`Smartcar::try_new`] would fail. `main` calls `try_new` first.
     pub fn new(config: Config) -> Self {
-        Self::try_new(config).unwrap_or_else(|error| panic!("{error}"))
+        // `{:#}` prints the error with its causes.
+        Self::try_new(config).unwrap_or_else(|error| panic!("{:#}", anyhow::Error::from(error)))
     }
 
     pub fn try_new(config: Config) -> Result<Self, ClientError> {

@@ -65,7 +65,8 @@ impl AppState {
     /// [`AppState::try_with_settings`] would fail (a webhook client that cannot be built). The
     /// binaries use `try_with_settings`.
     pub fn with_settings(fixtures: Fixtures, settings: Settings) -> Self {
-        Self::try_with_settings(fixtures, settings).unwrap_or_else(|error| panic!("{error}"))
+        // `{:#}` prints the error with its causes.
+        Self::try_with_settings(fixtures, settings).unwrap_or_else(|error| panic!("{:#}", anyhow::Error::from(error)))
     }
 
     /// Fails when the webhook delivery client cannot be built from `settings` (its TLS).

@@ -119,9 +119,9 @@ pub fn tls_config(ca: Option<&CaCert>) -> Result<ClientConfig, rustls::Error> {
 /// Why the delivery client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("the webhook client's TLS settings: {0}")]
+    #[error("the webhook client's TLS settings")]
     Tls(#[from] rustls::Error),
-    #[error("the webhook client: {0}")]
+    #[error("building the webhook client")]
     Http(#[from] reqwest::Error),
 }
 
