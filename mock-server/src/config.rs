@@ -68,6 +68,11 @@ pub struct Config {
     /// Write the HTTPS certificate (PEM) here, so `curl --cacert` or `NODE_EXTRA_CA_CERTS` trust it.
     #[arg(long, env = "SMARTCAR_MOCK_TLS_CERT_OUT", requires = "tls_addr")]
     pub tls_cert_out: Option<PathBuf>,
+
+    /// Also trust the certificates in this PEM file (beside the system's) when delivering
+    /// webhooks to `https://` receivers: a local receiver's CA or self-signed certificate.
+    #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = crate::webhooks::client::parse_ca_cert)]
+    pub ca_cert: Option<crate::webhooks::CaCert>,
 }
 
 impl Config {
@@ -78,6 +83,10 @@ impl Config {
             admin_token: self.admin_token.clone(),
             limits: self.limits,
             journal_size: self.journal_size,
+            webhook_delivery: crate::webhooks::DeliverySettings {
+                ca_cert: self.ca_cert.clone(),
+                ..crate::webhooks::DeliverySettings::default()
+            },
             ..crate::state::Settings::default()
         }
     }

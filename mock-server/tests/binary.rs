@@ -41,6 +41,8 @@ impl Server {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .to_owned();
+        // reqwest has no crypto provider of its own; nothing in this process installed one yet.
+        mock_server::webhooks::client::install_crypto_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())

@@ -26,6 +26,7 @@ async fn start_demo() -> String {
         api_origin: mock,
         mode: demo_backend::config::Mode::Test,
         scope: vec!["read_vehicle_info".to_owned()],
+        ca_cert: None,
     };
     tokio::spawn(demo_backend::serve(backend_listener, config, std::future::pending()));
     backend
