@@ -311,7 +311,17 @@ fn parse_since(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, AdminE
     }
     let ago = humantime::parse_duration(text)
         .map_err(|_| AdminError::BadRequest(format!("since {text:?} is neither an RFC 3339 time nor a duration")))?;
-    Ok(now - ago)
+    // As far back as the clock can go; an RFC 3339 time reaches anything older.
+    time::Duration::try_from(ago)
+        .ok()
+        .filter(|ago| *ago <= crate::clock::MAX_OFFSET)
+        .and_then(|ago| now.checked_sub(ago))
+        .ok_or_else(|| {
+            AdminError::BadRequest(format!(
+                "since {text:?} is too far back: a duration takes at most 100 years ({} days); give an RFC 3339 time instead",
+                crate::clock::MAX_OFFSET.whole_days()
+            ))
+        })
 }
 
 async fn clear(State(state): State<AppState>, Query(filter): Query<AppFilter>) -> Json<Value> {
