@@ -232,3 +232,31 @@ async fn the_token_endpoint_can_be_faulted_too() {
 
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+#[tokio::test]
+async fn a_stranger_does_not_spend_a_rule_scoped_to_an_app_or_a_vehicle() {
+    let env = TestEnv::start().await;
+    let car = env.authorize("CHEVROLET", SCOPE).await;
+    env.add_fault(json!({ "app": "demo-client", "error": "VEHICLE_STATE:ASLEEP", "times": 1 }))
+        .await;
+    env.add_fault(json!({ "vehicle": car.vehicle, "error": "VEHICLE_STATE:UNKNOWN", "times": 1 }))
+        .await;
+
+    let mut strangers = Vec::new();
+    for authorization in [None, Some("Bearer not-a-token")] {
+        let mut request = env.http.get(env.url(&format!(
+            "/v2.0/vehicles/{}/odometer?client_id=demo-client",
+            car.vehicle
+        )));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        strangers.push(request.send().await.expect("GET").status());
+    }
+    let first = json_of(env.read(&car, "/odometer").await).await.1;
+    let second = json_of(env.read(&car, "/odometer").await).await.1;
+
+    assert_eq!(strangers, [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED]);
+    assert_eq!(first["code"], "ASLEEP", "the app's rule was still there for the owner");
+    assert_eq!(second["code"], "UNKNOWN", "and so was the vehicle's");
+}

@@ -1,10 +1,15 @@
 //! The request journal: what the mock received and answered, newest first.
 //!
-//! - `GET /admin/requests?app&vehicle&method&path&status&since&limit` — matching records
+//! - `GET /admin/requests?app&claimed_app&user&vehicle&method&path&status&since&limit` — matching
+//!   records
 //! - `DELETE /admin/requests[?app=]` — forget them
 //!
 //! Each app has its own bounded ring (`--journal-size`, default 1000), so one app's traffic never
-//! pushes out another's. A record keeps the request and response bodies as the `Bytes` the server
+//! pushes out another's. A record goes to its app's ring only when the request's credentials were
+//! accepted ([`Caller`]); everything else — no credentials, a public `client_id`, Connect pages,
+//! an expired token — goes to one more ring of the same size, the unattributed one, with the
+//! client id it named as `claimed_app`. So a stranger can push out only other unattributed records.
+//! `app=` reads one app's ring; without it, every ring is read. A record keeps the request and response bodies as the `Bytes` the server
 //! already had (no copy) and is turned into JSON only when someone asks; secrets are masked then.
 
 use std::collections::{HashMap, VecDeque};
@@ -98,6 +103,7 @@ impl Journal {
         }
         let record = Arc::new(record);
         let evicted = {
+            // Fixtures refuse an empty client id, so "" is free for the unattributed ring.
             let key = record.caller.app.as_deref().unwrap_or("");
             let mut rings = self.lock();
             if !rings.contains_key(key) {
@@ -147,7 +153,10 @@ impl Journal {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
+    /// Records whose credentials were this app's.
     pub app: Option<String>,
+    /// Unattributed records that named this client id.
+    pub claimed_app: Option<String>,
     pub vehicle: Option<Uuid>,
     pub user: Option<Uuid>,
     pub method: Option<String>,
@@ -166,8 +175,12 @@ pub struct Filter {
 impl Filter {
     fn accepts(&self, record: &Record) -> bool {
         let path = record.uri.path();
-        self.vehicle
-            .is_none_or(|vehicle| record.caller.vehicle == Some(vehicle))
+        self.claimed_app
+            .as_deref()
+            .is_none_or(|claimed| record.caller.claimed.as_deref() == Some(claimed))
+            && self
+                .vehicle
+                .is_none_or(|vehicle| record.caller.vehicle == Some(vehicle))
             && self.user.is_none_or(|user| record.caller.user == Some(user))
             && self
                 .method
@@ -205,6 +218,7 @@ impl Record {
             "request_id": self.request_id,
             "at": smartcar_timestamp(self.at),
             "app": self.caller.app,
+            "claimed_app": self.caller.claimed,
             "user": self.caller.user,
             "vehicle": self.caller.vehicle,
             "method": self.method.as_str(),
