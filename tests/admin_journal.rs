@@ -326,3 +326,40 @@ async fn a_stranger_naming_the_app_cannot_push_its_records_out() {
         "{claimed:?}"
     );
 }
+
+#[tokio::test]
+async fn a_record_keeps_a_few_kib_of_headers_and_body_and_says_what_it_cut() {
+    let env = TestEnv::start().await;
+    let car = env.authorize("CHEVROLET", "read_charge control_charge").await;
+    let mut request = env
+        .http
+        .post(env.url(&format!("/v2.0/vehicles/{}/charge", car.vehicle)))
+        .bearer_auth(&car.access_token)
+        .header("content-type", "application/json");
+    for i in 0..90 {
+        request = request.header(format!("x-padding-{i}"), "p".repeat(2048));
+    }
+    let body = format!(r#"{{"action": "START", "note": "{}"}}"#, "n".repeat(100 * 1024));
+    request.body(body.clone()).send().await.expect("POST");
+
+    let records = env.journal("app=demo-client&method=POST").await;
+
+    let record = &records[0];
+    let headers = record["headers"].as_object().expect("headers");
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.len() + value.as_str().map_or(0, str::len))
+        .sum();
+    assert!(header_bytes <= 4096, "{header_bytes} bytes of headers kept");
+    assert!(
+        headers["authorization"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("Bearer ***")),
+        "the small, useful headers are kept: {headers:?}"
+    );
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(record["body"].as_str().map(str::len), Some(4096));
+    assert_eq!(record["truncated"]["body"], json!({ "kept": 4096, "size": body.len() }));
+    assert_eq!(record["truncated"]["headers"]["kept"], headers.len());
+    assert!(record["truncated"]["headers"]["of"].as_u64() > Some(90));
+}
