@@ -229,3 +229,48 @@ async fn a_stranger_naming_the_app_spends_neither_its_bucket_nor_the_vehicles_qu
         "the app's bucket of 3 and the vehicle's 2 a month were all the owner's"
     );
 }
+
+#[tokio::test]
+async fn every_item_of_a_batch_counts_and_an_item_over_the_limit_gets_its_error() {
+    let env = TestEnv::start().await;
+    env.admin_ok(
+        Method::PUT,
+        "/admin/limits",
+        Some(json!({ "enabled": true, "app_capacity": 3, "app_refill_per_minute": 0.0, "vehicle_capacity": 1000 })),
+    )
+    .await;
+    let car = env.authorize("CHEVROLET", "read_odometer").await;
+    let batch = json!({ "requests": [
+        { "path": "/odometer" }, { "path": "/odometer" }, { "path": "/odometer" }, { "path": "/odometer" }
+    ] });
+
+    let (status, body) = json_of(
+        env.http
+            .post(env.url(&format!("/v2.0/vehicles/{}/batch", car.vehicle)))
+            .bearer_auth(&car.access_token)
+            .json(&batch)
+            .send()
+            .await
+            .expect("POST"),
+    )
+    .await;
+    let after = env.read(&car, "/odometer").await.status();
+
+    assert_eq!(status, StatusCode::OK);
+    let codes: Vec<&serde_json::Value> = body["responses"]
+        .as_array()
+        .expect("responses")
+        .iter()
+        .map(|r| &r["code"])
+        .collect();
+    assert_eq!(codes, [&json!(200), &json!(200), &json!(200), &json!(429)]);
+    let refused = &body["responses"][3];
+    assert_eq!(refused["body"]["type"], "RATE_LIMIT");
+    assert_eq!(refused["body"]["code"], "SMARTCAR_API");
+    assert!(refused["headers"]["retry-after"].is_string(), "{refused}");
+    assert_eq!(
+        after,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the three items used the bucket up"
+    );
+}
