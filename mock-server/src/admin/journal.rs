@@ -36,7 +36,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::faults::glob;
+use super::faults::PathPattern;
 use super::{AdminError, AppFilter};
 use crate::caller::Caller;
 use crate::clock::smartcar_timestamp;
@@ -325,6 +325,9 @@ pub struct Filter {
     /// Resolved from `since` by the handler.
     #[serde(skip)]
     pub since_time: Option<OffsetDateTime>,
+    /// Compiled from a `path` with `*` by the handler.
+    #[serde(skip)]
+    pub path_pattern: Option<PathPattern>,
 }
 
 impl Filter {
@@ -342,13 +345,11 @@ impl Filter {
                 .method
                 .as_deref()
                 .is_none_or(|method| method.eq_ignore_ascii_case(record.request.method.as_str()))
-            && self.path.as_deref().is_none_or(|pattern| {
-                if pattern.contains('*') {
-                    glob(pattern, path)
-                } else {
-                    path.contains(pattern)
-                }
-            })
+            && match (&self.path_pattern, self.path.as_deref()) {
+                (Some(pattern), _) => pattern.matches(path),
+                (None, Some(part)) => path.contains(part),
+                (None, None) => true,
+            }
             && self
                 .status
                 .as_deref()
@@ -491,6 +492,9 @@ async fn query(
     let Query(mut filter) = filter.map_err(|rejection| AdminError::BadRequest(rejection.body_text()))?;
     if let Some(since) = filter.since.as_deref() {
         filter.since_time = Some(parse_since(since, state.clock.now())?);
+    }
+    if let Some(pattern) = filter.path.as_deref().filter(|pattern| pattern.contains('*')) {
+        filter.path_pattern = Some(PathPattern::parse(pattern).map_err(AdminError::BadRequest)?);
     }
     let records: Vec<Value> = state.control.journal.find(&filter).iter().map(|r| r.view()).collect();
     Ok(Json(json!({ "requests": records })))
