@@ -44,6 +44,7 @@ mod admin_authorize;
 mod admin_client;
 mod admin_clock;
 mod admin_faults;
+mod admin_guard;
 mod admin_isolation;
 mod admin_journal;
 mod admin_limits;
