@@ -40,6 +40,8 @@ pub struct Settings {
     pub limits: bool,
     /// Records the request journal keeps per app; 0 turns it off.
     pub journal_size: usize,
+    /// Users each app keeps; beyond it the least recently used is forgotten (`--max-users`).
+    pub max_users: usize,
 }
 
 impl Default for Settings {
@@ -51,6 +53,7 @@ impl Default for Settings {
             admin_token: None,
             limits: false,
             journal_size: crate::admin::journal::DEFAULT_SIZE,
+            max_users: crate::world::DEFAULT_MAX_USERS,
         }
     }
 }
@@ -62,7 +65,7 @@ impl AppState {
 
     pub fn with_settings(fixtures: Fixtures, settings: Settings) -> Self {
         let clock = Clock::default();
-        let world = World::new(clock.clone(), settings.refresh_grace);
+        let world = World::new(clock.clone(), settings.refresh_grace, settings.max_users);
         let webhooks = Webhooks::new(
             &fixtures,
             world.clone(),
