@@ -11,9 +11,10 @@
 //!
 //! The world is bounded, so a mock left running for months has a memory ceiling whatever the
 //! traffic:
-//! - each app keeps at most `max_users` users (`--max-users`); signing in one more forgets the
-//!   app's least recently used user (use = sign-in, Allow, a successful token exchange, refresh
-//!   or API call) with their vehicles, connections, grants, codes and tokens;
+//! - each app keeps at most `max_users` users (`--max-users`) and [`MAX_VEHICLES_PER_APP`]
+//!   vehicles; signing in beyond either forgets the app's least recently used users (use =
+//!   sign-in, Allow, a successful token exchange, refresh or API call) with their vehicles,
+//!   connections, grants, codes and tokens;
 //! - at most [`MAX_CODES`] codes and [`MAX_TOKEN_PAIRS`] token pairs are remembered, the oldest
 //!   forgotten first;
 //! - a grant lives only while its code is unredeemed or one of its tokens is remembered.
@@ -57,6 +58,9 @@ pub const MAX_TOKEN_PAIRS: usize = 50_000;
 pub const MAX_CODES: usize = 50_000;
 /// Users each app keeps by default (`--max-users`): ~2 KiB each with a vehicle and a token pair.
 pub const DEFAULT_MAX_USERS: usize = 100_000;
+/// Vehicles each app keeps (~300 bytes each with its fixture copy). Only `<n>-vehicles` logins
+/// come near it: 999 spellings per mode could otherwise hold half a million vehicles per app.
+pub const MAX_VEHICLES_PER_APP: usize = 250_000;
 
 /// Connect's `mode`: which credentials sign in and how strictly vehicles behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -240,6 +244,8 @@ struct Inner {
     /// `(app, mode, lower-case login)` → user: the same login is the same person.
     logins: HashMap<(String, Mode, String), Uuid>,
     vehicles: HashMap<Uuid, Vehicle>,
+    /// app → how many of `vehicles` are its.
+    vehicle_counts: HashMap<String, usize>,
     grants: HashMap<Uuid, Grant>,
     /// `(user, vehicle)` → when it was first connected. Users belong to one app.
     connections: HashMap<(Uuid, Uuid), OffsetDateTime>,
@@ -273,6 +279,8 @@ pub struct World {
     refresh_grace: Duration,
     /// Users each app keeps (`--max-users`); at least 1.
     max_users: usize,
+    /// Vehicles each app keeps.
+    max_vehicles: usize,
 }
 
 impl World {
@@ -284,6 +292,7 @@ impl World {
             clock,
             refresh_grace,
             max_users: max_users.max(1),
+            max_vehicles: MAX_VEHICLES_PER_APP,
         }
     }
 
@@ -334,11 +343,11 @@ impl World {
                     .entry(app.to_owned())
                     .or_insert_with(LruCache::unbounded)
                     .put(id, record);
-                inner.make_room(app, self.max_users);
                 id
             }
         };
         let vehicles = inner.garage(app, id, specs, now);
+        inner.make_room(app, self.max_users, self.max_vehicles);
         (id, vehicles)
     }
 
@@ -630,6 +639,7 @@ impl World {
                 inner.forget_user(record);
             }
         }
+        inner.vehicle_counts.remove(app);
         // Redeemed codes whose grant is already gone belong to no user any more.
         inner.codes.retain(|_, code| code.app != app);
     }
@@ -638,10 +648,16 @@ impl World {
 impl Inner {
     /// The user's vehicles for `specs`, created on first use.
     fn garage(&mut self, app: &str, user: Uuid, specs: &[Arc<VehicleSpec>], now: OffsetDateTime) -> Vec<Vehicle> {
-        let Inner { users, vehicles, .. } = self;
+        let Inner {
+            users,
+            vehicles,
+            vehicle_counts,
+            ..
+        } = self;
         let Some(record) = users.get_mut(app).and_then(|users| users.peek_mut(&user)) else {
             return Vec::new();
         };
+        let count = vehicle_counts.entry(app.to_owned()).or_default();
         specs
             .iter()
             .map(|spec| {
@@ -663,19 +679,28 @@ impl Inner {
                     };
                     vehicles.insert(vehicle.id, vehicle.clone());
                     record.garage.push(vehicle.id);
+                    *count += 1;
                     vehicle
                 })
             })
             .collect()
     }
 
-    /// Forgets the app's least recently used users until it has at most `max_users`; the user
-    /// just signed in is the most recently used, so it stays (`max_users` is at least 1).
-    fn make_room(&mut self, app: &str, max_users: usize) {
-        while let Some(users) = self.users.get_mut(app)
-            && users.len() > max_users
-            && let Some((_, forgotten)) = users.pop_lru()
-        {
+    /// Forgets the app's least recently used users until it has at most `max_users` users and
+    /// `max_vehicles` vehicles. The user just signed in is the most recently used, so it stays
+    /// (`max_users` is at least 1, and a last user is kept whatever its vehicles).
+    fn make_room(&mut self, app: &str, max_users: usize, max_vehicles: usize) {
+        loop {
+            let vehicles = self.vehicle_counts.get(app).copied().unwrap_or(0);
+            let Some(users) = self.users.get_mut(app) else {
+                return;
+            };
+            if users.len() <= max_users && (vehicles <= max_vehicles || users.len() <= 1) {
+                return;
+            }
+            let Some((_, forgotten)) = users.pop_lru() else {
+                return;
+            };
             self.forget_user(forgotten);
         }
     }
@@ -683,6 +708,9 @@ impl Inner {
     /// Forgets a user (already out of their app's cache) and everything that hangs off them.
     fn forget_user(&mut self, record: UserRecord) {
         let user = record.user;
+        if let Some(count) = self.vehicle_counts.get_mut(&user.app) {
+            *count = count.saturating_sub(record.garage.len());
+        }
         self.logins.remove(&(user.app, user.mode, user.login.to_lowercase()));
         for vehicle in record.garage {
             self.vehicles.remove(&vehicle);
@@ -924,6 +952,26 @@ mod tests {
         let result = world.issue_code(APP, REDIRECT, first, Vec::new(), vec![vehicles[0].id]);
 
         assert_eq!(result, Err(UserForgotten { max_users: 1 }));
+    }
+
+    #[test]
+    fn users_beyond_the_vehicle_cap_forget_the_least_recently_used() {
+        let mut world = world();
+        world.max_vehicles = 5;
+        let specs: Vec<Arc<VehicleSpec>> = (0..3)
+            .map(|i| {
+                let mut spec = (*spec()).clone();
+                spec.vin = format!("1FAKEVIN00000000{i}");
+                Arc::new(spec)
+            })
+            .collect();
+        let (first, _) = world.sign_in(APP, Mode::Test, "a@example.com", None, &specs);
+        let (second, _) = world.sign_in(APP, Mode::Test, "b@example.com", None, &specs);
+
+        let owners: HashSet<Uuid> = world.vehicles(Some(APP)).iter().map(|v| v.user).collect();
+
+        assert_eq!(owners, HashSet::from([second]));
+        assert_ne!(first, second);
     }
 
     #[test]
