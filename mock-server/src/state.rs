@@ -41,6 +41,8 @@ pub struct Settings {
     pub limits: bool,
     /// Records the request journal keeps per app; 0 turns it off.
     pub journal_size: usize,
+    /// Users each app keeps; beyond it the least recently used is forgotten (`--max-users`).
+    pub max_users: usize,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             admin_token: None,
             limits: false,
             journal_size: crate::admin::journal::DEFAULT_SIZE,
+            max_users: crate::world::DEFAULT_MAX_USERS,
         }
     }
 }
@@ -72,7 +75,7 @@ impl AppState {
     /// Fails when the webhook delivery client cannot be built from `settings` (its TLS).
     pub fn try_with_settings(fixtures: Fixtures, settings: Settings) -> Result<Self, ClientError> {
         let clock = Clock::default();
-        let world = World::new(clock.clone(), settings.refresh_grace);
+        let world = World::new(clock.clone(), settings.refresh_grace, settings.max_users);
         let webhooks = Webhooks::try_new(
             &fixtures,
             world.clone(),
