@@ -152,3 +152,88 @@ async fn the_clock_can_be_read_set_and_put_back() {
             .is_some_and(|m| m.contains("not a duration"))
     );
 }
+
+/// A request on the platform after the clock was moved: it must still be answered.
+async fn platform_answers(env: &TestEnv) -> StatusCode {
+    let car = env.authorize("CHEVROLET", "read_odometer").await;
+    env.read(&car, "/odometer").await.status()
+}
+
+fn says_the_range(answer: &serde_json::Value) -> bool {
+    answer["message"]
+        .as_str()
+        .is_some_and(|message| message.contains("100 years"))
+}
+
+#[tokio::test]
+async fn advancing_the_clock_by_eight_thousand_years_is_refused_with_the_range() {
+    let env = TestEnv::start().await;
+
+    let (status, answer) = env
+        .admin(Method::POST, "/admin/clock/advance", Some(json!({ "by": "8000y" })))
+        .await;
+    let clock = env.admin_ok(Method::GET, "/admin/clock", None).await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(says_the_range(&answer), "{answer}");
+    assert_eq!(clock["offset_seconds"], 0, "the clock did not move");
+    assert_eq!(platform_answers(&env).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn advances_add_up_to_at_most_a_hundred_years() {
+    let env = TestEnv::start().await;
+
+    env.advance_clock("60y").await;
+    let (status, answer) = env
+        .admin(Method::POST, "/admin/clock/advance", Some(json!({ "by": "60y" })))
+        .await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(says_the_range(&answer), "{answer}");
+    assert_eq!(platform_answers(&env).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn setting_the_clock_near_year_9999_is_refused_with_the_range() {
+    let env = TestEnv::start().await;
+
+    let (status, answer) = env
+        .admin(
+            Method::PUT,
+            "/admin/clock",
+            Some(json!({ "now": "9999-12-31T23:59:59Z" })),
+        )
+        .await;
+    let (past, _) = env
+        .admin(
+            Method::PUT,
+            "/admin/clock",
+            Some(json!({ "now": "0001-01-01T00:00:00Z" })),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(says_the_range(&answer), "{answer}");
+    assert_eq!(past, StatusCode::BAD_REQUEST);
+    assert_eq!(platform_answers(&env).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_clock_can_be_set_decades_ahead_and_tokens_still_work() {
+    let env = TestEnv::start().await;
+
+    env.advance_clock("99y").await;
+
+    assert_eq!(platform_answers(&env).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_journal_query_since_twenty_thousand_years_is_refused_with_the_range() {
+    let env = TestEnv::start().await;
+
+    let (status, answer) = env.admin(Method::GET, "/admin/requests?since=20000y", None).await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(says_the_range(&answer), "{answer}");
+}

@@ -12,23 +12,29 @@ use crate::harness::TestEnv;
 const SCOPE: &str = "read_vehicle_info read_odometer read_charge read_vin";
 
 #[tokio::test]
-async fn a_fault_served_twice_is_then_gone_and_reports_two_firings() {
+async fn a_fault_served_twice_is_counted_down_then_dropped_and_the_journal_names_both_firings() {
     let env = TestEnv::start().await;
     let car = env.authorize("CHEVROLET", SCOPE).await;
     let id = env
         .add_fault(json!({ "path": "/v2.0/vehicles/*/odometer", "error": "VEHICLE_STATE:ASLEEP", "times": 2 }))
         .await;
 
-    let mut statuses = Vec::new();
-    for _ in 0..3 {
+    let first = env.read(&car, "/odometer").await.status();
+    let listed = env.admin_ok(Method::GET, "/admin/faults", None).await;
+    let mut statuses = vec![first];
+    for _ in 0..2 {
         statuses.push(env.read(&car, "/odometer").await.status());
     }
-    let listed = env.admin_ok(Method::GET, "/admin/faults", None).await;
+    let spent = env.admin_ok(Method::GET, "/admin/faults", None).await;
+    let journal = env.journal("app=demo-client&path=*/odometer").await;
 
     assert_eq!(statuses, [StatusCode::CONFLICT, StatusCode::CONFLICT, StatusCode::OK]);
     assert_eq!(listed["rules"][0]["id"], id);
-    assert_eq!(listed["rules"][0]["fired"], 2);
-    assert_eq!(listed["rules"][0]["remaining"], 0);
+    assert_eq!(listed["rules"][0]["fired"], 1);
+    assert_eq!(listed["rules"][0]["remaining"], 1);
+    assert_eq!(spent["rules"], json!([]), "a spent rule leaves the rule book");
+    let faults: Vec<&serde_json::Value> = journal.iter().map(|r| &r["fault"]).collect();
+    assert_eq!(faults, [&json!(null), &json!(id), &json!(id)]);
 }
 
 #[tokio::test]
@@ -231,4 +237,92 @@ async fn the_token_endpoint_can_be_faulted_too() {
         .await;
 
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn a_stranger_does_not_spend_a_rule_scoped_to_an_app_or_a_vehicle() {
+    let env = TestEnv::start().await;
+    let car = env.authorize("CHEVROLET", SCOPE).await;
+    env.add_fault(json!({ "app": "demo-client", "error": "VEHICLE_STATE:ASLEEP", "times": 1 }))
+        .await;
+    env.add_fault(json!({ "vehicle": car.vehicle, "error": "VEHICLE_STATE:UNKNOWN", "times": 1 }))
+        .await;
+
+    let mut strangers = Vec::new();
+    for authorization in [None, Some("Bearer not-a-token")] {
+        let mut request = env.http.get(env.url(&format!(
+            "/v2.0/vehicles/{}/odometer?client_id=demo-client",
+            car.vehicle
+        )));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        strangers.push(request.send().await.expect("GET").status());
+    }
+    let first = json_of(env.read(&car, "/odometer").await).await.1;
+    let second = json_of(env.read(&car, "/odometer").await).await.1;
+
+    assert_eq!(strangers, [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED]);
+    assert_eq!(first["code"], "ASLEEP", "the app's rule was still there for the owner");
+    assert_eq!(second["code"], "UNKNOWN", "and so was the vehicle's");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_full_of_stars_is_matched_at_once_by_rules_and_the_journal() {
+    let env = TestEnv::start().await;
+    let pattern = format!("/{}b", "**a".repeat(16));
+    env.add_fault(json!({ "path": pattern, "error": "SERVER:INTERNAL" }))
+        .await;
+    let path = format!("/{}", "a".repeat(2000));
+
+    let answered = tokio::time::timeout(Duration::from_secs(20), async {
+        let request = env.http.get(env.url(&path)).send().await.expect("GET").status();
+        let query = format!("path={}", pattern.replace('*', "%2A"));
+        let journal = env.journal(&query).await;
+        (request, journal)
+    })
+    .await;
+
+    let (status, journal) = answered.expect("answered in time, not after exponential backtracking");
+    assert_eq!(status, StatusCode::NOT_FOUND, "the rule does not match");
+    assert!(journal.is_empty());
+}
+
+#[tokio::test]
+async fn a_used_up_connect_rule_leaves_the_rule_book_too() {
+    let env = TestEnv::start().await;
+    env.admin_ok(
+        Method::POST,
+        "/admin/faults/connect",
+        Some(json!({ "app": "demo-client", "error": "no_vehicles" })),
+    )
+    .await;
+
+    let (refused, _) = env.admin(Method::POST, "/admin/authorize", Some(json!({}))).await;
+    let listed = env.admin_ok(Method::GET, "/admin/faults", None).await;
+
+    assert_eq!(refused, StatusCode::CONFLICT);
+    assert_eq!(listed, json!({ "rules": [], "connect": [] }));
+}
+
+#[tokio::test]
+async fn a_rule_that_could_never_fire_is_refused() {
+    let env = TestEnv::start().await;
+
+    let (api, _) = env
+        .admin(
+            Method::POST,
+            "/admin/faults",
+            Some(json!({ "error": "SERVER:INTERNAL", "times": 0 })),
+        )
+        .await;
+    let (connect, _) = env
+        .admin(
+            Method::POST,
+            "/admin/faults/connect",
+            Some(json!({ "app": "demo-client", "error": "no_vehicles", "times": 0 })),
+        )
+        .await;
+
+    assert_eq!((api, connect), (StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST));
 }

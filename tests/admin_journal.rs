@@ -87,8 +87,10 @@ async fn an_expired_token_is_explained_on_the_virtual_clock() {
     env.advance_clock("2h 3m").await;
     env.read(&car, "/odometer").await;
 
-    let records = env.journal("app=demo-client&status=401").await;
+    // An expired token proves nothing any more: the record is unattributed, naming its app.
+    let records = env.journal("claimed_app=demo-client&status=401").await;
 
+    assert_eq!(records[0]["app"], Value::Null);
     assert_eq!(
         reason(&records[0]),
         "access token expired 3 min ago on the virtual clock"
@@ -125,8 +127,12 @@ async fn token_endpoint_refusals_are_explained_and_the_secret_is_masked() {
         .await
         .expect("token request");
 
-    let records = env.journal("app=demo-client&path=/oauth/token&status=4xx").await;
+    // Every ring: the wrong secret is not demo-client's request, only one naming it.
+    let records = env.journal("path=/oauth/token&status=4xx").await;
 
+    assert_eq!(records[0]["app"], Value::Null);
+    assert_eq!(records[0]["claimed_app"], CLIENT_ID);
+    assert_eq!(records[1]["app"], CLIENT_ID);
     let reasons: Vec<&str> = records.iter().map(reason).collect();
     assert_eq!(reasons[0], "client secret does not match app demo-client");
     assert!(
@@ -236,7 +242,8 @@ async fn a_connect_error_redirect_is_explained_too() {
     .await;
     env.walk_connect_until_sign_in(&Connect::default()).await;
 
-    let records = env.journal("app=demo-client&path=/connect/sign-in").await;
+    // Connect pages are public: the signed flow says which app's Connect it is, not who asks.
+    let records = env.journal("claimed_app=demo-client&path=/connect/sign-in").await;
 
     assert_eq!(records[0]["status"], 302);
     assert_eq!(
@@ -284,4 +291,75 @@ async fn a_made_up_client_id_is_journaled_under_no_app() {
         reason(&all[0]),
         "Unknown application: No application has the client_id made-up."
     );
+}
+
+#[tokio::test]
+async fn a_stranger_naming_the_app_cannot_push_its_records_out() {
+    let env = TestEnv::with_settings(mock_server::state::Settings {
+        journal_size: 3,
+        ..mock_server::state::Settings::default()
+    })
+    .await;
+    let car = env.authorize("CHEVROLET", "read_odometer").await;
+    env.read(&car, "/odometer").await;
+
+    for _ in 0..5 {
+        env.http
+            .get(env.url(&format!(
+                "/v2.0/vehicles/{}/odometer?client_id={CLIENT_ID}",
+                car.vehicle
+            )))
+            .send()
+            .await
+            .expect("GET");
+    }
+    let mine = env.journal("app=demo-client").await;
+    let claimed = env.journal("claimed_app=demo-client").await;
+
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0]["status"], 200);
+    assert_eq!(claimed.len(), 3, "the unattributed ring keeps its own newest 3");
+    assert!(
+        claimed
+            .iter()
+            .all(|r| r["app"] == Value::Null && r["claimed_app"] == CLIENT_ID && r["status"] == 401),
+        "{claimed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_record_keeps_a_few_kib_of_headers_and_body_and_says_what_it_cut() {
+    let env = TestEnv::start().await;
+    let car = env.authorize("CHEVROLET", "read_charge control_charge").await;
+    let mut request = env
+        .http
+        .post(env.url(&format!("/v2.0/vehicles/{}/charge", car.vehicle)))
+        .bearer_auth(&car.access_token)
+        .header("content-type", "application/json");
+    for i in 0..90 {
+        request = request.header(format!("x-padding-{i}"), "p".repeat(2048));
+    }
+    let body = format!(r#"{{"action": "START", "note": "{}"}}"#, "n".repeat(100 * 1024));
+    request.body(body.clone()).send().await.expect("POST");
+
+    let records = env.journal("app=demo-client&method=POST").await;
+
+    let record = &records[0];
+    let headers = record["headers"].as_object().expect("headers");
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.len() + value.as_str().map_or(0, str::len))
+        .sum();
+    assert!(header_bytes <= 4096, "{header_bytes} bytes of headers kept");
+    assert!(
+        headers["authorization"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("Bearer ***")),
+        "the small, useful headers are kept: {headers:?}"
+    );
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(record["body"].as_str().map(str::len), Some(4096));
+    assert_eq!(record["truncated"]["body"], json!({ "kept": 4096, "size": body.len() }));
+    assert_eq!(record["truncated"]["headers"]["kept"], headers.len());
+    assert!(record["truncated"]["headers"]["of"].as_u64() > Some(90));
 }

@@ -157,3 +157,120 @@ async fn limits_switched_on_for_one_app_leave_another_alone() {
     assert_eq!(second, StatusCode::TOO_MANY_REQUESTS);
     assert!(other.iter().all(|status| *status == StatusCode::OK));
 }
+
+/// `GET /v2.0/vehicles/{vehicle}/odometer?client_id=demo-client` with whatever credentials.
+async fn stranger_reads(env: &TestEnv, vehicle: &str, authorization: Option<&str>) -> StatusCode {
+    let mut request = env
+        .http
+        .get(env.url(&format!("/v2.0/vehicles/{vehicle}/odometer?client_id=demo-client")));
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    request.send().await.expect("GET").status()
+}
+
+#[tokio::test]
+async fn a_stranger_naming_the_app_spends_neither_its_bucket_nor_the_vehicles_quota() {
+    let env = TestEnv::start().await;
+    env.admin_ok(
+        Method::PUT,
+        "/admin/clock",
+        Some(json!({ "now": "2030-01-15T00:00:00Z" })),
+    )
+    .await;
+    // No refill, so moving the clock to expire a token gives nothing back.
+    env.admin_ok(
+        Method::PUT,
+        "/admin/limits",
+        Some(json!({
+            "enabled": true, "app_capacity": 3, "app_refill_per_minute": 0.0,
+            "vehicle_capacity": 1000, "monthly_vehicle_requests": 2
+        })),
+    )
+    .await;
+    let car = env.authorize("CHEVROLET", "read_odometer").await;
+    let other_app = env.authorize_as("sdk-test-client", "CHEVROLET", "read_odometer").await;
+
+    let mut strangers = Vec::new();
+    for authorization in [
+        None,
+        Some("Bearer not-a-token".to_owned()),
+        Some(format!("Bearer {}", other_app.access_token)),
+    ] {
+        for _ in 0..3 {
+            strangers.push(stranger_reads(&env, &car.vehicle, authorization.as_deref()).await);
+        }
+    }
+    env.advance_clock("3h").await;
+    let expired = format!("Bearer {}", car.access_token);
+    for _ in 0..3 {
+        strangers.push(stranger_reads(&env, &car.vehicle, Some(&expired)).await);
+    }
+    let refreshed = env
+        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &car.refresh_token)])
+        .await;
+    let access_token = json_of(refreshed).await.1["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let car = crate::admin_client::Connected { access_token, ..car };
+    let mut owner = Vec::new();
+    for _ in 0..3 {
+        owner.push(env.read(&car, "/odometer").await.status().as_u16());
+    }
+
+    assert!(
+        strangers.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{strangers:?}"
+    );
+    assert_eq!(
+        owner,
+        [200, 200, 430],
+        "the app's bucket of 3 and the vehicle's 2 a month were all the owner's"
+    );
+}
+
+#[tokio::test]
+async fn every_item_of_a_batch_counts_and_an_item_over_the_limit_gets_its_error() {
+    let env = TestEnv::start().await;
+    env.admin_ok(
+        Method::PUT,
+        "/admin/limits",
+        Some(json!({ "enabled": true, "app_capacity": 3, "app_refill_per_minute": 0.0, "vehicle_capacity": 1000 })),
+    )
+    .await;
+    let car = env.authorize("CHEVROLET", "read_odometer").await;
+    let batch = json!({ "requests": [
+        { "path": "/odometer" }, { "path": "/odometer" }, { "path": "/odometer" }, { "path": "/odometer" }
+    ] });
+
+    let (status, body) = json_of(
+        env.http
+            .post(env.url(&format!("/v2.0/vehicles/{}/batch", car.vehicle)))
+            .bearer_auth(&car.access_token)
+            .json(&batch)
+            .send()
+            .await
+            .expect("POST"),
+    )
+    .await;
+    let after = env.read(&car, "/odometer").await.status();
+
+    assert_eq!(status, StatusCode::OK);
+    let codes: Vec<&serde_json::Value> = body["responses"]
+        .as_array()
+        .expect("responses")
+        .iter()
+        .map(|r| &r["code"])
+        .collect();
+    assert_eq!(codes, [&json!(200), &json!(200), &json!(200), &json!(429)]);
+    let refused = &body["responses"][3];
+    assert_eq!(refused["body"]["type"], "RATE_LIMIT");
+    assert_eq!(refused["body"]["code"], "SMARTCAR_API");
+    assert!(refused["headers"]["retry-after"].is_string(), "{refused}");
+    assert_eq!(
+        after,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the three items used the bucket up"
+    );
+}

@@ -153,3 +153,23 @@ async fn a_batch_for_someone_elses_vehicle_is_refused_as_a_whole() {
 
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_batch_of_more_than_fifty_requests_is_refused_naming_the_cap() {
+    let car = Car::connect("CHEVROLET", ALL).await;
+
+    let fifty = car.post("/batch", requests(&["/odometer"; 50])).await;
+    let fifty_one = car.post("/batch", requests(&["/odometer"; 51])).await;
+
+    assert_eq!(fifty.status, StatusCode::OK);
+    assert_eq!(fifty_one.status, StatusCode::BAD_REQUEST);
+    assert_eq!(fifty_one.body["type"], "VALIDATION");
+    assert_eq!(fifty_one.body["detail"][0]["field"], "requests");
+    assert!(
+        fifty_one.body["detail"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 50")),
+        "{}",
+        fifty_one.body
+    );
+}

@@ -39,11 +39,18 @@ mod management;
 mod compatibility;
 // Webhooks: subscriptions, VERIFY, signed deliveries, retries and the delivery log.
 mod webhooks;
+// Hostile use of Connect: single-use steps, capped logins, no framing, `state` byte for byte.
+mod connect_hardening;
+// 1,000 concurrent Connect + exchange flows.
+mod connect_load;
+// Token families revoked on reuse; client credentials read strictly.
+mod oauth_hardening;
 // Test control (not Smartcar): the admin API and its helpers.
 mod admin_authorize;
 mod admin_client;
 mod admin_clock;
 mod admin_faults;
+mod admin_guard;
 mod admin_isolation;
 mod admin_journal;
 mod admin_limits;

@@ -135,6 +135,8 @@ mod child {
     /// posted to its `action`, with the hidden `flow`, the chosen brand, credentials, the vehicles
     /// that are checked, and Allow. Returns the final redirect's `Location`.
     async fn follow_connect(auth_url: &str, brand: &str) -> String {
+        // This child process builds no mock, which would install reqwest's crypto provider.
+        mock_server::webhooks::client::install_crypto_provider();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()

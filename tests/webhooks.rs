@@ -1,9 +1,15 @@
 //! Webhooks that really deliver (smartcar-api.md §8.2–8.3, test-mode.md A8): subscriptions, the
-//! VERIFY handshake, signed events, retries with backoff, and the delivery log — against a
-//! receiver each test starts on port 0.
+//! VERIFY handshake, signed events and what they carry, retries with backoff, the delivery log,
+//! HTTPS receivers and `--ca-cert`, and the bounds on deliveries — against a receiver each test
+//! starts on port 0.
+//!
+//! Signatures are checked with HMAC-SHA256 written here from the spec's rule: the official Rust
+//! SDK's `hash_challenge` swaps key and message, so it cannot verify what Python's
+//! `verify_payload` and Node's `verifyPayload` do (those run in tests/sdk/python and tests/sdk/node).
 
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -14,13 +20,15 @@ use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use mock_server::state::Settings;
 use mock_server::webhooks::DeliverySettings;
+use mock_server::webhooks::client::parse_ca_cert;
 use mock_server::{AppState, Fixtures};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
-use crate::harness::TestEnv;
+use crate::harness::{Connect, TestEnv};
 
 const AMT: &str = "demo-amt";
 /// The demo app's current-format webhook and its legacy one (fixtures/apps.json).
@@ -37,7 +45,7 @@ fn hmac_hex(key: &str, message: &[u8]) -> String {
 }
 
 /// How the receiver answers.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Behaviour {
     /// 200 with the right challenge answer (and `{}` to events).
     Correct,
@@ -47,6 +55,38 @@ enum Behaviour {
     FailFirst(usize),
     /// Never answers.
     Hang,
+    /// Answers correctly once the gate opens.
+    Hold(Arc<Gate>),
+}
+
+/// Holds the requests that reach it until it is opened, counting how many it holds at once.
+struct Gate {
+    held: AtomicUsize,
+    most: AtomicUsize,
+    /// Never given a permit: closing it releases every waiter.
+    open: Semaphore,
+}
+
+impl Gate {
+    fn new() -> Arc<Gate> {
+        Arc::new(Gate {
+            held: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+            open: Semaphore::new(0),
+        })
+    }
+
+    async fn pass(&self) {
+        let now = self.held.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        // Fails (and so returns) once the gate is opened.
+        let _ = self.open.acquire().await;
+        self.held.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn open(&self) {
+        self.open.close();
+    }
 }
 
 struct Received {
@@ -78,28 +118,74 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
         Some(challenge) => axum::Json(json!({ "challenge": hmac_hex(AMT, challenge.as_bytes()) })).into_response(),
         None => axum::Json(json!({})).into_response(),
     };
-    match state.behaviour {
+    match &state.behaviour {
         Behaviour::Correct => correct(),
         Behaviour::WrongChallenge => axum::Json(json!({ "challenge": "not-the-answer" })).into_response(),
-        Behaviour::FailFirst(failures) if n < failures => (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response(),
+        Behaviour::FailFirst(failures) if n < *failures => (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response(),
         Behaviour::FailFirst(_) => correct(),
         Behaviour::Hang => std::future::pending().await,
+        Behaviour::Hold(gate) => {
+            gate.pass().await;
+            correct()
+        }
     }
 }
 
-/// A receiver on port 0: its URL and the channel its requests arrive on.
-async fn receiver(behaviour: Behaviour) -> (String, mpsc::UnboundedReceiver<Received>) {
+fn receiver_app(behaviour: Behaviour) -> (Router, mpsc::UnboundedReceiver<Received>) {
     let (sent, received) = mpsc::unbounded_channel();
     let state = Arc::new(ReceiverState {
         behaviour,
         count: AtomicUsize::new(0),
         sent,
     });
-    let app = Router::new().fallback(receive).with_state(state);
+    (Router::new().fallback(receive).with_state(state), received)
+}
+
+/// A receiver on port 0: its URL and the channel its requests arrive on.
+async fn receiver(behaviour: Behaviour) -> (String, mpsc::UnboundedReceiver<Received>) {
+    let (app, received) = receiver_app(behaviour);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/hooks"), received)
+}
+
+/// A receiver on port 0 over HTTPS, with a fresh self-signed certificate for `localhost`: its
+/// URL, the channel its requests arrive on, and its certificate (PEM).
+async fn https_receiver(behaviour: Behaviour) -> (String, mpsc::UnboundedReceiver<Received>, String) {
+    let (app, received) = receiver_app(behaviour);
+    let certificate = mock_server::tls::self_signed().expect("a certificate");
+    let cert_pem = certificate.cert_pem.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        mock_server::tls::serve_tls(
+            listener,
+            app,
+            &certificate.cert_pem,
+            &certificate.key_pem,
+            std::future::pending(),
+        )
+        .await
+    });
+    (format!("https://localhost:{port}/hooks"), received, cert_pem)
+}
+
+/// A PEM file in the temporary folder, removed when dropped.
+struct PemFile(PathBuf);
+
+impl PemFile {
+    fn new(pem: &str) -> PemFile {
+        let path = std::env::temp_dir().join(format!("receiver-{}.pem", uuid::Uuid::new_v4()));
+        std::fs::write(&path, pem).expect("the PEM file is written");
+        PemFile(path)
+    }
+}
+
+impl Drop for PemFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The mock with the demo app's webhooks pointed at `url`, delivering with `delivery` settings.
@@ -123,6 +209,16 @@ fn quick() -> DeliverySettings {
         timeout: Duration::from_millis(300),
         retries: 3,
         backoff: Duration::from_millis(10),
+        ..DeliverySettings::default()
+    }
+}
+
+/// One attempt, with all the time it needs: for tests where the outcome is not about timing.
+fn once() -> DeliverySettings {
+    DeliverySettings {
+        timeout: PATIENCE,
+        retries: 0,
+        ..DeliverySettings::default()
     }
 }
 
@@ -326,7 +422,9 @@ async fn a_legacy_webhook_gets_vehicle_api_responses_under_event_name_dynamic() 
 async fn a_vehicle_without_a_signal_gets_a_vehicle_error() {
     let (url, mut received) = receiver(Behaviour::Correct).await;
     let env = mock(&url, quick()).await;
-    let (tokens, vehicle) = env.connect_vehicle("FORD", SCOPE).await;
+    let (tokens, vehicle) = env
+        .connect_vehicle("FORD", "read_vehicle_info read_odometer read_fuel")
+        .await;
 
     subscribe(&env, &tokens.access_token, &vehicle, WEBHOOK).await;
 
@@ -678,4 +776,322 @@ async fn a_state_change_through_test_control_is_sent_as_a_signal_update() {
     let event = next(&mut received).await.json();
     assert_eq!(event["eventType"], "VEHICLE_STATE");
     assert_eq!(event["triggers"][0]["type"], "SIGNAL_UPDATED");
+}
+
+/// The event types in a webhook's log, oldest first.
+async fn logged_events(env: &TestEnv, webhook: &str) -> Vec<String> {
+    log(env, webhook).await["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .filter_map(|delivery| delivery["eventType"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn signal_codes(event: &Value) -> Vec<&str> {
+    event["data"]["signals"]
+        .as_array()
+        .expect("signals")
+        .iter()
+        .filter_map(|signal| signal["code"].as_str())
+        .collect()
+}
+
+/// Changes the vehicle's state as `change` says and lets the webhooks hear of it at once.
+fn change_state(env: &TestEnv, vehicle: &str, change: impl FnOnce(&mut mock_server::fixtures::VehicleState)) {
+    let id = uuid::Uuid::parse_str(vehicle).expect("uuid");
+    env.state
+        .world
+        .with_vehicle(id, |v| change(Arc::make_mut(&mut v.state)))
+        .expect("the vehicle");
+    env.state.webhooks.announce(id);
+}
+
+#[tokio::test]
+async fn events_carry_only_the_signals_the_grant_permits() {
+    let (url, mut received) = receiver(Behaviour::Correct).await;
+    let env = mock(&url, quick()).await;
+    let (tokens, vehicle) = env
+        .connect_vehicle("CHEVROLET", "read_vehicle_info read_odometer read_location")
+        .await;
+
+    subscribe(&env, &tokens.access_token, &vehicle, WEBHOOK).await;
+
+    let first = next(&mut received).await;
+    assert_eq!(
+        first.headers["sc-signature"].to_str().expect("text"),
+        hmac_hex(AMT, &first.body)
+    );
+    let first = first.json();
+    assert_eq!(first["eventType"], "VEHICLE_STATE");
+    assert_eq!(
+        signal_codes(&first),
+        ["odometer-traveleddistance", "location-preciselocation"]
+    );
+    assert_eq!(first["meta"]["signalCount"], 2);
+    // Signals the grant leaves out are not errors either: nothing but the state was sent.
+    assert_eq!(logged_events(&env, WEBHOOK).await, ["VEHICLE_STATE"]);
+}
+
+#[tokio::test]
+async fn a_change_to_signals_the_grant_leaves_out_sends_nothing() {
+    let (url, mut received) = receiver(Behaviour::Correct).await;
+    let env = mock(&url, quick()).await;
+    let (tokens, vehicle) = env.connect_vehicle("CHEVROLET", SCOPE).await;
+    subscribe(&env, &tokens.access_token, &vehicle, WEBHOOK).await;
+    next(&mut received).await;
+
+    change_state(&env, &vehicle, |state| {
+        if let Some(battery) = state.battery.as_mut() {
+            battery.range += 7.0;
+        }
+        if let Some(location) = state.location.as_mut() {
+            location.latitude += 0.01;
+        }
+    });
+    let after_ungranted = logged_events(&env, WEBHOOK).await;
+    change_state(&env, &vehicle, |state| {
+        if let Some(odometer) = state.odometer.as_mut() {
+            odometer.distance += 3.0;
+        }
+        if let Some(location) = state.location.as_mut() {
+            location.latitude += 0.01;
+        }
+    });
+
+    assert_eq!(after_ungranted, ["VEHICLE_STATE"], "no event for ungranted signals");
+    let update = next(&mut received).await.json();
+    assert_eq!(update["triggers"][0]["type"], "SIGNAL_UPDATED");
+    assert_eq!(update["triggers"].as_array().map(Vec::len), Some(1), "{update}");
+    assert_eq!(signal_codes(&update), ["odometer-traveleddistance"]);
+}
+
+#[tokio::test]
+async fn a_legacy_webhook_carries_only_the_granted_paths() {
+    let (url, mut received) = receiver(Behaviour::Correct).await;
+    let env = mock(&url, quick()).await;
+    let (tokens, vehicle) = env.connect_vehicle("CHEVROLET", SCOPE).await;
+
+    subscribe(&env, &tokens.access_token, &vehicle, LEGACY_WEBHOOK).await;
+
+    let event = next(&mut received).await.json();
+    let paths: Vec<&str> = event["payload"]["vehicles"][0]["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|item| item["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["/odometer"]);
+}
+
+#[tokio::test]
+async fn a_vehicle_of_an_error_test_login_sends_that_error_as_a_vehicle_error() {
+    let (url, mut received) = receiver(Behaviour::Correct).await;
+    let env = mock(&url, quick()).await;
+    let code = env
+        .code(&Connect {
+            scope: Some(SCOPE),
+            username: "VEHICLE_STATE.UNKNOWN@smartcar.com".to_owned(),
+            ..Connect::default()
+        })
+        .await;
+    let tokens = env.exchange(&code).await;
+    let vehicles: Value = env
+        .get("/v2.0/vehicles", &tokens.access_token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let vehicle = vehicles["vehicles"][0].as_str().expect("a vehicle").to_owned();
+    let read: Value = env
+        .get(&format!("/v2.0/vehicles/{vehicle}/odometer"), &tokens.access_token)
+        .await
+        .json()
+        .await
+        .expect("json");
+
+    subscribe(&env, &tokens.access_token, &vehicle, WEBHOOK).await;
+
+    assert_eq!(logged_events(&env, WEBHOOK).await, ["VEHICLE_STATE", "VEHICLE_ERROR"]);
+    let state = next(&mut received).await.json();
+    assert_eq!(state["eventType"], "VEHICLE_STATE");
+    assert_eq!(state["data"]["signals"], json!([]));
+    let request = next(&mut received).await;
+    assert_eq!(
+        request.headers["sc-signature"].to_str().expect("text"),
+        hmac_hex(AMT, &request.body)
+    );
+    let error = request.json();
+    assert_eq!(error["eventType"], "VEHICLE_ERROR");
+    assert_eq!(
+        error["data"]["errors"],
+        json!([{
+            "type": read["type"],
+            "code": read["code"],
+            "description": error["data"]["errors"][0]["description"],
+            "state": "ERROR",
+            "signals": ["odometer-traveleddistance"],
+        }])
+    );
+    assert_eq!(
+        (&read["type"], &read["code"]),
+        (&json!("VEHICLE_STATE"), &json!("UNKNOWN"))
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_is_delivered_over_https_to_a_receiver_trusted_with_ca_cert() {
+    let (url, mut received, cert_pem) = https_receiver(Behaviour::Correct).await;
+    let pem_file = PemFile::new(&cert_pem);
+    let ca_cert = parse_ca_cert(&pem_file.0.to_string_lossy()).expect("the receiver's certificate");
+    let env = mock(
+        &url,
+        DeliverySettings {
+            ca_cert: Some(ca_cert),
+            ..once()
+        },
+    )
+    .await;
+
+    let id = verify(&env, WEBHOOK).await;
+
+    let request = next(&mut received).await;
+    assert_eq!(
+        request.headers["sc-signature"].to_str().expect("text"),
+        hmac_hex(AMT, &request.body)
+    );
+    let delivery = settled(&env, WEBHOOK, &id).await;
+    assert_eq!(delivery["state"], "delivered", "{delivery}");
+    assert_eq!(delivery["callbackUrl"], url.as_str());
+    assert_eq!(log(&env, WEBHOOK).await["verified"], true);
+}
+
+#[tokio::test]
+async fn an_https_receiver_the_mock_does_not_trust_is_refused_and_the_log_says_why() {
+    let (url, mut received, _) = https_receiver(Behaviour::Correct).await;
+    let env = mock(&url, once()).await;
+
+    let id = verify(&env, WEBHOOK).await;
+
+    let delivery = settled(&env, WEBHOOK, &id).await;
+    assert_eq!(delivery["state"], "failed");
+    let error = delivery["attempts"][0]["error"].as_str().expect("an error");
+    assert!(
+        error.starts_with("could not deliver:") && error.contains("certificate"),
+        "{error}"
+    );
+    assert!(received.try_recv().is_err(), "nothing reached the receiver");
+}
+
+/// A receiver that answers a VERIFY rightly and then streams spaces after the JSON until the
+/// connection is dropped. The counter says how many bytes it wrote.
+async fn endless_receiver() -> (String, Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let addr = listener.local_addr().expect("addr");
+    let written = Arc::new(AtomicU64::new(0));
+    let counter = written.clone();
+    let task = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("a delivery");
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        // Headers, then a body of `content-length` bytes.
+        let body = loop {
+            let n = socket.read(&mut buffer).await.expect("the request");
+            assert!(n > 0, "the request ended early");
+            request.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&request).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|line| {
+                        line.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(str::to_owned)
+                    })
+                    .and_then(|value| value.trim().parse().ok())
+                    .expect("a content-length");
+                if request.len() >= end + 4 + length {
+                    break request[end + 4..end + 4 + length].to_vec();
+                }
+            }
+        };
+        let event: Value = serde_json::from_slice(&body).expect("a JSON event");
+        let challenge = event["data"]["challenge"].as_str().expect("a VERIFY");
+        let answer = json!({ "challenge": hmac_hex(AMT, challenge.as_bytes()) }).to_string();
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{answer}");
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let spaces = vec![b' '; 64 * 1024];
+        while socket.write_all(&spaces).await.is_ok() {
+            counter.fetch_add(spaces.len() as u64, Ordering::SeqCst);
+        }
+    });
+    (format!("http://{addr}/hooks"), written, task)
+}
+
+#[tokio::test]
+async fn a_receiver_that_replies_without_end_is_read_no_further_than_a_few_kib() {
+    let (url, written, receiver) = endless_receiver().await;
+    let env = mock(&url, quick()).await;
+
+    let id = verify(&env, WEBHOOK).await;
+
+    let delivery = settled(&env, WEBHOOK, &id).await;
+    assert_eq!(delivery["state"], "delivered", "{delivery}");
+    assert_eq!(delivery["attempts"].as_array().map(Vec::len), Some(1));
+    let reply = delivery["attempts"][0]["response"].as_str().expect("the reply");
+    assert!(reply.starts_with(r#"{"challenge":""#), "{reply}");
+    assert!(reply.chars().count() <= 2000, "the log keeps 2000 characters");
+    // The mock dropped the connection: the endless writer stopped, far short of endless.
+    tokio::time::timeout(PATIENCE, receiver)
+        .await
+        .expect("the receiver's writes fail once the mock hangs up")
+        .expect("no panic");
+    let megabytes = written.load(Ordering::SeqCst) / (1024 * 1024);
+    assert!(megabytes < 64, "{megabytes} MiB went out before the mock hung up");
+}
+
+#[tokio::test]
+async fn many_deliveries_at_once_stay_under_the_concurrency_cap() {
+    const CAP: usize = 3;
+    const DELIVERIES: usize = 10;
+    let gate = Gate::new();
+    let (url, _received) = receiver(Behaviour::Hold(gate.clone())).await;
+    let env = mock(
+        &url,
+        DeliverySettings {
+            max_in_flight: CAP,
+            ..once()
+        },
+    )
+    .await;
+
+    let mut ids = Vec::new();
+    for _ in 0..DELIVERIES {
+        ids.push(verify(&env, WEBHOOK).await);
+    }
+
+    // Every delivery is now either held at the receiver or waiting for a slot in the mock.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let held = gate.held.load(Ordering::SeqCst);
+        assert!(held <= CAP, "{held} deliveries reached the receiver at once");
+        if held == CAP && env.state.webhooks.waiting() == DELIVERIES - CAP {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "held {held}, waiting {}",
+            env.state.webhooks.waiting()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(env.state.webhooks.in_flight(), CAP);
+    gate.open();
+    for id in &ids {
+        assert_eq!(settled(&env, WEBHOOK, id).await["state"], "delivered");
+    }
+    assert_eq!(gate.most.load(Ordering::SeqCst), CAP);
+    assert_eq!(env.state.webhooks.waiting(), 0);
 }

@@ -8,6 +8,8 @@ pub(crate) const CLIENT_SECRET: &str = "demo-secret";
 pub(crate) const REDIRECT_URI: &str = "https://example.com/auth";
 
 pub(crate) fn client() -> Client {
+    // reqwest is built without a crypto provider of its own (see the workspace Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! bash bench/run.sh [--peers] [--quick]
+//! bash bench/run.sh soak [--minutes 10] [-- <mock-server flags>]
 //! ```
 //!
 //! # Layout
@@ -13,6 +14,7 @@
 //! - [`scale`]: fixture folders with 1 k, 10 k and 100 k vehicles.
 //! - [`peers`]: json-server, Stoplight Prism and oauth2-mock-server from npm.
 //! - [`report`]: the table, the ratios and the JSON file.
+//! - [`soak`]: a long mixed load with RSS sampled every 10 s, its series and slope.
 
 mod ceiling;
 mod flows;
@@ -21,6 +23,7 @@ mod peers;
 mod process;
 mod report;
 mod scale;
+mod soak;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,6 +46,9 @@ enum Command {
     },
     /// Run every measurement and print the table.
     Run(RunArgs),
+    /// Mixed load for minutes (flows, reads, commands, refreshes, journal queries), RSS sampled
+    /// every 10 s: is memory flat after warm-up, and is nothing lost?
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Parser, Clone)]
@@ -77,5 +83,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Ceiling { addr } => runtime.block_on(ceiling::serve(addr)),
         Command::Run(args) => runtime.block_on(report::run(args)),
+        Command::Soak(args) => runtime.block_on(soak::run(args)),
     }
 }

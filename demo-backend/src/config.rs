@@ -3,9 +3,13 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use reqwest::Url;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 use crate::cors::Origin;
 
@@ -61,6 +65,11 @@ pub struct Config {
         default_value = "read_vehicle_info"
     )]
     pub scope: Vec<String>,
+
+    /// Also trust the certificates in this PEM file (beside the system's) for `https://` origins:
+    /// a local platform's CA, or the mock's own `--tls-cert-out`.
+    #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = CaCert::parse)]
+    pub ca_cert: Option<CaCert>,
 
     /// A front-end origin that may call this backend from a browser (CORS), besides
     /// `http://localhost:3000` (the React tutorial's) and this backend's own. Repeat the flag, or
@@ -125,6 +134,62 @@ impl From<&str> for Secret {
     }
 }
 
+/// Extra trust anchors, read and checked from a PEM file while the command line is parsed, so a
+/// bad file stops the backend at start-up with the file's name.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CaCert {
+    path: PathBuf,
+    certificates: Vec<CertificateDer<'static>>,
+}
+
+impl CaCert {
+    /// For clap: every certificate of the file at `path`.
+    pub fn parse(path: &str) -> Result<CaCert, String> {
+        let path = Path::new(path);
+        let pem = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        CaCert::from_pem(&pem, path)
+    }
+
+    /// Every certificate of `pem`, which came from `path` (named in errors).
+    pub fn from_pem(pem: &[u8], path: &Path) -> Result<CaCert, String> {
+        let certificates = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("{} is not PEM: {error}", path.display()))?;
+        if certificates.is_empty() {
+            return Err(format!(
+                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ));
+        }
+        for (n, certificate) in certificates.iter().enumerate() {
+            RootCertStore::empty().add(certificate.clone()).map_err(|error| {
+                format!(
+                    "certificate {} of {} cannot be trusted as a CA: {error}",
+                    n.saturating_add(1),
+                    path.display()
+                )
+            })?;
+        }
+        Ok(CaCert {
+            path: path.to_owned(),
+            certificates,
+        })
+    }
+
+    pub fn certificates(&self) -> &[CertificateDer<'static>] {
+        &self.certificates
+    }
+}
+
+impl fmt::Debug for CaCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaCert")
+            .field("path", &self.path)
+            .field("certificates", &self.certificates.len())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -157,6 +222,23 @@ mod tests {
         let secret = Secret::from("demo-secret");
 
         assert!(!format!("{secret:?}").contains("demo-secret"));
+    }
+
+    #[test]
+    fn an_unreadable_ca_file_is_a_start_up_error_naming_it() {
+        let error = Cli::try_parse_from(["demo-backend", "--ca-cert", "/no/such/ca.pem"])
+            .err()
+            .expect("refused")
+            .to_string();
+
+        assert!(error.contains("cannot read /no/such/ca.pem"), "{error}");
+    }
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused() {
+        let error = CaCert::from_pem(b"not a certificate", Path::new("ca.pem")).expect_err("refused");
+
+        assert_eq!(error, "ca.pem holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
     }
 
     #[test]

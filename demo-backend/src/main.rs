@@ -39,6 +39,8 @@ async fn main() -> anyhow::Result<()> {
 
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches)?;
+    // A client that cannot be built (its TLS settings) stops the backend here, not on a request.
+    demo_backend::smartcar::Smartcar::try_new(cli.config.clone()).context("the Smartcar client")?;
     let listener = TcpListener::bind(cli.addr)
         .await
         .with_context(|| format!("binding {}", cli.addr))?;

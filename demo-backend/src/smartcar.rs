@@ -4,20 +4,55 @@
 //!
 //! Its wire types are its own, declared where they are read, so a contract change on the
 //! platform's side shows up here as an error instead of being hidden by a shared struct.
+//!
+//! It speaks HTTP or HTTPS (rustls with `ring`, the system's roots plus `--ca-cert`), so the
+//! same backend talks to the mock or to Smartcar by its origins alone, and every call is bounded
+//! in time ([`Timeouts`]): a platform that stops answering costs a request, not a hung one.
 
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use reqwest::{RequestBuilder, StatusCode, Url};
+use rustls::{ClientConfig, RootCertStore};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{CaCert, Config};
 
 /// A client of one Smartcar app. Cheap to clone: the HTTP client is a handle.
 #[derive(Debug, Clone)]
 pub struct Smartcar {
     http: reqwest::Client,
     config: Config,
+}
+
+/// How long a call to the platform may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open the connection (TCP and TLS handshakes).
+    pub connect: Duration,
+    /// The whole call, from sending the request to the end of the body.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    /// Smartcar's vehicle reads can take several seconds when the car itself is asked; 30 s is
+    /// well past that and well short of a browser giving up.
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the HTTP client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the HTTP client's TLS settings")]
+    Tls(#[from] rustls::Error),
+    #[error("building the HTTP client")]
+    Http(#[from] reqwest::Error),
 }
 
 /// What the token endpoint grants (smartcar-api.md §3.2).
@@ -67,15 +102,29 @@ pub enum Error {
 }
 
 impl Smartcar {
+    /// For callers whose `config` is known to build (its CA file was checked when parsed): panics
+    /// where [`Smartcar::try_new`] would fail. `main` calls `try_new` first.
     pub fn new(config: Config) -> Self {
-        Smartcar {
-            // The platform is a local mock; a proxy from the environment would only get in the way.
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .expect("a client without TLS or proxies always builds"),
-            config,
-        }
+        // `{:#}` prints the error with its causes.
+        Self::try_new(config).unwrap_or_else(|error| panic!("{:#}", anyhow::Error::from(error)))
+    }
+
+    pub fn try_new(config: Config) -> Result<Self, ClientError> {
+        Self::with_timeouts(config, Timeouts::default())
+    }
+
+    pub fn with_timeouts(config: Config, timeouts: Timeouts) -> Result<Self, ClientError> {
+        // reqwest is built without a crypto provider of its own: `ring` is the process's.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config(config.ca_cert.as_ref())?)
+            // The platform is a local mock or Smartcar; a proxy from the environment would only
+            // get in the way of the first.
+            .no_proxy()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.request)
+            .build()?;
+        Ok(Smartcar { http, config })
     }
 
     pub fn config(&self) -> &Config {
@@ -179,6 +228,31 @@ impl Smartcar {
     }
 }
 
+/// The system's root certificates, read once per process. None found (a slim container) leaves
+/// HTTPS to `--ca-cert` alone rather than stopping the backend.
+static SYSTEM_ROOTS: LazyLock<RootCertStore> = LazyLock::new(|| {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if roots.is_empty() {
+        tracing::warn!("no system root certificates were found: HTTPS origins need --ca-cert");
+    }
+    roots
+});
+
+/// rustls with `ring`, trusting the system's roots and `ca`'s certificates, speaking HTTP/1.1.
+fn tls_config(ca: Option<&CaCert>) -> Result<ClientConfig, rustls::Error> {
+    let mut roots = SYSTEM_ROOTS.clone();
+    for certificate in ca.map(CaCert::certificates).unwrap_or_default() {
+        roots.add(certificate.clone())?;
+    }
+    let mut config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// Sends `request` and reads a JSON body, turning an error status into [`Error::Refused`] with
 /// the platform's own error body.
 async fn ok_json<T: DeserializeOwned>(url: Url, request: RequestBuilder) -> Result<T, Error> {
@@ -217,6 +291,7 @@ mod tests {
             api_origin: platform,
             mode: Mode::Simulated,
             scope: vec!["read_vehicle_info".to_owned(), "read_odometer".to_owned()],
+            ca_cert: None,
             allowed_origins: Vec::new(),
         })
     }
@@ -240,5 +315,34 @@ mod tests {
         let url = smartcar("http://localhost:8000/exchange").authorize_url(None);
 
         assert!(url.query_pairs().all(|(key, _)| key != "state"), "{url}");
+    }
+
+    #[tokio::test]
+    async fn a_platform_that_never_answers_is_unreachable_after_the_request_timeout() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let platform = Url::parse(&format!("http://{}", silent.local_addr().expect("an address"))).expect("a URL");
+        // Accepts and then says nothing, like a platform stuck on a car that does not answer.
+        let _held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                open.push(socket);
+            }
+        });
+        let mut config = smartcar("http://localhost:8000/exchange").config.clone();
+        config.auth_origin = platform;
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(5),
+            request: Duration::from_millis(200),
+        };
+        let smartcar = Smartcar::with_timeouts(config, timeouts).expect("a client");
+
+        let outcome = tokio::time::timeout(Duration::from_secs(10), smartcar.exchange_code("abc"))
+            .await
+            .expect("the call gives up by itself");
+
+        match outcome {
+            Err(Error::Unreachable { source, .. }) => assert!(source.is_timeout(), "{source:?}"),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
     }
 }

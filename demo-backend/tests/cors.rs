@@ -37,6 +37,7 @@ fn config(allowed_origins: &[&str]) -> demo_backend::Config {
         api_origin: platform,
         mode: Mode::Test,
         scope: vec!["read_vehicle_info".to_owned()],
+        ca_cert: None,
         allowed_origins: allowed_origins
             .iter()
             .map(|origin| origin.parse().expect("an origin"))
@@ -57,6 +58,8 @@ async fn start(allowed_origins: &[&str]) -> u16 {
 }
 
 fn client() -> reqwest::Client {
+    // reqwest brings no crypto provider of its own (the workspace's `rustls-no-provider`).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()

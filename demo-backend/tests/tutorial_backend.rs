@@ -1,6 +1,9 @@
 //! The demo backend against the real mock, both in this test's runtime on port 0, driven over
 //! HTTP the way the tutorial's front end and a browser would (tutorial-flow.md §3–4).
 
+use std::path::Path;
+
+use demo_backend::config::CaCert;
 use mock_server::{AppState as MockState, Fixtures};
 use reqwest::{StatusCode, Url, header};
 use serde_json::{Value, json};
@@ -13,6 +16,17 @@ enum RedirectTo {
     SdkPage,
     /// The backend's own `/exchange`: the server-side tutorials' flow through `/login`.
     Exchange,
+}
+
+/// How the backend reaches the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Platform {
+    /// Plain HTTP.
+    Http,
+    /// HTTPS with the mock's self-signed certificate, trusted through `--ca-cert`.
+    Https,
+    /// HTTPS with a certificate the backend was not told to trust (the browser trusts it).
+    HttpsUntrusted,
 }
 
 /// Consent's two answers.
@@ -34,7 +48,16 @@ struct TestEnv {
 impl TestEnv {
     /// Bind both, register the redirect URI with the mock's built-in app, then serve both.
     async fn start(redirect_to: RedirectTo) -> TestEnv {
-        let (mock_listener, mock) = bind().await;
+        TestEnv::start_with(redirect_to, Platform::Http).await
+    }
+
+    /// As [`TestEnv::start`], with the mock reached as `platform` says.
+    async fn start_with(redirect_to: RedirectTo, platform: Platform) -> TestEnv {
+        let (mock_listener, mut mock) = bind().await;
+        let certificate = (platform != Platform::Http).then(|| {
+            mock.set_scheme("https").expect("http becomes https");
+            mock_server::tls::self_signed().expect("a certificate")
+        });
         let (backend_listener, backend) = bind().await;
         let redirect_uri = match redirect_to {
             RedirectTo::SdkPage => {
@@ -51,11 +74,35 @@ impl TestEnv {
         app.redirect_uris.push(redirect_uri.to_string());
         fixtures.upsert_app(app);
         let mock_state = MockState::new(fixtures);
-        tokio::spawn(mock_server::serve(
-            mock_listener,
-            mock_state.clone(),
-            std::future::pending(),
-        ));
+        match certificate.clone() {
+            None => {
+                tokio::spawn(mock_server::serve(
+                    mock_listener,
+                    mock_state.clone(),
+                    std::future::pending(),
+                ));
+            }
+            Some(certificate) => {
+                let app = mock_server::app(mock_state.clone());
+                tokio::spawn(async move {
+                    mock_server::tls::serve_tls(
+                        mock_listener,
+                        app,
+                        &certificate.cert_pem,
+                        &certificate.key_pem,
+                        std::future::pending(),
+                    )
+                    .await
+                });
+            }
+        }
+        let ca_cert = certificate
+            .as_ref()
+            .filter(|_| platform == Platform::Https)
+            .map(|certificate| {
+                CaCert::from_pem(certificate.cert_pem.as_bytes(), Path::new("mock.pem"))
+                    .expect("the mock's certificate")
+            });
 
         let config = demo_backend::Config {
             client_id: "demo-client".to_owned(),
@@ -66,15 +113,19 @@ impl TestEnv {
             api_origin: mock.clone(),
             mode: demo_backend::config::Mode::Test,
             scope: vec!["read_vehicle_info".to_owned()],
+            ca_cert,
             allowed_origins: Vec::new(),
         };
         tokio::spawn(demo_backend::serve(backend_listener, config, std::future::pending()));
 
-        let browser = reqwest::Client::builder()
+        let mut browser = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .expect("a client");
+            .no_proxy();
+        if let Some(certificate) = &certificate {
+            let trusted = reqwest::Certificate::from_pem(certificate.cert_pem.as_bytes()).expect("a PEM certificate");
+            browser = browser.tls_certs_merge([trusted]);
+        }
+        let browser = browser.build().expect("a client");
         TestEnv {
             mock,
             backend,
@@ -433,4 +484,45 @@ async fn an_unknown_route_still_allows_the_tutorial() {
 
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_allows_the_tutorial(&response);
+}
+
+#[tokio::test]
+async fn the_tutorial_runs_against_the_platform_over_https_by_its_origins_alone() {
+    let env = TestEnv::start_with(RedirectTo::SdkPage, Platform::Https).await;
+    let connect_url = env.popup_connect_url("s").await;
+
+    let redirect = env
+        .connect(connect_url.as_str(), "driver@example.com", Decision::Allow)
+        .await;
+    let exchange = env
+        .get(&["/exchange?code=", &query_value(&redirect, "code")].concat())
+        .await;
+    let vehicle = env.get("/vehicle").await;
+
+    assert_eq!(env.mock.scheme(), "https");
+    assert!(connect_url.as_str().starts_with(env.mock.as_str()), "{connect_url}");
+    assert_eq!(exchange.status(), StatusCode::OK);
+    assert_eq!(json(exchange).await, json!({ "connected": true }));
+    assert_eq!(vehicle.status(), StatusCode::OK);
+    let vehicle = json(vehicle).await;
+    assert_eq!(
+        (&vehicle["make"], &vehicle["model"]),
+        (&json!("TESLA"), &json!("Model 3"))
+    );
+}
+
+#[tokio::test]
+async fn a_platform_certificate_the_backend_does_not_trust_is_a_bad_gateway() {
+    let env = TestEnv::start_with(RedirectTo::SdkPage, Platform::HttpsUntrusted).await;
+    let connect_url = env.popup_connect_url("s").await;
+    let redirect = env
+        .connect(connect_url.as_str(), "driver@example.com", Decision::Allow)
+        .await;
+
+    let exchange = env
+        .get(&["/exchange?code=", &query_value(&redirect, "code")].concat())
+        .await;
+
+    assert_eq!(exchange.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(json(exchange).await["error"], "platform_unreachable");
 }

@@ -1,8 +1,14 @@
 //! Who is calling: the app, user and vehicle behind a request, worked out once per request from
 //! its credentials and path, for the request journal, fault matching, limits and per-app isolation.
 //!
-//! Nothing here refuses a request: an unknown token is simply a caller without an app, and the
-//! handlers still answer it with the right Smartcar error.
+//! Only credentials the platform accepts make a request an app's: a valid, unexpired access token;
+//! Basic client credentials with the right secret (or a form `client_id` with its `client_secret`);
+//! the app's management token (AMT). Anything else — a public `client_id`, a Connect flow, an
+//! expired token, a wrong secret — is a *claim*: the journal shows it as `claimed_app` in the
+//! unattributed ring, and it spends none of the app's limits, fault rules or journal ring.
+//!
+//! Nothing here refuses a request: a caller without an app is answered by the handlers with the
+//! right Smartcar error.
 
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -10,51 +16,81 @@ use uuid::Uuid;
 
 use crate::state::AppState;
 
-/// The request's app (client id), user and vehicle, where they can be told.
+/// The request's app (client id), user and vehicle, where its credentials prove them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
+    /// The app whose credentials the request carried.
     pub app: Option<String>,
+    /// The user of a valid access token.
     pub user: Option<Uuid>,
+    /// The vehicle of a `/v…/vehicles/{id}` path, when the access token reaches it.
     pub vehicle: Option<Uuid>,
+    /// A registered client id the request named without proving it is that app's: a `client_id`
+    /// field, a Connect flow, an expired token or a wrong secret. For the journal only.
+    pub claimed: Option<String>,
 }
 
 impl Caller {
-    /// Reads the caller from the bearer token (even an expired one), HTTP Basic (client id, or
-    /// `default:<AMT>` for the management API), a `client_id` query or form field, or the signed
-    /// Connect flow of a Connect step; the vehicle from a `/v…/vehicles/{id}` path.
+    /// Reads the caller from the `Authorization` header (bearer token or AMT, Basic client
+    /// credentials or `default:<AMT>`), a form's `client_id` and `client_secret`; and what it
+    /// claims from a `client_id` query or form field or the signed Connect flow of a Connect step.
+    /// Costs one token lookup for a bearer request, as the handler's own check does.
     pub fn resolve(state: &AppState, parts: &Parts, body: &[u8]) -> Caller {
-        let mut caller = Caller {
-            vehicle: vehicle_in_path(parts.uri.path()),
-            ..Caller::default()
-        };
-        if let Some((app, user)) = from_authorization(state, &parts.headers) {
-            caller.app = Some(app);
-            caller.user = user;
-            return caller;
+        let mut caller = Caller::default();
+        match from_authorization(state, &parts.headers) {
+            Some(Proof::Accepted { app, user, vehicles }) => {
+                caller.vehicle = vehicle_in_path(parts.uri.path()).filter(|id| vehicles.contains(id));
+                caller.app = Some(app);
+                caller.user = user;
+                return caller;
+            }
+            Some(Proof::Claimed(app)) => caller.claimed = Some(app),
+            None => {}
         }
-        // Only registered client ids count, so made-up ones cannot make the journal keep a ring each.
+        // Only registered client ids count, so made-up ones cannot grow what the journal keeps.
         let registered = |id: String| state.fixtures.app(&id).is_some().then_some(id);
-        if let Some(client_id) = parts
-            .uri
-            .query()
-            .and_then(|query| field(query.as_bytes(), "client_id"))
-            .and_then(registered)
-        {
-            caller.app = Some(client_id);
-            return caller;
-        }
         if is_form(&parts.headers) {
             if let Some(client_id) = field(body, "client_id").and_then(registered) {
-                caller.app = Some(client_id);
+                let secret = field(body, "client_secret");
+                if state
+                    .fixtures
+                    .app(&client_id)
+                    .is_some_and(|app| secret.as_deref() == Some(app.client_secret.as_str()))
+                {
+                    caller.app = Some(client_id);
+                    caller.claimed = None;
+                    return caller;
+                }
+                caller.claimed.get_or_insert(client_id);
             } else if let Some(flow) = field(body, "flow")
                 && let Ok(flow) = state.flow_keys.verify(&flow, state.clock.now())
             {
-                caller.app = Some(flow.app);
-                caller.user = flow.user;
+                // Anyone who opens the app's Connect gets a flow: it shows which Connect the
+                // request belongs to, not who sent it.
+                caller.claimed.get_or_insert(flow.app);
             }
+        }
+        if caller.claimed.is_none() {
+            caller.claimed = parts
+                .uri
+                .query()
+                .and_then(|query| field(query.as_bytes(), "client_id"))
+                .and_then(registered);
         }
         caller
     }
+}
+
+/// What the `Authorization` header proves.
+enum Proof {
+    /// The platform accepts these credentials as the app's (and the user's, for a token).
+    Accepted {
+        app: String,
+        user: Option<Uuid>,
+        vehicles: Vec<Uuid>,
+    },
+    /// They name an app without proving it: an expired token, a wrong secret.
+    Claimed(String),
 }
 
 /// `/v2.0/vehicles/{id}/…`, `/v3/vehicles/{id}/…`: the vehicle id, when it is a UUID.
@@ -67,19 +103,46 @@ pub fn vehicle_in_path(path: &str) -> Option<Uuid> {
     Uuid::try_parse(segments.next()?).ok()
 }
 
-fn from_authorization(state: &AppState, headers: &HeaderMap) -> Option<(String, Option<Uuid>)> {
+fn from_authorization(state: &AppState, headers: &HeaderMap) -> Option<Proof> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, credential) = value.trim().split_once(' ')?;
     if scheme.eq_ignore_ascii_case("bearer") {
-        let (app, user) = state.world.token_owner(credential.trim())?;
-        return Some((app, Some(user)));
+        let credential = credential.trim();
+        // The same check the vehicle handlers make, so what counts is exactly what is answered.
+        if let Ok(access) = state.world.authorize(credential) {
+            return Some(Proof::Accepted {
+                app: access.app,
+                user: Some(access.user),
+                vehicles: access.vehicles,
+            });
+        }
+        if let Ok(app) = crate::credentials::amt_app(state, credential) {
+            return Some(accepted(&app.client_id));
+        }
+        // Refused, so this costs a second lookup only on the way to a 401.
+        let (app, _) = state.world.token_owner(credential)?;
+        return Some(Proof::Claimed(app));
     }
     let (id, secret) = crate::oauth::basic_credentials(headers)?;
-    if state.fixtures.app(&id).is_some() {
-        return Some((id, None));
+    let named = state.fixtures.app(&id);
+    if let Some(app) = named
+        && app.client_secret == secret
+    {
+        return Some(accepted(&app.client_id));
     }
-    let app = state.fixtures.apps.iter().find(|app| app.amt == secret)?;
-    Some((app.client_id.clone(), None))
+    // `default:<AMT>` (the management API); the AMT is the secret whatever the user name.
+    if let Ok(app) = crate::credentials::amt_app(state, &secret) {
+        return Some(accepted(&app.client_id));
+    }
+    named.map(|app| Proof::Claimed(app.client_id.clone()))
+}
+
+fn accepted(app: &str) -> Proof {
+    Proof::Accepted {
+        app: app.to_owned(),
+        user: None,
+        vehicles: Vec::new(),
+    }
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

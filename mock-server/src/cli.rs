@@ -527,6 +527,7 @@ async fn call(
     query: &[(&str, String)],
     body: Option<Value>,
 ) -> anyhow::Result<Value> {
+    crate::webhooks::client::install_crypto_provider();
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()

@@ -2,6 +2,10 @@
 //!
 //! Every expiry (codes, tokens, Connect flows) and every timestamp header reads [`Clock::now`],
 //! so advancing the clock expires things exactly as waiting would.
+//!
+//! The offset stays within [`MAX_OFFSET`] (±100 years) of wall time: far enough for any expiry a
+//! test wants to cross, and far enough from `time`'s last representable year (9999) that the
+//! platform's own `now + lifetime` arithmetic can never leave the calendar.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -9,6 +13,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use time::OffsetDateTime;
 use time::format_description::FormatItem;
 use time::macros::format_description;
+
+/// How far from wall time the clock may be moved, either way: 100 years of 365.25 days.
+pub const MAX_OFFSET: time::Duration = time::Duration::days(36_525);
+
+/// The answer to a move that would take the clock more than [`MAX_OFFSET`] from wall time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the clock stays within 100 years of wall time (offset between -{days} and +{days} days)", days = MAX_OFFSET.whole_days())]
+pub struct OutOfRange;
 
 /// A cloneable handle; all clones share one offset.
 #[derive(Debug, Clone, Default)]
@@ -22,23 +34,44 @@ const SMARTCAR_TIMESTAMP: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 impl Clock {
+    /// Wall time plus the offset. Saturating, so it cannot panic even if the offset were out of
+    /// range (the setters keep it in range).
     pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        OffsetDateTime::now_utc().saturating_add(time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed)))
     }
 
-    /// Moves the clock forward (or back, with a negative duration).
+    /// Moves the clock forward (or back, with a negative duration), stopping at [`MAX_OFFSET`]
+    /// from wall time. For in-process tests; the admin API refuses instead ([`Clock::try_advance`]).
     pub fn advance(&self, by: time::Duration) {
-        let ms = i64::try_from(by.whole_milliseconds()).unwrap_or(i64::MAX);
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+        let by = i64::try_from(by.whole_milliseconds()).unwrap_or(if by.is_negative() { i64::MIN } else { i64::MAX });
+        let limit = i64::try_from(MAX_OFFSET.whole_milliseconds()).unwrap_or(i64::MAX);
+        let _ = self.offset_ms.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ms| {
+            Some(ms.saturating_add(by).clamp(-limit, limit))
+        });
     }
 
-    /// Makes `now()` return `to` at this instant, and move on from there.
-    pub fn set(&self, to: OffsetDateTime) {
+    /// Moves the clock forward (or back, with a negative duration), unless that takes it more
+    /// than [`MAX_OFFSET`] from wall time.
+    pub fn try_advance(&self, by: time::Duration) -> Result<(), OutOfRange> {
+        let by = i64::try_from(by.whole_milliseconds()).map_err(|_| OutOfRange)?;
+        self.offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ms| {
+                ms.checked_add(by).filter(|&ms| in_range(ms))
+            })
+            .map(drop)
+            .map_err(|_| OutOfRange)
+    }
+
+    /// Makes `now()` return `to` at this instant, and move on from there, unless `to` is more
+    /// than [`MAX_OFFSET`] from wall time.
+    pub fn set(&self, to: OffsetDateTime) -> Result<(), OutOfRange> {
+        // A difference of two dates within years ±9999 always fits a `Duration`.
         let offset = to - OffsetDateTime::now_utc();
         // Rounded up, so `now()` right after is `to`, not a fraction of a millisecond before it.
         let ms = offset.whole_milliseconds() + i128::from(offset.subsec_nanoseconds() % 1_000_000 > 0);
-        let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+        let ms = i64::try_from(ms).ok().filter(|&ms| in_range(ms)).ok_or(OutOfRange)?;
         self.offset_ms.store(ms, Ordering::Relaxed);
+        Ok(())
     }
 
     /// How far the clock is from wall time.
@@ -50,6 +83,10 @@ impl Clock {
     pub fn reset(&self) {
         self.offset_ms.store(0, Ordering::Relaxed);
     }
+}
+
+fn in_range(offset_ms: i64) -> bool {
+    i128::from(offset_ms).abs() <= MAX_OFFSET.whole_milliseconds()
 }
 
 /// `12:01:03`: the time of day of `at` (UTC), to the second, for reasons people read.
@@ -104,5 +141,40 @@ mod tests {
         clock.advance(time::Duration::hours(2));
 
         assert!(clock.now() - before >= time::Duration::hours(2));
+    }
+
+    #[test]
+    fn the_clock_refuses_to_leave_its_range_and_stays_where_it_was() {
+        let clock = Clock::default();
+        clock.try_advance(time::Duration::days(36_000)).expect("in range");
+
+        let too_far = clock.try_advance(time::Duration::days(600));
+        let year_9999 = clock.set(time::macros::datetime!(9999-12-31 23:59:59 UTC));
+        let huge = clock.try_advance(time::Duration::MAX);
+
+        assert_eq!(
+            (too_far, year_9999, huge),
+            (Err(OutOfRange), Err(OutOfRange), Err(OutOfRange))
+        );
+        assert_eq!(clock.offset().whole_days(), 36_000);
+    }
+
+    #[test]
+    fn an_in_process_advance_stops_at_the_range() {
+        let clock = Clock::default();
+
+        clock.advance(time::Duration::MAX);
+
+        assert_eq!(clock.offset(), MAX_OFFSET);
+    }
+
+    #[test]
+    fn now_never_panics_whatever_the_offset() {
+        let clock = Clock::default();
+
+        for offset in [i64::MAX, i64::MIN] {
+            clock.offset_ms.store(offset, Ordering::Relaxed);
+            let _ = clock.now();
+        }
     }
 }

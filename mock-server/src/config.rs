@@ -60,6 +60,16 @@ pub struct Config {
     #[arg(long, env = "SMARTCAR_MOCK_JOURNAL_SIZE", default_value_t = crate::admin::journal::DEFAULT_SIZE)]
     pub journal_size: usize,
 
+    /// Users each app keeps; signing in one more forgets the least recently used one with its
+    /// vehicles, grants and tokens, so a long-running mock has a memory ceiling (~2 KiB a user).
+    #[arg(
+        long,
+        env = "SMARTCAR_MOCK_MAX_USERS",
+        default_value_t = crate::world::DEFAULT_MAX_USERS,
+        value_parser = at_least_one
+    )]
+    pub max_users: usize,
+
     /// Also serve HTTPS here under Smartcar's real host names, for a browser that maps
     /// `connect.smartcar.com` and `javascript-sdk.smartcar.com` to this mock. Off by default.
     #[arg(long, env = "SMARTCAR_MOCK_TLS_ADDR")]
@@ -68,6 +78,11 @@ pub struct Config {
     /// Write the HTTPS certificate (PEM) here, so `curl --cacert` or `NODE_EXTRA_CA_CERTS` trust it.
     #[arg(long, env = "SMARTCAR_MOCK_TLS_CERT_OUT", requires = "tls_addr")]
     pub tls_cert_out: Option<PathBuf>,
+
+    /// Also trust the certificates in this PEM file (beside the system's) when delivering
+    /// webhooks to `https://` receivers: a local receiver's CA or self-signed certificate.
+    #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = crate::webhooks::client::parse_ca_cert)]
+    pub ca_cert: Option<crate::webhooks::CaCert>,
 }
 
 impl Config {
@@ -78,6 +93,11 @@ impl Config {
             admin_token: self.admin_token.clone(),
             limits: self.limits,
             journal_size: self.journal_size,
+            webhook_delivery: crate::webhooks::DeliverySettings {
+                ca_cert: self.ca_cert.clone(),
+                ..crate::webhooks::DeliverySettings::default()
+            },
+            max_users: self.max_users,
             ..crate::state::Settings::default()
         }
     }
@@ -137,6 +157,15 @@ impl Config {
             app.amt.clone_from(amt);
         }
         Ok(Some(app))
+    }
+}
+
+/// A count that must not be zero (`--max-users 0` would forget every user at once).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(error) => Err(error.to_string()),
     }
 }
 

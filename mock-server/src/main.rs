@@ -27,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
         Some(command) => return mock_server::cli::run(command).await,
     };
     let fixtures = config.fixtures()?;
+    let state = AppState::try_with_settings(fixtures, config.settings())?;
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;
@@ -35,7 +36,6 @@ async fn main() -> anyhow::Result<()> {
     println!("listening on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
 
-    let state = AppState::with_settings(fixtures, config.settings());
     let (stop, stopped) = tokio::sync::watch::channel(());
     let when_stopped = move || {
         let mut stopped = stopped.clone();

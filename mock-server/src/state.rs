@@ -7,6 +7,7 @@ use crate::admin::Control;
 use crate::clock::Clock;
 use crate::connect::FlowKeys;
 use crate::fixtures::Fixtures;
+use crate::webhooks::client::ClientError;
 use crate::webhooks::{DeliverySettings, Webhooks};
 use crate::world::World;
 
@@ -40,6 +41,8 @@ pub struct Settings {
     pub limits: bool,
     /// Records the request journal keeps per app; 0 turns it off.
     pub journal_size: usize,
+    /// Users each app keeps; beyond it the least recently used is forgotten (`--max-users`).
+    pub max_users: usize,
 }
 
 impl Default for Settings {
@@ -51,6 +54,7 @@ impl Default for Settings {
             admin_token: None,
             limits: false,
             journal_size: crate::admin::journal::DEFAULT_SIZE,
+            max_users: crate::world::DEFAULT_MAX_USERS,
         }
     }
 }
@@ -60,23 +64,32 @@ impl AppState {
         Self::with_settings(fixtures, Settings::default())
     }
 
+    /// For tests and embedders whose settings are known to be sound: panics where
+    /// [`AppState::try_with_settings`] would fail (a webhook client that cannot be built). The
+    /// binaries use `try_with_settings`.
     pub fn with_settings(fixtures: Fixtures, settings: Settings) -> Self {
+        // `{:#}` prints the error with its causes.
+        Self::try_with_settings(fixtures, settings).unwrap_or_else(|error| panic!("{:#}", anyhow::Error::from(error)))
+    }
+
+    /// Fails when the webhook delivery client cannot be built from `settings` (its TLS).
+    pub fn try_with_settings(fixtures: Fixtures, settings: Settings) -> Result<Self, ClientError> {
         let clock = Clock::default();
-        let world = World::new(clock.clone(), settings.refresh_grace);
-        let webhooks = Webhooks::new(
+        let world = World::new(clock.clone(), settings.refresh_grace, settings.max_users);
+        let webhooks = Webhooks::try_new(
             &fixtures,
             world.clone(),
             clock.clone(),
             settings.webhook_delivery.clone(),
-        );
-        AppState(Arc::new(Shared {
+        )?;
+        Ok(AppState(Arc::new(Shared {
             fixtures: Arc::new(fixtures),
             world,
             clock,
             flow_keys: Arc::new(FlowKeys::generate()),
             webhooks,
             control: Control::new(&settings),
-        }))
+        })))
     }
 }
 

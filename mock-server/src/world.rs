@@ -8,10 +8,30 @@
 //! Everything is keyed by, or carries, the app's client id, so apps never see each other's users,
 //! vehicles or tokens, and [`World::reset`] can clear one app without touching another.
 //! Ids and tokens are UUIDs (smartcar-api.md §9.1), kept as [`Uuid`] so a map key is 16 bytes.
+//!
+//! The world is bounded, so a mock left running for months has a memory ceiling whatever the
+//! traffic:
+//! - each app keeps at most `max_users` users (`--max-users`) and [`MAX_VEHICLES_PER_APP`]
+//!   vehicles; signing in beyond either forgets the app's least recently used users (use =
+//!   sign-in, Allow, a successful token exchange, refresh or API call) with their vehicles,
+//!   connections, grants, codes and tokens;
+//! - at most [`MAX_CODES`] codes and [`MAX_TOKEN_PAIRS`] token pairs are remembered, the oldest
+//!   forgotten first;
+//! - a grant lives only while its code is unredeemed or one of its tokens is remembered.
+//!
+//! Per app the users are an [`LruCache`] (the `lru` crate): a hash map threaded with a linked
+//! list, so the touch on every API call is one hash lookup and a relink, and finding whom to
+//! forget is O(1). `authorize` already looked the user up by id for its forced error; looking it
+//! up in the app's cache instead does the touch for free.
+//!
+//! A token family is the grant: every access and refresh token issued from one code, through
+//! every refresh. Reusing the code (RFC 6749 §4.1.2) or a rotated refresh token after its grace
+//! period (RFC 9700 §4.14.2) revokes the whole family.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use lru::LruCache;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -26,6 +46,21 @@ pub const CODE_LIFETIME: Duration = Duration::minutes(10);
 pub const ACCESS_LIFETIME: Duration = Duration::seconds(7200);
 /// Refresh tokens live 60 days.
 pub const REFRESH_LIFETIME: Duration = Duration::days(60);
+/// Redeemed and expired codes are remembered this long, so a reuse is told apart from a code
+/// this server never issued (and revokes what the first use issued).
+const CODE_MEMORY: Duration = Duration::minutes(20);
+
+/// At most this many (access, refresh) token pairs are remembered; issuing one more forgets the
+/// oldest pair, which then answers as a token this server never issued. ~10 MB at the cap.
+pub const MAX_TOKEN_PAIRS: usize = 50_000;
+/// At most this many codes are remembered; issuing one more forgets the oldest (~15 MB at the
+/// cap with its grant). Codes live 10 minutes, so this is 80 Allows a second for 10 minutes.
+pub const MAX_CODES: usize = 50_000;
+/// Users each app keeps by default (`--max-users`): ~2 KiB each with a vehicle and a token pair.
+pub const DEFAULT_MAX_USERS: usize = 100_000;
+/// Vehicles each app keeps (~300 bytes each with its fixture copy). Only `<n>-vehicles` logins
+/// come near it: 999 spellings per mode could otherwise hold half a million vehicles per app.
+pub const MAX_VEHICLES_PER_APP: usize = 250_000;
 
 /// Connect's `mode`: which credentials sign in and how strictly vehicles behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -73,16 +108,6 @@ pub struct Vehicle {
     pub updated_at: OffsetDateTime,
 }
 
-/// What a user approved on Connect: these permissions, for these vehicles, for this app.
-#[derive(Debug, Clone)]
-pub struct Grant {
-    pub app: String,
-    pub user: Uuid,
-    pub scopes: Vec<Permission>,
-    pub vehicles: Vec<Uuid>,
-    pub created_at: OffsetDateTime,
-}
-
 /// A (user, vehicle) pair connected to an app, since `connected_at` (the first Allow).
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -90,6 +115,41 @@ pub struct Connection {
     pub user: Uuid,
     pub vehicle: Uuid,
     pub connected_at: OffsetDateTime,
+}
+
+/// A user and what hangs off them, so forgetting them touches only their own records.
+#[derive(Debug)]
+struct UserRecord {
+    user: User,
+    /// Their vehicles' ids, so signing in again does not scan every vehicle.
+    garage: Vec<Uuid>,
+    /// Their grants that are still alive.
+    grants: HashSet<Uuid>,
+    /// The vehicles of their latest grant, shared with the next grant of the same vehicles (a
+    /// `999-vehicles` user re-authorizing costs a pointer per grant, not 16 KB).
+    last_selection: Arc<[Uuid]>,
+}
+
+/// What a user approved on Connect: these permissions, for these vehicles, for this app. Alive
+/// while its code is unredeemed or a token of its family is remembered.
+#[derive(Debug)]
+struct Grant {
+    app: String,
+    user: Uuid,
+    scopes: Vec<Permission>,
+    vehicles: Arc<[Uuid]>,
+    /// Its code, until redeemed (or forgotten).
+    unredeemed_code: Option<Uuid>,
+    /// The family: every (access, refresh) pair issued from it; some may be forgotten already.
+    pairs: Vec<(Uuid, Uuid)>,
+    /// How many of `pairs` are still remembered.
+    live_pairs: usize,
+}
+
+impl Grant {
+    fn is_spent(&self) -> bool {
+        self.unredeemed_code.is_none() && self.live_pairs == 0
+    }
 }
 
 #[derive(Debug)]
@@ -109,7 +169,6 @@ struct AccessToken {
 
 #[derive(Debug)]
 struct RefreshToken {
-    app: String,
     grant: Uuid,
     expires_at: OffsetDateTime,
     used_at: Option<OffsetDateTime>,
@@ -129,13 +188,25 @@ pub struct Tokens {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantError {
     UnknownCode,
-    CodeExpired { ago: Duration },
-    CodeReused { redeemed_at: OffsetDateTime },
+    CodeExpired {
+        ago: Duration,
+    },
+    /// The tokens issued from its first use are revoked.
+    CodeReused {
+        redeemed_at: OffsetDateTime,
+    },
     CodeForAnotherClient,
-    RedirectMismatch { expected: String },
+    RedirectMismatch {
+        expected: String,
+    },
     UnknownRefreshToken,
-    RefreshTokenExpired { ago: Duration },
-    RefreshTokenReused { used_at: OffsetDateTime },
+    RefreshTokenExpired {
+        ago: Duration,
+    },
+    /// Used again after its grace period: its whole token family is revoked.
+    RefreshTokenReused {
+        used_at: OffsetDateTime,
+    },
     RefreshTokenForAnotherClient,
 }
 
@@ -144,6 +215,16 @@ pub enum GrantError {
 pub enum AccessError {
     Unknown,
     Expired { ago: Duration },
+}
+
+/// Allow came after the user was forgotten to keep the app within `--max-users`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "this user was forgotten to keep the app within its {max_users} users (--max-users); \
+     please start again from the app"
+)]
+pub struct UserForgotten {
+    pub max_users: usize,
 }
 
 /// What a valid access token lets its bearer do.
@@ -158,29 +239,26 @@ pub struct Access {
 
 #[derive(Debug, Default)]
 struct Inner {
-    users: HashMap<Uuid, User>,
+    /// app → its users, least recently used first to go.
+    users: HashMap<String, LruCache<Uuid, UserRecord>>,
     /// `(app, mode, lower-case login)` → user: the same login is the same person.
     logins: HashMap<(String, Mode, String), Uuid>,
     vehicles: HashMap<Uuid, Vehicle>,
-    /// user → their vehicles' ids, so signing in again does not scan every vehicle.
-    garages: HashMap<Uuid, Vec<Uuid>>,
+    /// app → how many of `vehicles` are its.
+    vehicle_counts: HashMap<String, usize>,
     grants: HashMap<Uuid, Grant>,
     /// `(user, vehicle)` → when it was first connected. Users belong to one app.
     connections: HashMap<(Uuid, Uuid), OffsetDateTime>,
     codes: HashMap<Uuid, Code>,
+    /// Codes in the order they were issued, so the oldest can be forgotten; may name codes
+    /// already forgotten with their user.
+    code_order: VecDeque<Uuid>,
     access_tokens: HashMap<Uuid, AccessToken>,
     refresh_tokens: HashMap<Uuid, RefreshToken>,
-    /// Token pairs in the order they were issued, so the oldest can be forgotten: the stores
-    /// stay bounded however many grants a long-running CI server sees.
+    /// Token pairs in the order they were issued, so the oldest can be forgotten; may name pairs
+    /// already revoked.
     issued: VecDeque<(Uuid, Uuid)>,
-    /// Expired codes are swept when the store reaches this size (then twice what is left), so
-    /// issuing a code costs O(1) amortised instead of a scan of every code.
-    sweep_codes_at: usize,
 }
-
-/// At most this many (access, refresh) token pairs are remembered; issuing one more forgets the
-/// oldest pair, which then answers as a token this server never issued. ~10 MB at the cap.
-pub const MAX_TOKEN_PAIRS: usize = 50_000;
 
 /// A vehicle's state changed (a command, test control). Webhook delivery listens for these.
 #[derive(Debug, Clone)]
@@ -199,89 +277,82 @@ pub struct World {
     clock: Clock,
     /// How long a used refresh token keeps working (test-mode.md A5: 1 minute in the docs).
     refresh_grace: Duration,
+    /// Users each app keeps (`--max-users`); at least 1.
+    max_users: usize,
+    /// Vehicles each app keeps.
+    max_vehicles: usize,
 }
 
 impl World {
-    pub fn new(clock: Clock, refresh_grace: Duration) -> Self {
+    pub fn new(clock: Clock, refresh_grace: Duration, max_users: usize) -> Self {
         let (changes, _) = broadcast::channel(1024);
         World {
             inner: Arc::default(),
             changes,
             clock,
             refresh_grace,
+            max_users: max_users.max(1),
+            max_vehicles: MAX_VEHICLES_PER_APP,
         }
+    }
+
+    /// Users each app keeps before the least recently used is forgotten.
+    pub fn max_users(&self) -> usize {
+        self.max_users
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The user behind `login` on this app and mode, created on first sign-in.
+    /// The user behind `login` on this app and mode (created on first sign-in, forgetting the
+    /// app's least recently used user beyond `max_users`) and their vehicles built from `specs`
+    /// (matched by VIN, created from the fixture on first use so each user has their own copy of
+    /// the state).
     pub fn sign_in(
         &self,
         app: &str,
         mode: Mode,
         login: &str,
         forced_error: Option<&'static crate::catalogue::Entry>,
-    ) -> Uuid {
-        let mut inner = self.lock();
-        let key = (app.to_owned(), mode, login.to_lowercase());
-        if let Some(id) = inner.logins.get(&key) {
-            return *id;
-        }
-        let id = Uuid::new_v4();
-        inner.users.insert(
-            id,
-            User {
-                id,
-                app: app.to_owned(),
-                mode,
-                login: login.to_owned(),
-                forced_error,
-            },
-        );
-        inner.logins.insert(key, id);
-        id
-    }
-
-    /// The user's vehicles built from `specs` (matched by VIN), created from the fixture on first
-    /// use so each user has their own copy of the state.
-    pub fn garage(&self, user: Uuid, specs: &[Arc<VehicleSpec>]) -> Vec<Vehicle> {
+        specs: &[Arc<VehicleSpec>],
+    ) -> (Uuid, Vec<Vehicle>) {
         let now = self.clock.now();
         let mut inner = self.lock();
-        let Some(owner) = inner.users.get(&user).cloned() else {
-            return Vec::new();
+        let key = (app.to_owned(), mode, login.to_lowercase());
+        let known = inner.logins.get(&key).copied();
+        let id = match known {
+            Some(id) if inner.users.get_mut(app).is_some_and(|users| users.promote(&id)) => id,
+            _ => {
+                let id = Uuid::new_v4();
+                let record = UserRecord {
+                    user: User {
+                        id,
+                        app: app.to_owned(),
+                        mode,
+                        login: login.to_owned(),
+                        forced_error,
+                    },
+                    garage: Vec::new(),
+                    grants: HashSet::new(),
+                    last_selection: Arc::from([]),
+                };
+                inner.logins.insert(key, id);
+                inner
+                    .users
+                    .entry(app.to_owned())
+                    .or_insert_with(LruCache::unbounded)
+                    .put(id, record);
+                id
+            }
         };
-        specs
-            .iter()
-            .map(|spec| {
-                let existing = inner
-                    .garages
-                    .get(&user)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|id| inner.vehicles.get(id))
-                    .find(|v| v.spec.vin == spec.vin)
-                    .cloned();
-                existing.unwrap_or_else(|| {
-                    let vehicle = Vehicle {
-                        id: Uuid::new_v4(),
-                        app: owner.app.clone(),
-                        user,
-                        mode: owner.mode,
-                        spec: Arc::clone(spec),
-                        state: Arc::clone(&spec.state),
-                        updated_at: now,
-                    };
-                    inner.vehicles.insert(vehicle.id, vehicle.clone());
-                    inner.garages.entry(user).or_default().push(vehicle.id);
-                    vehicle
-                })
-            })
-            .collect()
+        let vehicles = inner.garage(app, id, specs, now);
+        inner.make_room(app, self.max_users, self.max_vehicles);
+        (id, vehicles)
     }
 
-    /// Records an approval and issues the code that redeems it.
+    /// Records an approval and issues the code that redeems it; refused if the user has been
+    /// forgotten since signing in.
     pub fn issue_code(
         &self,
         app: &str,
@@ -289,29 +360,46 @@ impl World {
         user: Uuid,
         scopes: Vec<Permission>,
         vehicles: Vec<Uuid>,
-    ) -> Uuid {
+    ) -> Result<Uuid, UserForgotten> {
         let now = self.clock.now();
         let mut inner = self.lock();
-        if inner.codes.len() >= inner.sweep_codes_at {
-            inner.codes.retain(|_, code| now - code.issued_at < CODE_LIFETIME * 2);
-            inner.sweep_codes_at = (inner.codes.len() * 2).max(1024);
-        }
-        for vehicle in &vehicles {
-            inner.connections.entry((user, *vehicle)).or_insert(now);
-        }
+        inner.forget_old_codes(now);
         let grant = Uuid::new_v4();
-        inner.grants.insert(
+        let code = Uuid::new_v4();
+        let Inner {
+            users,
+            connections,
+            grants,
+            codes,
+            code_order,
+            ..
+        } = &mut *inner;
+        let record = users
+            .get_mut(app)
+            .and_then(|users| users.get_mut(&user))
+            .ok_or(UserForgotten {
+                max_users: self.max_users,
+            })?;
+        for vehicle in &vehicles {
+            connections.entry((user, *vehicle)).or_insert(now);
+        }
+        if *record.last_selection != *vehicles {
+            record.last_selection = Arc::from(vehicles);
+        }
+        record.grants.insert(grant);
+        grants.insert(
             grant,
             Grant {
                 app: app.to_owned(),
                 user,
                 scopes,
-                vehicles,
-                created_at: now,
+                vehicles: Arc::clone(&record.last_selection),
+                unredeemed_code: Some(code),
+                pairs: Vec::new(),
+                live_pairs: 0,
             },
         );
-        let code = Uuid::new_v4();
-        inner.codes.insert(
+        codes.insert(
             code,
             Code {
                 app: app.to_owned(),
@@ -321,11 +409,13 @@ impl World {
                 redeemed_at: None,
             },
         );
-        code
+        code_order.push_back(code);
+        Ok(code)
     }
 
     /// Exchanges a code for tokens. Codes are single-use and bound to the client and the
-    /// redirect URI they were issued for (RFC 6749 §4.1.2, §4.1.3).
+    /// redirect URI they were issued for (RFC 6749 §4.1.2, §4.1.3); a second use revokes the
+    /// tokens the first one issued.
     pub fn redeem_code(&self, app: &str, code: &str, redirect_uri: Option<&str>) -> Result<Tokens, GrantError> {
         let now = self.clock.now();
         let mut inner = self.lock();
@@ -335,12 +425,14 @@ impl World {
             return Err(GrantError::CodeForAnotherClient);
         }
         if let Some(redeemed_at) = record.redeemed_at {
+            let grant = record.grant;
+            inner.drop_grant(grant);
             return Err(GrantError::CodeReused { redeemed_at });
         }
         let age = now - record.issued_at;
         if age >= CODE_LIFETIME {
             return Err(GrantError::CodeExpired {
-                ago: age - CODE_LIFETIME,
+                ago: age.saturating_sub(CODE_LIFETIME),
             });
         }
         if redirect_uri != Some(record.redirect_uri.as_str()) {
@@ -350,21 +442,28 @@ impl World {
         }
         record.redeemed_at = Some(now);
         let grant = record.grant;
-        Ok(issue_tokens(&mut inner, grant, now))
+        let Some(pending) = inner.grants.get_mut(&grant) else {
+            return Err(GrantError::UnknownCode);
+        };
+        pending.unredeemed_code = None;
+        inner.issue_tokens(grant, now).ok_or(GrantError::UnknownCode)
     }
 
     /// Rotates a refresh token. The old one keeps working for the grace period; earlier access
-    /// tokens stay valid (smartcar-api.md §3.2).
+    /// tokens stay valid (smartcar-api.md §3.2). Used after the grace period, it revokes its
+    /// whole token family.
     pub fn refresh(&self, app: &str, token: &str) -> Result<Tokens, GrantError> {
         let now = self.clock.now();
         let grace = self.refresh_grace;
         let mut inner = self.lock();
         let key = Uuid::try_parse(token).map_err(|_| GrantError::UnknownRefreshToken)?;
-        let record = inner
-            .refresh_tokens
-            .get_mut(&key)
-            .ok_or(GrantError::UnknownRefreshToken)?;
-        if record.app != app {
+        let Inner {
+            refresh_tokens, grants, ..
+        } = &mut *inner;
+        let record = refresh_tokens.get_mut(&key).ok_or(GrantError::UnknownRefreshToken)?;
+        let grant = record.grant;
+        let owner = grants.get(&grant).ok_or(GrantError::UnknownRefreshToken)?;
+        if owner.app != app {
             return Err(GrantError::RefreshTokenForAnotherClient);
         }
         if now >= record.expires_at {
@@ -373,33 +472,46 @@ impl World {
             });
         }
         match record.used_at {
-            Some(used_at) if now - used_at >= grace => return Err(GrantError::RefreshTokenReused { used_at }),
+            Some(used_at) if now - used_at >= grace => {
+                inner.drop_grant(grant);
+                return Err(GrantError::RefreshTokenReused { used_at });
+            }
             Some(_) => {}
             None => record.used_at = Some(now),
         }
-        let grant = record.grant;
-        Ok(issue_tokens(&mut inner, grant, now))
+        inner.issue_tokens(grant, now).ok_or(GrantError::UnknownRefreshToken)
     }
 
-    /// What a bearer token allows, or why it allows nothing.
+    /// What a bearer token allows, or why it allows nothing. A success counts as a use of the
+    /// user (they are forgotten last).
     pub fn authorize(&self, token: &str) -> Result<Access, AccessError> {
         let now = self.clock.now();
         let key = Uuid::try_parse(token).map_err(|_| AccessError::Unknown)?;
-        let inner = self.lock();
-        let record = inner.access_tokens.get(&key).ok_or(AccessError::Unknown)?;
+        let mut inner = self.lock();
+        let Inner {
+            access_tokens,
+            grants,
+            users,
+            ..
+        } = &mut *inner;
+        let record = access_tokens.get(&key).ok_or(AccessError::Unknown)?;
         if now >= record.expires_at {
             return Err(AccessError::Expired {
                 ago: now - record.expires_at,
             });
         }
-        let grant = inner.grants.get(&record.grant).ok_or(AccessError::Unknown)?;
-        let forced_error = inner.users.get(&grant.user).and_then(|user| user.forced_error);
+        let grant = grants.get(&record.grant).ok_or(AccessError::Unknown)?;
+        // `get` moves the user to the most recently used end.
+        let owner = users
+            .get_mut(&grant.app)
+            .and_then(|users| users.get(&grant.user))
+            .ok_or(AccessError::Unknown)?;
         Ok(Access {
             app: grant.app.clone(),
             user: grant.user,
             scopes: grant.scopes.clone(),
-            vehicles: grant.vehicles.clone(),
-            forced_error,
+            vehicles: grant.vehicles.to_vec(),
+            forced_error: owner.user.forced_error,
         })
     }
 
@@ -444,14 +556,17 @@ impl World {
     pub fn connections(&self, app: &str) -> Vec<Connection> {
         let inner = self.lock();
         let mut connections: Vec<Connection> = inner
-            .connections
-            .iter()
-            .filter_map(|((user, vehicle), connected_at)| {
-                let owner = inner.users.get(user)?;
-                (owner.app == app).then(|| Connection {
-                    app: owner.app.clone(),
-                    user: *user,
-                    vehicle: *vehicle,
+            .users
+            .get(app)
+            .into_iter()
+            .flat_map(|users| users.iter())
+            .flat_map(|(user, record)| record.garage.iter().map(move |vehicle| (*user, *vehicle)))
+            .filter_map(|(user, vehicle)| {
+                let connected_at = inner.connections.get(&(user, vehicle))?;
+                Some(Connection {
+                    app: app.to_owned(),
+                    user,
+                    vehicle,
                     connected_at: *connected_at,
                 })
             })
@@ -470,8 +585,22 @@ impl World {
     pub fn disconnect(&self, user: Uuid, vehicle: Uuid) -> bool {
         let mut inner = self.lock();
         let was_connected = inner.connections.remove(&(user, vehicle)).is_some();
-        for grant in inner.grants.values_mut().filter(|grant| grant.user == user) {
-            grant.vehicles.retain(|id| *id != vehicle);
+        let Inner {
+            users,
+            vehicles,
+            grants,
+            ..
+        } = &mut *inner;
+        let record = vehicles
+            .get(&vehicle)
+            .and_then(|car| users.get(&car.app))
+            .and_then(|users| users.peek(&user));
+        for id in record.into_iter().flat_map(|record| record.grants.iter()) {
+            if let Some(grant) = grants.get_mut(id)
+                && grant.vehicles.contains(&vehicle)
+            {
+                grant.vehicles = grant.vehicles.iter().copied().filter(|id| *id != vehicle).collect();
+            }
         }
         was_connected
     }
@@ -505,63 +634,210 @@ impl World {
             *inner = Inner::default();
             return;
         };
-        let grants: std::collections::HashSet<Uuid> = inner
-            .grants
-            .iter()
-            .filter(|(_, g)| g.app == app)
-            .map(|(id, _)| *id)
-            .collect();
-        let Inner { users, connections, .. } = &mut *inner;
-        connections.retain(|(user, _), _| users.get(user).is_none_or(|user| user.app != app));
-        inner.users.retain(|_, user| user.app != app);
-        inner.logins.retain(|(owner, _, _), _| owner != app);
-        inner.vehicles.retain(|_, vehicle| vehicle.app != app);
-        let Inner { users, garages, .. } = &mut *inner;
-        garages.retain(|user, _| users.contains_key(user));
-        inner.grants.retain(|_, grant| grant.app != app);
+        if let Some(mut users) = inner.users.remove(app) {
+            while let Some((_, record)) = users.pop_lru() {
+                inner.forget_user(record);
+            }
+        }
+        inner.vehicle_counts.remove(app);
+        // Redeemed codes whose grant is already gone belong to no user any more.
         inner.codes.retain(|_, code| code.app != app);
-        inner.refresh_tokens.retain(|_, token| token.app != app);
-        inner.access_tokens.retain(|_, token| !grants.contains(&token.grant));
     }
 }
 
-fn issue_tokens(inner: &mut Inner, grant: Uuid, now: OffsetDateTime) -> Tokens {
-    let access_token = Uuid::new_v4();
-    let refresh_token = Uuid::new_v4();
-    inner.access_tokens.insert(
-        access_token,
-        AccessToken {
-            grant,
-            expires_at: now + ACCESS_LIFETIME,
-        },
-    );
-    let (app, user, vehicles) = inner
-        .grants
-        .get(&grant)
-        .map(|g| (g.app.clone(), g.user, g.vehicles.clone()))
-        .unwrap_or_default();
-    inner.refresh_tokens.insert(
-        refresh_token,
-        RefreshToken {
-            app,
-            grant,
-            expires_at: now + REFRESH_LIFETIME,
-            used_at: None,
-        },
-    );
-    inner.issued.push_back((access_token, refresh_token));
-    while inner.issued.len() > MAX_TOKEN_PAIRS {
-        if let Some((access, refresh)) = inner.issued.pop_front() {
-            inner.access_tokens.remove(&access);
-            inner.refresh_tokens.remove(&refresh);
+impl Inner {
+    /// The user's vehicles for `specs`, created on first use.
+    fn garage(&mut self, app: &str, user: Uuid, specs: &[Arc<VehicleSpec>], now: OffsetDateTime) -> Vec<Vehicle> {
+        let Inner {
+            users,
+            vehicles,
+            vehicle_counts,
+            ..
+        } = self;
+        let Some(record) = users.get_mut(app).and_then(|users| users.peek_mut(&user)) else {
+            return Vec::new();
+        };
+        let count = vehicle_counts.entry(app.to_owned()).or_default();
+        specs
+            .iter()
+            .map(|spec| {
+                let existing = record
+                    .garage
+                    .iter()
+                    .filter_map(|id| vehicles.get(id))
+                    .find(|v| v.spec.vin == spec.vin)
+                    .cloned();
+                existing.unwrap_or_else(|| {
+                    let vehicle = Vehicle {
+                        id: Uuid::new_v4(),
+                        app: app.to_owned(),
+                        user,
+                        mode: record.user.mode,
+                        spec: Arc::clone(spec),
+                        state: Arc::clone(&spec.state),
+                        updated_at: now,
+                    };
+                    vehicles.insert(vehicle.id, vehicle.clone());
+                    record.garage.push(vehicle.id);
+                    *count += 1;
+                    vehicle
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets the app's least recently used users until it has at most `max_users` users and
+    /// `max_vehicles` vehicles. The user just signed in is the most recently used, so it stays
+    /// (`max_users` is at least 1, and a last user is kept whatever its vehicles).
+    fn make_room(&mut self, app: &str, max_users: usize, max_vehicles: usize) {
+        loop {
+            let vehicles = self.vehicle_counts.get(app).copied().unwrap_or(0);
+            let Some(users) = self.users.get_mut(app) else {
+                return;
+            };
+            if users.len() <= max_users && (vehicles <= max_vehicles || users.len() <= 1) {
+                return;
+            }
+            let Some((_, forgotten)) = users.pop_lru() else {
+                return;
+            };
+            self.forget_user(forgotten);
         }
     }
-    Tokens {
-        access_token,
-        refresh_token,
-        expires_in: ACCESS_LIFETIME.whole_seconds(),
-        user,
-        vehicles,
+
+    /// Forgets a user (already out of their app's cache) and everything that hangs off them.
+    fn forget_user(&mut self, record: UserRecord) {
+        let user = record.user;
+        if let Some(count) = self.vehicle_counts.get_mut(&user.app) {
+            *count = count.saturating_sub(record.garage.len());
+        }
+        self.logins.remove(&(user.app, user.mode, user.login.to_lowercase()));
+        for vehicle in record.garage {
+            self.vehicles.remove(&vehicle);
+            self.connections.remove(&(user.id, vehicle));
+        }
+        for grant in record.grants {
+            self.drop_grant(grant);
+        }
+    }
+
+    /// Forgets a grant with its unredeemed code and its whole token family.
+    fn drop_grant(&mut self, id: Uuid) {
+        let Some(grant) = self.grants.remove(&id) else {
+            return;
+        };
+        if let Some(code) = grant.unredeemed_code {
+            self.codes.remove(&code);
+        }
+        for (access, refresh) in grant.pairs {
+            self.access_tokens.remove(&access);
+            self.refresh_tokens.remove(&refresh);
+        }
+        if let Some(record) = self
+            .users
+            .get_mut(&grant.app)
+            .and_then(|users| users.peek_mut(&grant.user))
+        {
+            record.grants.remove(&id);
+        }
+    }
+
+    /// Forgets one token pair; its grant goes too once nothing of it is left.
+    fn forget_pair(&mut self, access: Uuid, refresh: Uuid) {
+        self.refresh_tokens.remove(&refresh);
+        let Some(token) = self.access_tokens.remove(&access) else {
+            return;
+        };
+        let spent = self.grants.get_mut(&token.grant).is_some_and(|grant| {
+            grant.live_pairs = grant.live_pairs.saturating_sub(1);
+            grant.is_spent()
+        });
+        if spent {
+            self.drop_grant(token.grant);
+        }
+    }
+
+    /// Forgets codes past [`CODE_MEMORY`] and, beyond [`MAX_CODES`], the oldest; a grant whose
+    /// code was never redeemed goes with it.
+    fn forget_old_codes(&mut self, now: OffsetDateTime) {
+        while let Some(oldest) = self.code_order.front().copied() {
+            let full = self.code_order.len() >= MAX_CODES;
+            let keep = self
+                .codes
+                .get(&oldest)
+                .is_some_and(|code| now - code.issued_at < CODE_MEMORY);
+            if keep && !full {
+                break;
+            }
+            self.code_order.pop_front();
+            let Some(code) = self.codes.remove(&oldest) else {
+                continue;
+            };
+            let spent = self.grants.get_mut(&code.grant).is_some_and(|grant| {
+                if grant.unredeemed_code == Some(oldest) {
+                    grant.unredeemed_code = None;
+                }
+                grant.is_spent()
+            });
+            if spent {
+                self.drop_grant(code.grant);
+            }
+        }
+    }
+
+    /// Issues a token pair from a live grant and counts it as a use of its user; `None` if the
+    /// grant is gone.
+    fn issue_tokens(&mut self, grant_id: Uuid, now: OffsetDateTime) -> Option<Tokens> {
+        let access_token = Uuid::new_v4();
+        let refresh_token = Uuid::new_v4();
+        let Inner {
+            users,
+            grants,
+            access_tokens,
+            refresh_tokens,
+            issued,
+            ..
+        } = self;
+        let grant = grants.get_mut(&grant_id)?;
+        if let Some(users) = users.get_mut(&grant.app) {
+            users.promote(&grant.user);
+        }
+        // Drop forgotten pairs from the family now and then, so a grant refreshed for months
+        // keeps a list about the size of what is still remembered.
+        if grant.pairs.len() >= 2 * grant.live_pairs + 16 {
+            grant.pairs.retain(|(access, _)| access_tokens.contains_key(access));
+        }
+        grant.pairs.push((access_token, refresh_token));
+        grant.live_pairs += 1;
+        let tokens = Tokens {
+            access_token,
+            refresh_token,
+            expires_in: ACCESS_LIFETIME.whole_seconds(),
+            user: grant.user,
+            vehicles: grant.vehicles.to_vec(),
+        };
+        access_tokens.insert(
+            access_token,
+            AccessToken {
+                grant: grant_id,
+                expires_at: now.saturating_add(ACCESS_LIFETIME),
+            },
+        );
+        refresh_tokens.insert(
+            refresh_token,
+            RefreshToken {
+                grant: grant_id,
+                expires_at: now.saturating_add(REFRESH_LIFETIME),
+                used_at: None,
+            },
+        );
+        issued.push_back((access_token, refresh_token));
+        while self.issued.len() > MAX_TOKEN_PAIRS {
+            if let Some((access, refresh)) = self.issued.pop_front() {
+                self.forget_pair(access, refresh);
+            }
+        }
+        Some(tokens)
     }
 }
 
@@ -569,26 +845,46 @@ fn issue_tokens(inner: &mut Inner, grant: Uuid, now: OffsetDateTime) -> Tokens {
 mod tests {
     use super::*;
 
+    const APP: &str = "demo-client";
+    const REDIRECT: &str = "https://example.com/auth";
+
     fn world() -> World {
-        World::new(Clock::default(), Duration::minutes(1))
+        World::new(Clock::default(), Duration::minutes(1), DEFAULT_MAX_USERS)
     }
 
-    fn first_tokens(world: &World) -> Tokens {
-        let user = world.sign_in("demo-client", Mode::Test, "someone@example.com", None);
-        let code = world.issue_code("demo-client", "https://example.com/auth", user, Vec::new(), Vec::new());
+    fn spec() -> Arc<VehicleSpec> {
+        static SPEC: std::sync::OnceLock<Arc<VehicleSpec>> = std::sync::OnceLock::new();
+        let spec = SPEC.get_or_init(|| {
+            let fixtures = crate::fixtures::Fixtures::embedded().expect("fixtures");
+            Arc::clone(&fixtures.brand("CHEVROLET").expect("brand").vehicles[0])
+        });
+        Arc::clone(spec)
+    }
+
+    /// Signs `login` in with one vehicle, allows it and exchanges the code.
+    fn connect(world: &World, login: &str) -> Tokens {
+        let (user, vehicles) = world.sign_in(APP, Mode::Test, login, None, &[spec()]);
+        let ids = vehicles.iter().map(|v| v.id).collect();
+        let code = world
+            .issue_code(APP, REDIRECT, user, Vec::new(), ids)
+            .expect("a known user");
         world
-            .redeem_code("demo-client", &code.to_string(), Some("https://example.com/auth"))
+            .redeem_code(APP, &code.to_string(), Some(REDIRECT))
             .expect("a fresh code")
+    }
+
+    fn works(world: &World, tokens: &Tokens) -> bool {
+        world.authorize(&tokens.access_token.to_string()).is_ok()
     }
 
     #[test]
     fn the_oldest_token_pair_is_forgotten_once_the_store_is_full() {
         let world = world();
-        let first = first_tokens(&world);
+        let first = connect(&world, "someone@example.com");
         let mut latest = first.clone();
         for _ in 0..MAX_TOKEN_PAIRS {
             latest = world
-                .refresh("demo-client", &latest.refresh_token.to_string())
+                .refresh(APP, &latest.refresh_token.to_string())
                 .expect("a fresh refresh token");
         }
 
@@ -596,16 +892,194 @@ mod tests {
             world.authorize(&first.access_token.to_string()),
             Err(AccessError::Unknown)
         ));
-        assert!(world.authorize(&latest.access_token.to_string()).is_ok());
+        assert!(works(&world, &latest));
     }
 
     #[test]
     fn signing_in_again_finds_the_same_user() {
         let world = world();
 
-        let once = world.sign_in("demo-client", Mode::Test, "Driver@Example.com", None);
-        let again = world.sign_in("demo-client", Mode::Test, "driver@example.com", None);
+        let (once, _) = world.sign_in(APP, Mode::Test, "Driver@Example.com", None, &[spec()]);
+        let (again, _) = world.sign_in(APP, Mode::Test, "driver@example.com", None, &[spec()]);
 
         assert_eq!(once, again);
+    }
+
+    #[test]
+    fn the_user_beyond_the_cap_forgets_the_least_recently_used_one_and_its_tokens() {
+        let world = World::new(Clock::default(), Duration::minutes(1), 1000);
+        let users: Vec<Tokens> = (0..1000)
+            .map(|i| connect(&world, &format!("{i}@example.com")))
+            .collect();
+        // The first user calls the API, so the second is now the least recently used.
+        assert!(works(&world, &users[0]));
+
+        let newcomer = connect(&world, "1000@example.com");
+
+        assert!(works(&world, &newcomer));
+        assert!(works(&world, &users[0]));
+        assert_eq!(
+            world.authorize(&users[1].access_token.to_string()).err(),
+            Some(AccessError::Unknown)
+        );
+        assert!(
+            world.refresh(APP, &users[1].refresh_token.to_string()).is_err(),
+            "its refresh token is forgotten too"
+        );
+        assert!(users[2..].iter().all(|tokens| works(&world, tokens)));
+        assert_eq!(world.vehicles(Some(APP)).len(), 1000, "its vehicle went with it");
+        assert_eq!(world.connections(APP).len(), 1000);
+    }
+
+    #[test]
+    fn a_forgotten_user_signing_in_again_is_a_new_user() {
+        let world = World::new(Clock::default(), Duration::minutes(1), 1);
+        let (first, _) = world.sign_in(APP, Mode::Test, "a@example.com", None, &[spec()]);
+        world.sign_in(APP, Mode::Test, "b@example.com", None, &[spec()]);
+
+        let (again, _) = world.sign_in(APP, Mode::Test, "a@example.com", None, &[spec()]);
+
+        assert_ne!(first, again);
+        assert_eq!(world.vehicles(Some(APP)).len(), 1);
+    }
+
+    #[test]
+    fn allowing_after_the_user_was_forgotten_is_refused() {
+        let world = World::new(Clock::default(), Duration::minutes(1), 1);
+        let (first, vehicles) = world.sign_in(APP, Mode::Test, "a@example.com", None, &[spec()]);
+        world.sign_in(APP, Mode::Test, "b@example.com", None, &[spec()]);
+
+        let result = world.issue_code(APP, REDIRECT, first, Vec::new(), vec![vehicles[0].id]);
+
+        assert_eq!(result, Err(UserForgotten { max_users: 1 }));
+    }
+
+    #[test]
+    fn users_beyond_the_vehicle_cap_forget_the_least_recently_used() {
+        let mut world = world();
+        world.max_vehicles = 5;
+        let specs: Vec<Arc<VehicleSpec>> = (0..3)
+            .map(|i| {
+                let mut spec = (*spec()).clone();
+                spec.vin = format!("1FAKEVIN00000000{i}");
+                Arc::new(spec)
+            })
+            .collect();
+        let (first, _) = world.sign_in(APP, Mode::Test, "a@example.com", None, &specs);
+        let (second, _) = world.sign_in(APP, Mode::Test, "b@example.com", None, &specs);
+
+        let owners: HashSet<Uuid> = world.vehicles(Some(APP)).iter().map(|v| v.user).collect();
+
+        assert_eq!(owners, HashSet::from([second]));
+        assert_ne!(first, second);
+    }
+
+    #[test]
+    fn the_cap_is_per_app() {
+        let world = World::new(Clock::default(), Duration::minutes(1), 1);
+        let ours = connect(&world, "a@example.com");
+
+        world.sign_in("other-app", Mode::Test, "b@example.com", None, &[spec()]);
+
+        assert!(works(&world, &ours));
+    }
+
+    #[test]
+    fn a_reused_code_revokes_the_tokens_its_first_use_issued() {
+        let world = world();
+        let (user, vehicles) = world.sign_in(APP, Mode::Test, "a@example.com", None, &[spec()]);
+        let code = world
+            .issue_code(APP, REDIRECT, user, Vec::new(), vec![vehicles[0].id])
+            .expect("a known user")
+            .to_string();
+        let first = world.redeem_code(APP, &code, Some(REDIRECT)).expect("a fresh code");
+        let refreshed = world
+            .refresh(APP, &first.refresh_token.to_string())
+            .expect("a fresh refresh token");
+
+        let reuse = world.redeem_code(APP, &code, Some(REDIRECT));
+
+        assert!(matches!(reuse, Err(GrantError::CodeReused { .. })));
+        assert!(!works(&world, &first));
+        assert!(!works(&world, &refreshed), "tokens refreshed from it are revoked too");
+        assert!(world.refresh(APP, &refreshed.refresh_token.to_string()).is_err());
+    }
+
+    #[test]
+    fn a_refresh_token_reused_after_its_grace_period_revokes_its_family() {
+        let world = world();
+        let first = connect(&world, "a@example.com");
+        let second = world
+            .refresh(APP, &first.refresh_token.to_string())
+            .expect("a fresh refresh token");
+        let third = world
+            .refresh(APP, &second.refresh_token.to_string())
+            .expect("a fresh refresh token");
+        world.clock.advance(Duration::minutes(2));
+
+        let reuse = world.refresh(APP, &first.refresh_token.to_string());
+
+        assert!(matches!(reuse, Err(GrantError::RefreshTokenReused { .. })));
+        assert!(!works(&world, &first));
+        assert!(!works(&world, &third));
+        assert!(world.refresh(APP, &third.refresh_token.to_string()).is_err());
+    }
+
+    #[test]
+    fn another_family_of_the_same_user_survives_a_revocation() {
+        let world = world();
+        let revoked = connect(&world, "a@example.com");
+        let other = connect(&world, "a@example.com");
+        world
+            .refresh(APP, &revoked.refresh_token.to_string())
+            .expect("a fresh refresh token");
+        world.clock.advance(Duration::minutes(2));
+
+        let _ = world.refresh(APP, &revoked.refresh_token.to_string());
+
+        assert!(!works(&world, &revoked));
+        assert!(works(&world, &other));
+    }
+
+    #[test]
+    fn a_user_reauthorizing_forever_keeps_the_grants_bounded() {
+        let world = world();
+        for _ in 0..MAX_TOKEN_PAIRS + 100 {
+            connect(&world, "ci@example.com");
+        }
+
+        let inner = world.lock();
+        assert!(inner.grants.len() <= MAX_TOKEN_PAIRS, "{} grants", inner.grants.len());
+        assert!(inner.codes.len() <= MAX_CODES);
+    }
+
+    #[test]
+    fn unredeemed_codes_and_their_grants_are_forgotten() {
+        let world = world();
+        let (user, _) = world.sign_in(APP, Mode::Test, "a@example.com", None, &[spec()]);
+        for _ in 0..100 {
+            world
+                .issue_code(APP, REDIRECT, user, Vec::new(), Vec::new())
+                .expect("a known user");
+        }
+        world.clock.advance(CODE_MEMORY);
+
+        world
+            .issue_code(APP, REDIRECT, user, Vec::new(), Vec::new())
+            .expect("a known user");
+
+        let inner = world.lock();
+        assert_eq!(inner.codes.len(), 1);
+        assert_eq!(inner.grants.len(), 1);
+    }
+
+    #[test]
+    fn tokens_issued_at_the_end_of_time_do_not_panic() {
+        let world = world();
+        world.clock.set(time::macros::datetime!(9999-12-31 23:00 UTC));
+
+        let tokens = connect(&world, "a@example.com");
+
+        assert!(works(&world, &tokens));
     }
 }

@@ -41,6 +41,8 @@ impl Server {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .to_owned();
+        // reqwest has no crypto provider of its own; nothing in this process installed one yet.
+        mock_server::webhooks::client::install_crypto_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -157,7 +159,7 @@ async fn a_fault_added_for_two_requests_is_served_twice_then_gone() {
     let listed = server.cli_ok(&["fault", "list"]).await;
 
     assert_eq!(statuses, [StatusCode::CONFLICT, StatusCode::CONFLICT, StatusCode::OK]);
-    assert_eq!(listed["rules"][0]["fired"], 2);
+    assert_eq!(listed["rules"], json!([]), "a spent rule leaves the rule book");
 }
 
 #[tokio::test]

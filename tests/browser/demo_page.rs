@@ -54,6 +54,7 @@ async fn start_demo_with(
         api_origin: mock,
         mode: demo_backend::config::Mode::Test,
         scope: vec!["read_vehicle_info".to_owned()],
+        ca_cert: None,
         allowed_origins: Vec::new(),
     };
     tokio::spawn(demo_backend::serve(backend_listener, config, std::future::pending()));

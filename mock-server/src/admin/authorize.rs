@@ -8,7 +8,8 @@
 //!
 //! Defaults: the first app of the fixtures, the app's default brand and scope, a fresh test-mode
 //! e-mail (so every call is a new user), test mode and the app's first redirect URI. The e-mail
-//! follows the test-mode grammar (`<n>-vehicles@smartcar.com`, `<VIN>@bev.smartcar.com`, …).
+//! follows the test-mode grammar (`<n>-vehicles@smartcar.com`, `<VIN>@bev.smartcar.com`, …) and
+//! has at most [`MAX_LOGIN_BYTES`] bytes (a 400 names the cap beyond it).
 
 use axum::Json;
 use axum::Router;
@@ -18,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AdminError, JsonBody};
+use crate::connect::MAX_LOGIN_BYTES;
 use crate::connect::shortcut::{self, Approval};
 use crate::permissions::Permission;
 use crate::state::AppState;
@@ -87,10 +89,17 @@ async fn authorize(
         }
         None => app.redirect_uris.first().cloned().unwrap_or_default(),
     };
-    let email = request
-        .email
-        .clone()
-        .unwrap_or_else(|| format!("{}@test.example", uuid::Uuid::new_v4()));
+    let email = match &request.email {
+        Some(email) if email.trim().len() > MAX_LOGIN_BYTES => {
+            return Err(AdminError::BadRequest(format!(
+                "email has {} bytes; usernames and e-mails are capped at {MAX_LOGIN_BYTES} bytes",
+                email.trim().len()
+            )));
+        }
+        // Trimmed as the Connect sign-in form trims it, so both find the same user.
+        Some(email) => email.trim().to_owned(),
+        None => format!("{}@test.example", uuid::Uuid::new_v4()),
+    };
     let approval = Approval {
         app,
         brand,

@@ -6,7 +6,8 @@
 //! - `PUT /admin/clock` — `{"now": "2030-01-01T00:00:00Z"}`
 //! - `DELETE /admin/clock` — back to wall time
 //!
-//! The clock is the server's, shared by every app.
+//! The clock is the server's, shared by every app. It stays within 100 years of wall time
+//! ([`crate::clock::MAX_OFFSET`]); a move beyond that is a 400 that says the range.
 
 use axum::Json;
 use axum::Router;
@@ -48,11 +49,15 @@ struct Advance {
 pub fn parse_duration(text: &str) -> Result<time::Duration, AdminError> {
     let duration = humantime::parse_duration(text.trim())
         .map_err(|error| AdminError::BadRequest(format!("{text:?} is not a duration like 2h, 61d or 11m: {error}")))?;
-    time::Duration::try_from(duration).map_err(|_| AdminError::BadRequest(format!("{text:?} is too long")))
+    time::Duration::try_from(duration)
+        .map_err(|_| AdminError::BadRequest(format!("{text:?} is too long: {}", crate::clock::OutOfRange)))
 }
 
 async fn advance(State(state): State<AppState>, JsonBody(body): JsonBody<Advance>) -> Result<Json<Value>, AdminError> {
-    state.clock.advance(parse_duration(&body.by)?);
+    state
+        .clock
+        .try_advance(parse_duration(&body.by)?)
+        .map_err(|range| AdminError::BadRequest(format!("cannot advance by {:?}: {range}", body.by)))?;
     Ok(view(&state.clock))
 }
 
@@ -65,7 +70,10 @@ struct Set {
 async fn set(State(state): State<AppState>, JsonBody(body): JsonBody<Set>) -> Result<Json<Value>, AdminError> {
     let to = OffsetDateTime::parse(body.now.trim(), &Rfc3339)
         .map_err(|error| AdminError::BadRequest(format!("{:?} is not an RFC 3339 time: {error}", body.now)))?;
-    state.clock.set(to);
+    state
+        .clock
+        .set(to)
+        .map_err(|range| AdminError::BadRequest(format!("cannot set the clock to {:?}: {range}", body.now)))?;
     Ok(view(&state.clock))
 }
 

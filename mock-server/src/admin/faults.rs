@@ -1,7 +1,9 @@
 //! Fault injection: rules that make matching requests fail, slow down or lose their connection,
 //! and Connect-side faults that end the next authorization with a Connect error.
 //!
-//! - `GET /admin/faults[?app=]` — every rule with how often it fired
+//! - `GET /admin/faults[?app=]` — every rule with how often it fired and how many firings remain
+//!   (a rule with `times` leaves the list after its last firing; the journal names the rule that
+//!   answered each request)
 //! - `POST /admin/faults` — add an API rule (see [`FaultSpec`])
 //! - `POST /admin/faults/connect` — add a Connect rule (see [`ConnectFaultSpec`])
 //! - `DELETE /admin/faults/{id}` — remove one rule
@@ -158,6 +160,7 @@ struct Rule {
     id: u64,
     spec: FaultSpec,
     method: Option<Method>,
+    path: Option<PathPattern>,
     error: Option<&'static Entry>,
     latency: Option<(Duration, Duration)>,
     seed: u64,
@@ -212,10 +215,14 @@ impl Faults {
             None => None,
         };
         let latency = spec.latency.as_deref().map(parse_latency).transpose()?;
+        let path = spec.path.as_deref().map(PathPattern::parse).transpose()?;
         if let Some(p) = spec.probability
             && !(0.0..=1.0).contains(&p)
         {
             return Err(format!("probability must be between 0 and 1, got {p}"));
+        }
+        if spec.times == Some(0) {
+            return Err("times must be at least 1 (leave it out for a rule that always fires)".to_owned());
         }
         if error.is_none() && latency.is_none() && !spec.drop && spec.retry_after.is_none() {
             return Err("a rule needs an error, a latency, drop or retry_after".to_owned());
@@ -227,6 +234,7 @@ impl Faults {
             id: inner.next_id,
             spec,
             method,
+            path,
             error,
             latency,
             seed,
@@ -239,7 +247,7 @@ impl Faults {
         Ok(view)
     }
 
-    /// Adds a Connect rule.
+    /// Adds a Connect rule (`times` is at least 1: the handler checks).
     pub fn add_connect(&self, spec: ConnectFaultSpec) -> Value {
         let mut inner = self.lock();
         inner.next_id += 1;
@@ -254,13 +262,24 @@ impl Faults {
         view
     }
 
-    /// The fault for this request, if a rule fires (counting it).
+    /// The fault for this request, if a rule fires (counting it). A rule that has fired its
+    /// last time leaves the rule book, so a long-lived server's book (and every request's walk
+    /// through it) does not grow with the rules tests add and use up.
     pub fn take(&self, caller: &Caller, method: &Method, path: &str) -> Option<Fault> {
         if self.active.load(Ordering::Relaxed) == 0 {
             return None;
         }
         let mut inner = self.lock();
-        inner.rules.iter_mut().find_map(|rule| rule.fire(caller, method, path))
+        let (index, fault) = inner
+            .rules
+            .iter_mut()
+            .enumerate()
+            .find_map(|(index, rule)| rule.fire(caller, method, path).map(|fault| (index, fault)))?;
+        if inner.rules[index].remaining() == Some(0) {
+            inner.rules.remove(index);
+            self.recount(&inner);
+        }
+        Some(fault)
     }
 
     /// The Connect error the next authorization of `login` at `app` ends in, if any (counting it).
@@ -269,7 +288,7 @@ impl Faults {
             return None;
         }
         let mut inner = self.lock();
-        let rule = inner.connect.iter_mut().find(|rule| {
+        let index = inner.connect.iter().position(|rule| {
             rule.spec.app == app
                 && rule.remaining() > 0
                 && rule
@@ -278,8 +297,14 @@ impl Faults {
                     .as_deref()
                     .is_none_or(|email| email.eq_ignore_ascii_case(login))
         })?;
+        let rule = &mut inner.connect[index];
         rule.fired += 1;
-        Some((rule.id, rule.spec.error))
+        let taken = (rule.id, rule.spec.error);
+        if rule.remaining() == 0 {
+            inner.connect.remove(index);
+            self.recount(&inner);
+        }
+        Some(taken)
     }
 
     pub fn list(&self, app: Option<&str>) -> Value {
@@ -337,7 +362,7 @@ impl Rule {
             && spec.user.is_none_or(|user| caller.user == Some(user))
             && spec.vehicle.is_none_or(|vehicle| caller.vehicle == Some(vehicle))
             && self.method.as_ref().is_none_or(|m| m == method)
-            && spec.path.as_deref().is_none_or(|pattern| glob(pattern, path))
+            && self.path.as_ref().is_none_or(|pattern| pattern.matches(path))
     }
 
     fn fire(&mut self, caller: &Caller, method: &Method, path: &str) -> Option<Fault> {
@@ -417,24 +442,51 @@ fn parse_latency(text: &str) -> Result<(Duration, Duration), String> {
     }
 }
 
-/// Shell-style matching: `*` is any run of characters except `/`, `**` any run at all. A pattern
-/// that does not start with `/` or `**` matches the end of the path (`*/charge`, `charge`).
-pub fn glob(pattern: &str, text: &str) -> bool {
-    if !pattern.starts_with('/') && !pattern.starts_with("**") {
-        return glob(&format!("**/{pattern}"), text);
-    }
-    fn matches(pattern: &[u8], text: &[u8]) -> bool {
-        match pattern {
-            [] => text.is_empty(),
-            [b'*', b'*', rest @ ..] => (0..=text.len()).any(|i| matches(rest, &text[i..])),
-            [b'*', rest @ ..] => {
-                let segment = text.iter().position(|&b| b == b'/').unwrap_or(text.len());
-                (0..=segment).any(|i| matches(rest, &text[i..]))
-            }
-            [first, rest @ ..] => text.first() == Some(first) && matches(rest, &text[1..]),
+/// A path pattern, compiled once: `*` is any run of characters except `/`, `**` any run at all;
+/// a pattern that does not start with `/` or `**` matches the end of the path (`*/charge`,
+/// `charge`). Every other character stands for itself.
+///
+/// Compiled to a regular expression, whose engine matches in time linear in the path, however
+/// many stars the pattern has (a backtracking matcher is exponential in them).
+#[derive(Debug, Clone)]
+pub struct PathPattern(regex::Regex);
+
+/// Patterns are short; this keeps a compiled one small too.
+const MAX_PATTERN_CHARS: usize = 1024;
+
+impl PathPattern {
+    pub fn parse(pattern: &str) -> Result<Self, String> {
+        if pattern.chars().count() > MAX_PATTERN_CHARS {
+            return Err(format!("a path pattern has at most {MAX_PATTERN_CHARS} characters"));
         }
+        let mut expression = String::from(r"(?s)\A");
+        if !pattern.starts_with('/') && !pattern.starts_with("**") {
+            expression.push_str(".*/");
+        }
+        let mut rest = pattern;
+        while let Some(star) = rest.find('*') {
+            expression.push_str(&regex::escape(&rest[..star]));
+            rest = &rest[star..];
+            if let Some(after) = rest.strip_prefix("**") {
+                expression.push_str(".*");
+                rest = after;
+            } else {
+                expression.push_str("[^/]*");
+                rest = &rest[1..];
+            }
+        }
+        expression.push_str(&regex::escape(rest));
+        expression.push_str(r"\z");
+        regex::RegexBuilder::new(&expression)
+            .size_limit(1 << 20)
+            .build()
+            .map(PathPattern)
+            .map_err(|error| format!("path pattern {pattern:?} is too complex: {error}"))
     }
-    matches(pattern.as_bytes(), text.as_bytes())
+
+    pub fn matches(&self, path: &str) -> bool {
+        self.0.is_match(path)
+    }
 }
 
 async fn list(State(state): State<AppState>, Query(filter): Query<AppFilter>) -> Json<Value> {
@@ -451,6 +503,9 @@ async fn add_connect(
 ) -> Result<Json<Value>, AdminError> {
     if state.fixtures.app(&spec.app).is_none() {
         return Err(AdminError::NotFound(format!("no app has client id {}", spec.app)));
+    }
+    if spec.times == Some(0) {
+        return Err(AdminError::BadRequest("times must be at least 1".to_owned()));
     }
     Ok(Json(state.control.faults.add_connect(spec)))
 }
@@ -472,6 +527,10 @@ async fn clear(State(state): State<AppState>, Query(filter): Query<AppFilter>) -
 mod tests {
     use super::*;
 
+    fn glob(pattern: &str, path: &str) -> bool {
+        PathPattern::parse(pattern).expect("a pattern").matches(path)
+    }
+
     #[test]
     fn a_single_star_stays_within_a_segment() {
         assert!(glob("/v2.0/vehicles/*/charge", "/v2.0/vehicles/abc/charge"));
@@ -481,6 +540,32 @@ mod tests {
         assert!(!glob("/oauth/token", "/oauth/tokens"));
         assert!(glob("*/charge", "/v2.0/vehicles/abc/charge"));
         assert!(!glob("*/charge", "/v2.0/vehicles/abc/charge/limit"));
+        assert!(glob("charge", "/v2.0/vehicles/abc/charge"));
+        assert!(glob("/v2.0/**odometer", "/v2.0/vehicles/abc/odometer"));
+        assert!(glob("/v2.0/vehicles/***", "/v2.0/vehicles/abc/odometer"));
+    }
+
+    #[test]
+    fn other_characters_stand_for_themselves() {
+        assert!(glob("/v2.0/vehicles/*/charge", "/v2.0/vehicles/a.b/charge"));
+        assert!(!glob("/v2.0/vehicles/*/charge", "/v2x0/vehicles/abc/charge"));
+        assert!(glob("/a?b[c]{d}(e)+$^|\\", "/a?b[c]{d}(e)+$^|\\"));
+        assert!(!glob("/a?b", "/axb"));
+        assert!(glob("**", "/anything\nat/all"));
+    }
+
+    #[test]
+    fn a_pattern_full_of_double_stars_matches_in_linear_time() {
+        let pattern = format!("/{}b", "**a".repeat(16));
+        let path = format!("/{}", "a".repeat(200));
+        let (done, finished) = std::sync::mpsc::channel();
+
+        // On a thread of its own, so an exponential matcher fails the test instead of hanging it.
+        std::thread::spawn(move || {
+            let _ = done.send(glob(&pattern, &path));
+        });
+
+        assert_eq!(finished.recv_timeout(Duration::from_secs(5)), Ok(false));
     }
 
     #[test]

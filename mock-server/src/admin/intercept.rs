@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 
 use super::faults::Fault;
-use super::journal::Record;
+use super::journal::{Excerpt, KEPT_BODY_BYTES, Record, RequestExcerpt};
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorReason};
 use crate::state::AppState;
@@ -37,9 +37,9 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
     };
     let caller = Caller::resolve(&state, &parts, &body);
     let journal = state.control.journal.clone();
-    let keep = journal
+    let kept = journal
         .enabled()
-        .then(|| (parts.method.clone(), parts.uri.clone(), parts.headers.clone()));
+        .then(|| RequestExcerpt::of(&parts.method, &parts.uri, &parts.headers, &body));
 
     let fault = state.control.faults.take(&caller, &parts.method, parts.uri.path());
     let fault_id = fault.as_ref().map(|fault| fault.rule);
@@ -48,7 +48,7 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
         None => answer(&state, &caller, parts, body.clone(), next).await,
     };
 
-    let Some((method, uri, headers)) = keep else {
+    let Some(request) = kept else {
         return response;
     };
     let (mut response_parts, response_body) = response.into_parts();
@@ -75,17 +75,14 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
         seq: journal.next_seq(),
         request_id: crate::request::current().id,
         at,
-        method,
-        uri,
-        headers,
-        body: kept(&body),
+        request,
         status: if dropped {
             StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
         } else {
             response_parts.status
         },
         retry_after: response_parts.headers.get("retry-after").cloned(),
-        response_body: kept(&response_bytes),
+        response_body: Excerpt::of(&response_bytes, KEPT_BODY_BYTES),
         latency: started.elapsed(),
         caller,
         fault: fault_id,
@@ -96,20 +93,6 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
         return Response::from_parts(response_parts, Body::new(DroppedBody));
     }
     Response::from_parts(response_parts, Body::from(response_bytes))
-}
-
-/// The journal keeps at most this much of a body, so a few large uploads cannot hold on to
-/// megabytes each.
-const KEPT_BODY_BYTES: usize = 64 * 1024;
-
-/// The body as the journal keeps it: the same bytes (no copy), or a copy of the first
-/// [`KEPT_BODY_BYTES`] when it is larger (a slice would keep the whole buffer alive).
-fn kept(body: &Bytes) -> Bytes {
-    if body.len() <= KEPT_BODY_BYTES {
-        body.clone()
-    } else {
-        Bytes::copy_from_slice(&body[..KEPT_BODY_BYTES])
-    }
 }
 
 /// Limits, then the platform.

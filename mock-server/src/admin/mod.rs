@@ -9,9 +9,17 @@
 //! - `/admin/requests` — the request journal ([`journal`])
 //! - `POST /admin/reset[?app=]` — forget one app's state, or everything
 //!
-//! Reachable from loopback only, unless the server was started with `--admin-token`: then every
-//! admin request needs `Authorization: Bearer <token>`, from anywhere. [`intercept`] is the
-//! middleware that applies faults and limits to the platform's routes and fills the journal.
+//! Who may call it ([`guard`]), because "loopback only" does not stop a browser on this machine:
+//! - without `--admin-token`, the peer must be loopback and the `Host` a loopback name or address
+//!   (`localhost`, `127.x.x.x`, `[::1]`, any port), so a DNS-rebound page cannot reach it; with
+//!   `--admin-token`, every request needs `Authorization: Bearer <token>` and may come from anywhere;
+//! - a request with an `Origin` must come from the server's own origin (`scheme://Host`), so a
+//!   cross-site `fetch` is refused even as a "simple" request; a page the mock serves itself can
+//!   still call it;
+//! - a request with a body must be `Content-Type: application/json` (415 otherwise).
+//!
+//! [`intercept`] is the middleware that applies faults and limits to the platform's routes and
+//! fills the journal.
 
 pub mod authorize;
 pub mod clock;
@@ -32,6 +40,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body::Body as _;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -78,8 +87,17 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(state, guard))
 }
 
-/// Loopback only, or the bearer admin token when one was set.
+/// Loopback only (peer and `Host`), or the bearer admin token when one was set; then no foreign
+/// `Origin` and JSON bodies only.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match check(&state, &request) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+fn check(state: &AppState, request: &Request) -> Result<(), AdminError> {
+    let host = request_host(request);
     match &state.control.admin_token {
         Some(token) => {
             let presented = request
@@ -90,20 +108,104 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
                 .map(|(_, token)| token.trim());
             if presented != Some(&**token) {
-                return AdminError::Unauthorized.into_response();
+                return Err(AdminError::Unauthorized);
             }
         }
         None => {
             let loopback = request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
-                .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
+                .is_some_and(|ConnectInfo(peer)| peer.ip().to_canonical().is_loopback());
             if !loopback {
-                return AdminError::Forbidden.into_response();
+                return Err(AdminError::Forbidden(
+                    "the admin API answers loopback only; start the server with --admin-token to open it".to_owned(),
+                ));
+            }
+            // A DNS-rebound page reaches this socket from loopback, but under its own host name.
+            if !host.is_some_and(is_loopback_host) {
+                return Err(AdminError::Forbidden(format!(
+                    "Host {:?} is not a loopback name or address (localhost, 127.x.x.x, [::1]); the admin API \
+                     refuses other names so that a web page cannot reach it by DNS rebinding; start the \
+                     server with --admin-token and send the token to call it under another name",
+                    host.unwrap_or_default()
+                )));
             }
         }
     }
-    next.run(request).await
+    if let Some(origin) = request.headers().get(header::ORIGIN)
+        && !host.is_some_and(|host| is_own_origin(origin.as_bytes(), host, request.uri().scheme_str()))
+    {
+        return Err(AdminError::Forbidden(format!(
+            "Origin {} is not this server's own origin; the admin API refuses calls from other web pages",
+            String::from_utf8_lossy(origin.as_bytes())
+        )));
+    }
+    if !request.body().is_end_stream() {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        let essence = content_type
+            .as_deref()
+            .and_then(|value| value.split(';').next())
+            .map(str::trim);
+        if !essence.is_some_and(|essence| essence.eq_ignore_ascii_case("application/json")) {
+            return Err(AdminError::UnsupportedMediaType(format!(
+                "admin requests with a body must be Content-Type: application/json (this one is {})",
+                content_type.as_deref().unwrap_or("without a content type")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The `Host` header, or the URI's authority (HTTP/2 sends `:authority` instead).
+fn request_host(request: &Request) -> Option<&str> {
+    match request.headers().get(header::HOST) {
+        Some(host) => host.to_str().ok(),
+        None => request.uri().authority().map(|authority| authority.as_str()),
+    }
+}
+
+/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
+        return false;
+    };
+    let name = authority.host();
+    if name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    name.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// Whether `origin` is `scheme://host[:port]` of this request. The scheme is known on HTTP/2
+/// only; otherwise either `http` or `https` will do, since one port cannot serve both.
+fn is_own_origin(origin: &[u8], host: &str, scheme: Option<&str>) -> bool {
+    let Ok(origin) = axum::http::Uri::try_from(origin) else {
+        return false;
+    };
+    let (Some(origin_scheme), Some(origin_authority)) = (origin.scheme_str(), origin.authority()) else {
+        return false;
+    };
+    let default_port = match origin_scheme {
+        "http" => 80,
+        "https" => 443,
+        _ => return false,
+    };
+    if scheme.is_some_and(|scheme| !scheme.eq_ignore_ascii_case(origin_scheme)) {
+        return false;
+    }
+    let Ok(host) = host.parse::<axum::http::uri::Authority>() else {
+        return false;
+    };
+    origin.path() == "/"
+        && origin.query().is_none()
+        && origin_authority.host().eq_ignore_ascii_case(host.host())
+        && origin_authority.port_u16().unwrap_or(default_port) == host.port_u16().unwrap_or(default_port)
 }
 
 /// The admin API's errors: `{"error": <kind>, "message": <why>}`.
@@ -115,12 +217,16 @@ pub enum AdminError {
     /// 401: `--admin-token` is set and the request did not carry it.
     #[error("the admin API needs Authorization: Bearer <admin token>")]
     Unauthorized,
-    /// 403: no admin token was set and the request is not from this machine.
-    #[error("the admin API answers loopback only; start the server with --admin-token to open it")]
-    Forbidden,
+    /// 403: no admin token was set and the request is not from this machine or names another
+    /// host; or it comes from a web page of another origin.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: no such app, vehicle or rule.
     #[error("{0}")]
     NotFound(String),
+    /// 415: the request has a body that is not JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 409: the platform refused (Connect would have ended in an error).
     #[error("{message}")]
     Refused { error: &'static str, message: String },
@@ -131,7 +237,8 @@ impl IntoResponse for AdminError {
         let (status, kind) = match &self {
             AdminError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AdminError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            AdminError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            AdminError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AdminError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AdminError::Refused { error, .. } => (StatusCode::CONFLICT, *error),
         };
@@ -213,7 +320,10 @@ mod tests {
 
     async fn health_from(peer: &str, settings: Settings) -> StatusCode {
         let state = AppState::with_settings(Fixtures::embedded().expect("fixtures"), settings);
-        let mut request = Request::get("/admin/health").body(Body::empty()).expect("a request");
+        let mut request = Request::get("/admin/health")
+            .header(header::HOST, "localhost:4000")
+            .body(Body::empty())
+            .expect("a request");
         let peer: SocketAddr = peer.parse().expect("an address");
         request.extensions_mut().insert(ConnectInfo(peer));
         crate::app(state).oneshot(request).await.expect("an answer").status()
@@ -237,5 +347,52 @@ mod tests {
         };
 
         assert_eq!(health_from("192.0.2.7:5000", settings).await, StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn loopback_hosts_are_names_and_addresses_of_this_machine_only() {
+        for host in [
+            "localhost",
+            "localhost:1",
+            "127.0.0.1",
+            "127.255.0.9:80",
+            "[::1]",
+            "[::1]:4000",
+            "[::ffff:127.0.0.1]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "localhost.example",
+            "example.com",
+            "0.0.0.0",
+            "10.0.0.1",
+            "[::]",
+            "127.0.0.1.nip.io",
+            "::1",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn an_own_origin_has_the_same_host_and_port() {
+        assert!(is_own_origin(b"http://localhost:4000", "localhost:4000", None));
+        assert!(is_own_origin(b"http://LOCALHOST", "localhost:80", None));
+        assert!(is_own_origin(
+            b"https://127.0.0.1:4443",
+            "127.0.0.1:4443",
+            Some("https")
+        ));
+        assert!(!is_own_origin(
+            b"http://127.0.0.1:4443",
+            "127.0.0.1:4443",
+            Some("https")
+        ));
+        assert!(!is_own_origin(b"http://localhost:3000", "localhost:4000", None));
+        assert!(!is_own_origin(b"null", "localhost:4000", None));
+        assert!(!is_own_origin(b"file://", "localhost:4000", None));
+        assert!(!is_own_origin(b"http://localhost:4000/path", "localhost:4000", None));
     }
 }

@@ -16,6 +16,13 @@ use std::sync::Arc;
 use crate::catalogue::{self, Entry};
 use crate::fixtures::{Brand, Capability, Fixtures, Powertrain, VehicleSpec};
 
+/// The longest username or e-mail any sign-in accepts, in bytes: the longest e-mail address
+/// that fits SMTP's path limit (RFC 5321 §4.5.3.1.3).
+pub const MAX_LOGIN_BYTES: usize = 254;
+/// The longest password the sign-in form accepts, in bytes. It is never stored; the cap only
+/// keeps a request from making the server compare or carry megabytes.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
 /// The VIN Smartcar's docs give the incompatible test vehicle.
 pub(super) const INCOMPATIBLE_VIN: &str = "0SCAUDI012FE3B132";
 const SUCCESSFUL_REQUEST_VIN: &str = "0SCAUDI037A5ADB1C";
@@ -60,9 +67,7 @@ impl TestLogin {
             _ => {}
         }
         if domain == "smartcar.com" {
-            if let Some(n) = local.strip_suffix("-vehicles").and_then(|n| n.parse::<usize>().ok())
-                && (1..=999).contains(&n)
-            {
+            if let Some(n) = local.strip_suffix("-vehicles").and_then(vehicle_count) {
                 return TestLogin::Vehicles(n);
             }
             if let Some((kind, code)) = local.split_once('.')
@@ -113,6 +118,14 @@ impl TestLogin {
             _ => brand.vehicles.clone(),
         }
     }
+}
+
+/// The `<n>` of `<n>-vehicles@smartcar.com`: plain digits, no sign, no leading zero, 1–999, so
+/// each count has exactly one spelling (and one user per app and mode).
+fn vehicle_count(text: &str) -> Option<usize> {
+    let plain =
+        (1..=3).contains(&text.len()) && !text.starts_with('0') && text.bytes().all(|byte| byte.is_ascii_digit());
+    plain.then(|| text.parse().ok()).flatten()
 }
 
 /// A vehicle of the brand with the given VIN whose capabilities follow `level`. Values the brand's
@@ -201,6 +214,7 @@ mod tests {
         assert_eq!(TestLogin::parse("jane@example.com"), TestLogin::Ordinary);
         assert_eq!(TestLogin::parse("3-vehicles@smartcar.com"), TestLogin::Vehicles(3));
         assert_eq!(TestLogin::parse("1000-vehicles@smartcar.com"), TestLogin::Ordinary);
+        assert_eq!(TestLogin::parse("999-vehicles@smartcar.com"), TestLogin::Vehicles(999));
         assert_eq!(
             TestLogin::parse("5YJ3E1EA0KF000001@bev.smartcar.com"),
             TestLogin::Vin {
@@ -232,5 +246,20 @@ mod tests {
         let vins: std::collections::HashSet<_> = vehicles.iter().map(|v| v.vin.clone()).collect();
         assert_eq!(vins.len(), 12);
         assert!(vins.iter().all(|vin| vin.len() == 17));
+    }
+
+    #[test]
+    fn a_vehicle_count_has_one_spelling_only() {
+        for login in [
+            "+999-vehicles@smartcar.com",
+            "0999-vehicles@smartcar.com",
+            "00999-vehicles@smartcar.com",
+            "03-vehicles@smartcar.com",
+            "0-vehicles@smartcar.com",
+            "３-vehicles@smartcar.com",
+            "-vehicles@smartcar.com",
+        ] {
+            assert_eq!(TestLogin::parse(login), TestLogin::Ordinary, "{login}");
+        }
     }
 }

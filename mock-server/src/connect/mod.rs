@@ -7,7 +7,10 @@
 //! - `POST /connect/sign-in` — check the credentials, find the vehicles, show step 4 (grant)
 //! - `POST /connect/grant` — Allow or Deny: 302 back to the app with `code` or `error` (§3)
 //!
-//! Each step carries the flow as a signed token in a hidden field ([`flow`]).
+//! Each step carries the flow as a signed, single-use token in a hidden field ([`flow`]). Every
+//! response here forbids framing (`X-Frame-Options: DENY`, `frame-ancestors 'none'`), so no
+//! other site can overlay the consent pages (RFC 6749 §10.13); Connect runs in a popup or a
+//! full page, never in a frame. The JS SDK's `/v2/redirect` page is elsewhere and keeps working.
 
 mod flow;
 mod logins;
@@ -19,14 +22,14 @@ use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub use flow::{Flow, FlowError, FlowKeys, Step};
-pub use logins::TestLogin;
+pub use flow::{EchoedState, Flow, FlowError, FlowKeys, MAX_PENDING_STEPS, Step};
+pub use logins::{MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES, TestLogin};
 
 use crate::error::ErrorReason;
 use crate::fixtures::{App, Brand};
@@ -42,6 +45,18 @@ pub fn router() -> Router<AppState> {
         .route("/connect/login", post(login))
         .route("/connect/sign-in", post(sign_in))
         .route("/connect/grant", post(grant))
+        .layer(middleware::map_response(forbid_framing))
+}
+
+/// Clickjacking defence for the consent pages (RFC 6749 §10.13): no site may frame them.
+async fn forbid_framing(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    response
 }
 
 /// How a Connect request ends early.
@@ -55,7 +70,7 @@ pub enum ConnectError {
         error: &'static str,
         description: String,
         extra: Vec<(&'static str, String)>,
-        state: Option<String>,
+        state: Option<EchoedState>,
     },
 }
 
@@ -97,8 +112,7 @@ impl IntoResponse for ConnectError {
                 let reason = format!("Connect ended with {error}: {description}");
                 let mut params = vec![("error", error.to_owned()), ("error_description", description)];
                 params.extend(extra);
-                params.extend(state.map(|state| ("state", state)));
-                let mut response = redirect_to(&redirect_uri, &params);
+                let mut response = redirect_to(&redirect_uri, &params, state.as_ref());
                 response.extensions_mut().insert(ErrorReason(reason));
                 response
             }
@@ -106,15 +120,24 @@ impl IntoResponse for ConnectError {
     }
 }
 
-/// `302 Location: <redirect_uri as registered>` plus parameters, joined with `&` when the URI
-/// already has a query (connect.md §3). Values are form-encoded, so a `+` in `state` is `%2B`.
-pub fn redirect_to(redirect_uri: &str, params: &[(&str, String)]) -> Response {
+/// `302 Location: <redirect_uri as registered>` plus parameters and the app's `state` last,
+/// joined with `&` when the URI already has a query (connect.md §3). Values are form-encoded,
+/// so a `+` in `state` is `%2B`.
+pub fn redirect_to(redirect_uri: &str, params: &[(&str, String)], state: Option<&EchoedState>) -> Response {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (key, value) in params {
         query.append_pair(key, value);
     }
+    let mut query = query.finish();
+    if let Some(state) = state {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str("state=");
+        query.push_str(state.encoded());
+    }
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    let location = format!("{redirect_uri}{separator}{}", query.finish());
+    let location = format!("{redirect_uri}{separator}{query}");
     match HeaderValue::from_str(&location) {
         Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
         Err(_) => ConnectError::Page {
@@ -125,15 +148,16 @@ pub fn redirect_to(redirect_uri: &str, params: &[(&str, String)]) -> Response {
     }
 }
 
-/// The authorize query, decoded as a form except `state`, which is kept byte for byte (the JS SDK
-/// sends raw base64 whose `+` must not become a space). The first of repeated keys wins.
+/// The authorize query, decoded as a form except `state`, which is kept byte for byte, even
+/// when not UTF-8 (the JS SDK sends raw base64 whose `+` must not become a space). The first of
+/// repeated keys wins.
 #[derive(Debug, Default)]
 struct AuthorizeQuery {
     client_id: Option<String>,
     redirect_uri: Option<String>,
     response_type: Option<String>,
     scope: Option<String>,
-    state: Option<String>,
+    state: Option<EchoedState>,
     mode: Option<String>,
     make: Option<String>,
     single_select: Option<String>,
@@ -146,17 +170,18 @@ impl AuthorizeQuery {
         for pair in raw.split('&').filter(|pair| !pair.is_empty()) {
             let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
             let key = decode_form(raw_key);
-            let value = if key == "state" {
-                percent_decode_str(raw_value).decode_utf8_lossy().into_owned()
-            } else {
-                decode_form(raw_value)
-            };
+            if key == "state" {
+                query
+                    .state
+                    .get_or_insert_with(|| EchoedState::from_raw_query_value(raw_value));
+                continue;
+            }
+            let value = decode_form(raw_value);
             let slot = match key.as_str() {
                 "client_id" | "application_id" => &mut query.client_id,
                 "redirect_uri" => &mut query.redirect_uri,
                 "response_type" => &mut query.response_type,
                 "scope" => &mut query.scope,
-                "state" => &mut query.state,
                 "mode" => &mut query.mode,
                 "make" => &mut query.make,
                 "single_select" => &mut query.single_select,
@@ -214,7 +239,8 @@ async fn authorize(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Re
         step: Step::Preamble,
         user: None,
         vehicles: Vec::new(),
-        exp: (now + flow::FLOW_LIFETIME).unix_timestamp(),
+        exp: now.saturating_add(flow::FLOW_LIFETIME).unix_timestamp(),
+        jti: Uuid::nil(),
     };
 
     match query.response_type.as_deref() {
@@ -256,7 +282,7 @@ async fn authorize(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Re
     Ok(PreamblePage {
         app_name: app.name.clone(),
         permissions: flow.scope.iter().copied().map(PermissionView::of).collect(),
-        flow: state.flow_keys.sign(&flow),
+        flow: state.flow_keys.sign(&flow, state.clock.now()),
     }
     .into_response())
 }
@@ -289,7 +315,7 @@ async fn brand(
         .collect();
     Ok(BrandPage {
         brands,
-        flow: state.flow_keys.sign(&flow),
+        flow: state.flow_keys.sign(&flow, state.clock.now()),
     }
     .into_response())
 }
@@ -325,7 +351,7 @@ fn login_page(state: &AppState, flow: &mut Flow, brand: &Brand, error: Option<St
         live: flow.mode == Mode::Live,
         error,
         username,
-        flow: state.flow_keys.sign(flow),
+        flow: state.flow_keys.sign(flow, state.clock.now()),
     }
     .into_response()
 }
@@ -361,6 +387,17 @@ async fn sign_in(
             Some("Please enter your e-mail.".into()),
             username,
         ));
+    }
+    if username.len() > MAX_LOGIN_BYTES {
+        let message = format!(
+            "An e-mail has at most {MAX_LOGIN_BYTES} bytes; this one has {}.",
+            username.len()
+        );
+        return Ok(login_page(&state, &mut flow, brand, Some(message), String::new()));
+    }
+    if form.password.len() > MAX_PASSWORD_BYTES {
+        let message = format!("A password has at most {MAX_PASSWORD_BYTES} bytes here.");
+        return Ok(login_page(&state, &mut flow, brand, Some(message), username));
     }
 
     if let Some(error) = shortcut::queued_fault(&state, &flow, &username) {
@@ -422,8 +459,9 @@ async fn sign_in(
         ));
     }
 
-    let user = state.world.sign_in(&flow.app, flow.mode, &username, forced_error);
-    let vehicles = state.world.garage(user, &specs);
+    let (user, vehicles) = state
+        .world
+        .sign_in(&flow.app, flow.mode, &username, forced_error, &specs);
     flow.step = Step::Grant;
     flow.user = Some(user);
     flow.vehicles = vehicles.iter().map(|vehicle| vehicle.id).collect();
@@ -448,7 +486,7 @@ async fn sign_in(
         vehicles: views,
         permissions: flow.scope.iter().copied().map(PermissionView::of).collect(),
         single_select: flow.single_select,
-        flow: state.flow_keys.sign(&flow),
+        flow: state.flow_keys.sign(&flow, state.clock.now()),
     }
     .into_response())
 }
@@ -485,19 +523,26 @@ async fn grant(State(state): State<AppState>, body: axum::body::Bytes) -> Result
     }
     let code = state
         .world
-        .issue_code(&flow.app, &flow.redirect_uri, user, flow.scope.clone(), selected);
-    let mut params = vec![("code", code.to_string())];
-    params.extend(flow.state.clone().map(|state| ("state", state)));
-    Ok(redirect_to(&flow.redirect_uri, &params))
+        .issue_code(&flow.app, &flow.redirect_uri, user, flow.scope.clone(), selected)
+        .map_err(|forgotten| ConnectError::Page {
+            title: "This Connect session cannot continue",
+            message: forgotten.to_string(),
+        })?;
+    Ok(redirect_to(
+        &flow.redirect_uri,
+        &[("code", code.to_string())],
+        flow.state.as_ref(),
+    ))
 }
 
-/// Verifies a flow token and that it is at `expected`. A broken token gets a page (its redirect
-/// URI cannot be trusted); a valid token at another step is a skipped step, which Smartcar
-/// reports as `configuration_error` (test-mode.md A4).
+/// Verifies a flow token, uses its step up, and checks it is at `expected`. A broken or already
+/// submitted token gets a page (its redirect URI cannot be trusted, or the session has moved
+/// on); a valid token at another step is a skipped step, which Smartcar reports as
+/// `configuration_error` (test-mode.md A4).
 fn continue_flow(state: &AppState, token: &str, expected: Step) -> Result<Flow, ConnectError> {
     let flow = state
         .flow_keys
-        .verify(token, state.clock.now())
+        .consume(token, state.clock.now())
         .map_err(|error| ConnectError::Page {
             title: "This Connect session cannot continue",
             message: error.to_string(),
@@ -543,14 +588,15 @@ mod tests {
 
         assert_eq!(query.client_id.as_deref(), Some("app"));
         assert_eq!(query.scope.as_deref(), Some("read_vin read_odometer"));
-        assert_eq!(query.state.as_deref(), Some("ab+c/d="));
+        assert_eq!(query.state.as_ref().map(EchoedState::encoded), Some("ab%2Bc%2Fd%3D"));
     }
 
     #[test]
     fn redirects_join_with_an_ampersand_when_the_uri_has_a_query() {
         let response = redirect_to(
             "http://x/v2/redirect?app_origin=http://localhost:3000",
-            &[("code", "c".into()), ("state", "a+b".into())],
+            &[("code", "c".into())],
+            Some(&EchoedState::from_raw_query_value("a+b")),
         );
 
         assert_eq!(response.status(), StatusCode::FOUND);

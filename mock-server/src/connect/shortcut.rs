@@ -80,15 +80,24 @@ pub fn approve(state: &AppState, approval: &Approval<'_>) -> Result<Approved, Re
     if specs.is_empty() {
         return Err(refusal(ConnectFaultKind::NoVehicles));
     }
-    let user = state.world.sign_in(app, approval.mode, approval.login, forced_error);
-    let vehicles: Vec<Uuid> = state.world.garage(user, &specs).iter().map(|v| v.id).collect();
-    let code = state.world.issue_code(
-        app,
-        approval.redirect_uri,
-        user,
-        approval.scope.clone(),
-        vehicles.clone(),
-    );
+    let (user, garage) = state
+        .world
+        .sign_in(app, approval.mode, approval.login, forced_error, &specs);
+    let vehicles: Vec<Uuid> = garage.iter().map(|v| v.id).collect();
+    let code = state
+        .world
+        .issue_code(
+            app,
+            approval.redirect_uri,
+            user,
+            approval.scope.clone(),
+            vehicles.clone(),
+        )
+        .map_err(|forgotten| Refusal {
+            error: "server_error",
+            description: forgotten.to_string(),
+            extra: Vec::new(),
+        })?;
     Ok(Approved { code, user, vehicles })
 }
 
@@ -107,11 +116,11 @@ pub(super) fn auto_approve(state: &AppState, app: &App, flow: &Flow) -> Result<R
         redirect_uri: &flow.redirect_uri,
     };
     match approve(state, &approval) {
-        Ok(approved) => {
-            let mut params = vec![("code", approved.code.to_string())];
-            params.extend(flow.state.clone().map(|state| ("state", state)));
-            Ok(redirect_to(&flow.redirect_uri, &params))
-        }
+        Ok(approved) => Ok(redirect_to(
+            &flow.redirect_uri,
+            &[("code", approved.code.to_string())],
+            flow.state.as_ref(),
+        )),
         Err(refusal) => Err(into_connect_error(flow, refusal)),
     }
 }

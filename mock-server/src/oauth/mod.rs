@@ -152,11 +152,21 @@ fn refresh(state: &AppState, app: &App, form: &TokenForm) -> Result<Tokens, Toke
     })
 }
 
-/// The app whose credentials came with the request: HTTP Basic first, else the form body
-/// (Ruby's oauth2 gem sends them in the body, smartcar-api.md §3.1).
+/// The app whose credentials came with the request: HTTP Basic or the form body (Ruby's oauth2
+/// gem sends them in the body, smartcar-api.md §3.1). When both are present they must agree: a
+/// body `client_id` or `client_secret` that differs from Basic's is refused like a wrong secret,
+/// not silently resolved in Basic's favour.
 fn authenticate_client<'a>(state: &'a AppState, headers: &HeaderMap, form: &TokenForm) -> Result<&'a App, TokenError> {
     let (client_id, secret) = match basic_credentials(headers) {
-        Some(credentials) => credentials,
+        Some((id, secret)) => {
+            let differs = |body: &Option<String>, basic: &str| body.as_deref().is_some_and(|body| body != basic);
+            if differs(&form.client_id, &id) || differs(&form.client_secret, &secret) {
+                return Err(TokenError::InvalidClient(
+                    "the Basic header and the form body carry different client credentials".to_owned(),
+                ));
+            }
+            (id, secret)
+        }
         None => match (&form.client_id, &form.client_secret) {
             (Some(id), Some(secret)) => (id.clone(), secret.clone()),
             _ => {
@@ -178,7 +188,8 @@ fn authenticate_client<'a>(state: &'a AppState, headers: &HeaderMap, form: &Toke
     Ok(app)
 }
 
-/// `Authorization: Basic base64(id:secret)`, if present and well-formed.
+/// `Authorization: Basic base64(id:secret)`, if present and well-formed. The id and secret are
+/// form-encoded before base64 (RFC 6749 §2.3.1), so `a%20b:c%2Bd` is `a b` and `c+d`.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
@@ -186,9 +197,18 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
         return None;
     }
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_owned(), secret.to_owned()))
+    let (id, secret) = decoded.split_at(decoded.iter().position(|byte| *byte == b':')?);
+    Some((form_decode(id)?, form_decode(&secret[1..])?))
+}
+
+/// One `application/x-www-form-urlencoded` value; `None` if it is not UTF-8 once decoded.
+fn form_decode(encoded: &[u8]) -> Option<String> {
+    let plus_as_space: Vec<u8> = encoded
+        .iter()
+        .map(|byte| if *byte == b'+' { b' ' } else { *byte })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+    String::from_utf8(bytes).ok()
 }
 
 /// "3 min", "2 h 5 min", "12 s": how people read a duration in a log line.
@@ -199,5 +219,36 @@ pub fn describe(duration: time::Duration) -> String {
         60..3600 => format!("{} min", seconds / 60),
         3600..86400 => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
         _ => format!("{} d", seconds / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(credentials: &str) -> HeaderMap {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let mut headers = HeaderMap::new();
+        let value = HeaderValue::from_str(&format!("Basic {encoded}")).expect("ascii");
+        headers.insert(header::AUTHORIZATION, value);
+        headers
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        assert_eq!(
+            basic_credentials(&basic("a%20b:c%2Bd")),
+            Some(("a b".to_owned(), "c+d".to_owned()))
+        );
+        assert_eq!(
+            basic_credentials(&basic("demo-client:s+e:c")),
+            Some(("demo-client".to_owned(), "s e:c".to_owned()))
+        );
+    }
+
+    #[test]
+    fn basic_credentials_that_decode_to_no_text_are_none() {
+        assert_eq!(basic_credentials(&basic("%FF:secret")), None);
+        assert_eq!(basic_credentials(&basic("no-colon")), None);
     }
 }

@@ -6,6 +6,11 @@
 //! `/`; the request's `sc-unit-system` applies to every item. Error items carry a complete error
 //! body (with `statusCode`) in the path's envelope and a `headers` object. An unknown path fails
 //! the whole batch with 400 VALIDATION.
+//!
+//! A batch takes at most [`MAX_ITEMS`] requests (400 VALIDATION beyond), and each item counts
+//! against the request limits as a lone request would: the batch itself counted as its first item
+//! when it came in (so an app with no requests left gets a 429 for the whole batch), each further
+//! item is counted before it is answered, and one over a limit is answered with that limit's error.
 
 use axum::http::Method;
 use serde_json::{Map, Value, json};
@@ -13,10 +18,16 @@ use uuid::Uuid;
 
 use super::units::UnitSystem;
 use super::{Reply, VehicleRequest, dispatch, endpoints};
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::request;
 use crate::state::AppState;
 use crate::world::Access;
+
+/// The most requests one batch may hold. Smartcar documents none; 50 covers every readable
+/// endpoint (about 30) with room for repeats, where a 1 MiB body could otherwise hold some 50,000
+/// items, each answered under the world's lock.
+pub const MAX_ITEMS: usize = 50;
 
 /// `odometer`, `/odometer/`, `/` → `/odometer`, `/odometer`, `/`.
 pub fn normalise(path: &str) -> String {
@@ -30,6 +41,15 @@ fn paths(body: Option<&Value>) -> Result<Vec<String>, ApiError> {
         .and_then(|body| body.get("requests"))
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::validation("requests", "must be an array of {\"path\": \"/…\"} objects"))?;
+    if requests.len() > MAX_ITEMS {
+        return Err(ApiError::validation(
+            "requests",
+            format!(
+                "a batch takes at most {MAX_ITEMS} requests (the mock's cap), this one has {}; split it",
+                requests.len()
+            ),
+        ));
+    }
     requests
         .iter()
         .enumerate()
@@ -67,9 +87,16 @@ pub(super) fn answer(
     }
     let paths = paths(body)?;
     let context = request::current();
+    let caller = Caller {
+        app: Some(access.app.clone()),
+        user: Some(access.user),
+        vehicle: Some(id),
+        claimed: None,
+    };
     let responses: Vec<Value> = paths
         .iter()
-        .map(|path| {
+        .enumerate()
+        .map(|(i, path)| {
             let item = VehicleRequest {
                 method: &Method::GET,
                 path,
@@ -77,7 +104,13 @@ pub(super) fn answer(
                 body: None,
                 units,
             };
-            match dispatch(state, access, vehicle_id, &item) {
+            // The first item was counted as the batch request itself.
+            let counted = if i == 0 {
+                Ok(())
+            } else {
+                state.control.limits.check(&caller, state.clock.now())
+            };
+            match counted.and_then(|()| dispatch(state, access, vehicle_id, &item)) {
                 Ok(reply) => {
                     let headers: Map<String, Value> = reply
                         .headers()

@@ -2,34 +2,45 @@
 //! events in the background and keeps a log of every attempt.
 //!
 //! Delivery rules (test-mode.md A8): an attempt fails on a non-2xx status, on no answer within the
-//! timeout (15 s), on a connection error, and — for VERIFY — on a reply whose `challenge` is not
-//! `HMAC-SHA256(AMT, challenge)`. A failed delivery is retried up to 3 times with exponential
-//! backoff (1 s, 2 s, 4 s by default), then dropped. Nothing here is awaited by an API request:
-//! every delivery runs in its own task.
+//! timeout (15 s), on a connection error (a certificate the client does not trust included), and
+//! — for VERIFY — on a reply whose `challenge` is not `HMAC-SHA256(AMT, challenge)`. A failed
+//! delivery is retried up to 3 times with exponential backoff (1 s, 2 s, 4 s by default), then
+//! dropped. Nothing here is awaited by an API request: every delivery runs in its own task.
+//!
+//! Bounds, so a slow or hostile receiver costs little: at most
+//! [`DeliverySettings::max_in_flight`] attempts are on the wire at once (the others wait for a
+//! slot, before their timeout starts), and at most [`REPLY_BYTES`] of a reply are read (the rest
+//! is never downloaded; the connection is dropped).
 //!
 //! Events on change: the handle listens to [`World::subscribe_changes`] (from the first
 //! subscription on), re-reads each subscribed vehicle's signals and sends a `VEHICLE_STATE` when
 //! one of the webhook's signals changed, and a `VEHICLE_ERROR` when an error appears or resolves.
-//! A vehicle whose connection is gone (disconnect, connection deletion) is unsubscribed.
+//! An event carries only the signals the grant that subscribed the vehicle permits, and a vehicle
+//! whose owner signed in with a `<TYPE>.<CODE>@smartcar.com` test login reports that error for
+//! every signal, as its API reads fail with it. A vehicle whose connection is gone (disconnect,
+//! connection deletion) is unsubscribed.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
+use super::client::{self, CaCert, ClientError};
 use super::payload::{self, Envelope, ErrorReport, Trigger, VehicleFacts};
 use super::signals::{self, Signal};
 use super::signing::{hash_challenge, hmac_hex};
 use super::{PayloadVersion, WebhookSpec};
-use crate::catalogue;
+use crate::catalogue::{self, Entry};
 use crate::clock::{Clock, smartcar_timestamp};
 use crate::fixtures::{Capability, Fixtures};
-use crate::world::World;
+use crate::permissions::Permission;
+use crate::world::{Access, World};
 
 /// How deliveries are attempted. The defaults are Smartcar's.
 #[derive(Debug, Clone)]
@@ -40,6 +51,10 @@ pub struct DeliverySettings {
     pub retries: u32,
     /// The wait before the first retry; each later retry waits twice as long as the one before.
     pub backoff: Duration,
+    /// Attempts on the wire at once, across every webhook; more wait for a free slot.
+    pub max_in_flight: usize,
+    /// Extra certificates to trust for `https://` receivers (`--ca-cert`), beside the system's.
+    pub ca_cert: Option<CaCert>,
 }
 
 impl Default for DeliverySettings {
@@ -48,12 +63,20 @@ impl Default for DeliverySettings {
             timeout: Duration::from_secs(15),
             retries: 3,
             backoff: Duration::from_secs(1),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            ca_cert: None,
         }
     }
 }
 
+/// Enough for every receiver a test suite or a workshop runs, with a socket and at most
+/// [`REPLY_BYTES`] of reply each.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// How many deliveries each webhook's log keeps (oldest dropped first).
 pub const LOG_LENGTH: usize = 200;
+/// How much of a receiver's reply is read: a VERIFY answer is under 100 bytes, and a receiver
+/// that streams megabytes back must not make the mock download them.
+pub const REPLY_BYTES: usize = 4096;
 /// How much of a receiver's reply the log keeps.
 const REPLY_CHARS: usize = 2000;
 
@@ -75,7 +98,7 @@ pub struct Attempt {
     /// The receiver's HTTP status, if it answered.
     pub status_code: Option<u16>,
     pub latency_ms: u64,
-    /// The receiver's reply (first 2000 characters), if it answered.
+    /// The receiver's reply (the first 2000 characters of its first 4 KiB), if it answered.
     pub response: Option<String>,
     pub ok: bool,
     /// Why the attempt failed, in plain words.
@@ -113,11 +136,27 @@ pub struct WebhookLog {
     pub deliveries: Vec<Delivery>,
 }
 
-/// What was last sent about one subscribed vehicle, so that only changes are sent.
-#[derive(Debug, Clone, Default)]
-struct Sent {
+/// One subscribed vehicle: what its grant lets events carry, and what was last sent about it, so
+/// that only changes are sent.
+#[derive(Debug, Clone)]
+struct Subscription {
+    /// The permissions of the grant whose access token subscribed the vehicle.
+    scopes: Vec<Permission>,
+    /// The error a `<TYPE>.<CODE>@smartcar.com` owner's vehicle fails every read with.
+    forced_error: Option<&'static Entry>,
     signals: HashMap<&'static str, Value>,
     errors: Vec<ErrorReport>,
+}
+
+impl Subscription {
+    fn new(access: &Access) -> Self {
+        Subscription {
+            scopes: access.scopes.clone(),
+            forced_error: access.forced_error,
+            signals: HashMap::new(),
+            errors: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -127,7 +166,7 @@ struct Hook {
     spec: WebhookSpec,
     callback_url: String,
     verified: Option<bool>,
-    subscriptions: HashMap<Uuid, Sent>,
+    subscriptions: HashMap<Uuid, Subscription>,
     deliveries: VecDeque<Delivery>,
 }
 
@@ -135,8 +174,13 @@ struct Hook {
 struct Inner {
     world: World,
     clock: Clock,
+    /// Built once; every delivery shares its connection pool.
     client: reqwest::Client,
     settings: DeliverySettings,
+    /// One permit per attempt on the wire ([`DeliverySettings::max_in_flight`]).
+    slots: Semaphore,
+    /// Attempts waiting for a permit.
+    waiting: AtomicUsize,
     hooks: Mutex<HashMap<Uuid, Hook>>,
     /// The fixtures' webhooks, for [`Webhooks::reset`].
     seed: Vec<(String, String, WebhookSpec)>,
@@ -161,7 +205,15 @@ struct Outgoing {
 }
 
 impl Webhooks {
-    pub fn new(fixtures: &Fixtures, world: World, clock: Clock, settings: DeliverySettings) -> Self {
+    /// The fixtures' webhooks, delivering with `settings`. Fails when the delivery client cannot
+    /// be built (its TLS settings), so a bad `--ca-cert` stops the mock at start-up instead of
+    /// every delivery failing later.
+    pub fn try_new(
+        fixtures: &Fixtures,
+        world: World,
+        clock: Clock,
+        settings: DeliverySettings,
+    ) -> Result<Self, ClientError> {
         let seed: Vec<(String, String, WebhookSpec)> = fixtures
             .apps
             .iter()
@@ -171,16 +223,14 @@ impl Webhooks {
                     .map(|spec| (app.client_id.clone(), app.amt.clone(), spec.clone()))
             })
             .collect();
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+        let client = client::build(settings.ca_cert.as_ref())?;
         let webhooks = Webhooks {
             inner: Arc::new(Inner {
                 world,
                 clock,
                 client,
+                slots: Semaphore::new(settings.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
+                waiting: AtomicUsize::new(0),
                 settings,
                 hooks: Mutex::new(HashMap::new()),
                 seed,
@@ -188,7 +238,21 @@ impl Webhooks {
             }),
         };
         webhooks.reset(None);
-        webhooks
+        Ok(webhooks)
+    }
+
+    /// Delivery attempts on the wire now.
+    pub fn in_flight(&self) -> usize {
+        self.inner
+            .settings
+            .max_in_flight
+            .clamp(1, Semaphore::MAX_PERMITS)
+            .saturating_sub(self.inner.slots.available_permits())
+    }
+
+    /// Delivery attempts waiting for a free slot now.
+    pub fn waiting(&self) -> usize {
+        self.inner.waiting.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Hook>> {
@@ -210,11 +274,12 @@ impl Webhooks {
             .collect()
     }
 
-    /// Subscribes `vehicle` and sends its first delivery. Re-subscribing sends it again.
-    pub fn subscribe(&self, webhook: Uuid, vehicle: Uuid) {
+    /// Subscribes `vehicle` with the grant behind `access` (which decides what events may carry)
+    /// and sends its first delivery. Re-subscribing sends it again, under the new grant.
+    pub fn subscribe(&self, webhook: Uuid, vehicle: Uuid, access: &Access) {
         self.ensure_listening();
         if let Some(hook) = self.lock().get_mut(&webhook) {
-            hook.subscriptions.insert(vehicle, Sent::default());
+            hook.subscriptions.insert(vehicle, Subscription::new(access));
         }
         let outgoing = self.changes(webhook, vehicle, Trigger::FirstDelivery);
         self.send_all(outgoing);
@@ -404,16 +469,18 @@ impl Webhooks {
         let Some(hook) = hooks.get_mut(&webhook) else {
             return Vec::new();
         };
+        let Some(sent) = hook.subscriptions.get_mut(&vehicle) else {
+            return Vec::new();
+        };
+        // A signal the grant does not permit is not mentioned at all, not even as an error.
         let wanted: Vec<&'static Signal> = hook
             .spec
             .signals
             .iter()
             .filter_map(|code| signals::find(code))
+            .filter(|signal| sent.scopes.contains(&signal.permission))
             .collect();
-        let (readable, errors) = evaluate(&wanted, &facts, &capabilities);
-        let Some(sent) = hook.subscriptions.get_mut(&vehicle) else {
-            return Vec::new();
-        };
+        let (readable, errors) = evaluate(&wanted, &facts, &capabilities, sent.forced_error);
         let changed: Vec<&'static Signal> = readable
             .iter()
             .filter(|(signal, body)| sent.signals.get(signal.code) != Some(body))
@@ -534,6 +601,15 @@ impl Webhooks {
         });
     }
 
+    /// Waits for a slot on the wire; the permit frees it when dropped.
+    async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.inner.waiting.fetch_add(1, Ordering::SeqCst);
+        // `acquire` fails only on a closed semaphore, and this one is never closed.
+        let permit = self.inner.slots.acquire().await.ok();
+        self.inner.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit
+    }
+
     async fn run(self, event: Outgoing, url: String, amt: String, bytes: Vec<u8>) {
         let settings = self.inner.settings.clone();
         let signature = hmac_hex(&amt, &bytes);
@@ -543,6 +619,7 @@ impl Webhooks {
                 let factor = 2u32.saturating_pow(attempt - 2);
                 tokio::time::sleep(settings.backoff.saturating_mul(factor)).await;
             }
+            let slot = self.slot().await;
             let sent_at = smartcar_timestamp(self.inner.clock.now());
             let started = Instant::now();
             let request = self
@@ -555,10 +632,11 @@ impl Webhooks {
             let result = tokio::time::timeout(settings.timeout, async {
                 let response = request.send().await?;
                 let status = response.status();
-                let text = response.text().await?;
-                Ok::<_, reqwest::Error>((status, text))
+                let reply = read_reply(response).await?;
+                Ok::<_, reqwest::Error>((status, String::from_utf8_lossy(&reply).into_owned()))
             })
             .await;
+            drop(slot);
             let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let (status_code, response, error) = match result {
                 Err(_) => (
@@ -629,11 +707,27 @@ impl Webhooks {
     }
 }
 
-/// The signals this vehicle can report now, and the errors keeping the others back.
+/// At most [`REPLY_BYTES`] of the reply, read as it arrives; the rest is left unread.
+async fn read_reply(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut reply = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = REPLY_BYTES.saturating_sub(reply.len());
+        if chunk.len() >= room {
+            reply.extend_from_slice(chunk.get(..room).unwrap_or_default());
+            break;
+        }
+        reply.extend_from_slice(&chunk);
+    }
+    Ok(reply)
+}
+
+/// The signals this vehicle can report now, and the errors keeping the others back, checked in
+/// the vehicle API's order: capability, then the owner's forced test-mode error, then sleep.
 fn evaluate(
     wanted: &[&'static Signal],
     facts: &VehicleFacts,
     capabilities: &[Capability],
+    forced_error: Option<&'static Entry>,
 ) -> (Vec<(&'static Signal, Value)>, Vec<ErrorReport>) {
     let (capable, incapable): (Vec<&'static Signal>, Vec<&'static Signal>) = wanted
         .iter()
@@ -646,10 +740,15 @@ fn evaluate(
             resolved: false,
         });
     }
-    if facts.state.asleep {
+    let unreadable = match forced_error {
+        Some(entry) => Some(entry),
+        None if facts.state.asleep => Some(&catalogue::VEHICLE_STATE_ASLEEP),
+        None => None,
+    };
+    if let Some(entry) = unreadable {
         if !capable.is_empty() {
             errors.push(ErrorReport {
-                entry: &catalogue::VEHICLE_STATE_ASLEEP,
+                entry,
                 signals: capable.iter().map(|s| s.code).collect(),
                 resolved: false,
             });

@@ -18,9 +18,11 @@
 //!   "callbackUrl","deliveryId"}`.
 //!
 //! Every delivery is a POST of compact JSON with `content-type: application/json` and
-//! `sc-signature: hex(HMAC-SHA256(AMT, body))`. See [`delivery`] for retries and [`payload`] for the
-//! two formats (a webhook's `version`: `"4.0"`, the default, or the legacy `"2.0"`).
+//! `sc-signature: hex(HMAC-SHA256(AMT, body))`, over HTTP or HTTPS ([`client`]: the system's roots
+//! plus `--ca-cert`). See [`delivery`] for retries, bounds and what events carry, and [`payload`]
+//! for the two formats (a webhook's `version`: `"4.0"`, the default, or the legacy `"2.0"`).
 
+pub mod client;
 pub mod delivery;
 pub mod payload;
 pub mod signals;
@@ -36,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
+pub use client::CaCert;
 pub use delivery::{DeliverySettings, Webhooks};
 
 use crate::credentials::{bearer_amt_app, check_version};
@@ -130,7 +133,7 @@ async fn subscribe(
         .webhooks
         .owned_by(&access.app, &webhook)
         .ok_or_else(|| unknown_webhook(&webhook))?;
-    state.webhooks.subscribe(webhook_id, vehicle);
+    state.webhooks.subscribe(webhook_id, vehicle, &access);
     Ok(ok(
         json!({ "webhookId": webhook_id.to_string(), "vehicleId": vehicle.to_string() }),
     ))

@@ -1,12 +1,14 @@
 //! The vehicle signals a webhook can carry, read from a vehicle's state.
 //!
 //! Each signal has a code (`odometer-traveleddistance`, the v3 signal naming), a group and name, the
-//! capability a vehicle needs to report it, a v4 `body`, and the vehicle-API path and body the
-//! legacy v2 format reports it as.
+//! capability a vehicle needs to report it, the permission a grant needs for a webhook to carry it
+//! (the one the vehicle-API read at its path needs), a v4 `body`, and the vehicle-API path and
+//! body the legacy v2 format reports it as.
 
 use serde_json::{Value, json};
 
 use crate::fixtures::{Capability, ChargeState, VehicleState};
+use crate::permissions::Permission;
 
 /// One signal kind.
 pub struct Signal {
@@ -14,6 +16,8 @@ pub struct Signal {
     pub group: &'static str,
     pub name: &'static str,
     pub capability: Capability,
+    /// What the vehicle's grant must include for an event to carry the signal.
+    pub permission: Permission,
     /// The legacy (v2 payload) vehicle-API path.
     pub path: &'static str,
     /// The v4 body, `None` when the state has no value.
@@ -36,6 +40,7 @@ pub const SIGNALS: &[Signal] = &[
         group: "Odometer",
         name: "TraveledDistance",
         capability: Capability::Odometer,
+        permission: Permission::ReadOdometer,
         path: "/odometer",
         read: |s| {
             s.odometer
@@ -49,6 +54,7 @@ pub const SIGNALS: &[Signal] = &[
         group: "Location",
         name: "PreciseLocation",
         capability: Capability::Location,
+        permission: Permission::ReadLocation,
         path: "/location",
         read: |s| {
             s.location
@@ -62,6 +68,7 @@ pub const SIGNALS: &[Signal] = &[
         group: "TractionBattery",
         name: "StateOfCharge",
         capability: Capability::Battery,
+        permission: Permission::ReadBattery,
         path: "/battery",
         read: |s| {
             s.battery
@@ -75,6 +82,7 @@ pub const SIGNALS: &[Signal] = &[
         group: "TractionBattery",
         name: "Range",
         capability: Capability::Battery,
+        permission: Permission::ReadBattery,
         path: "/battery",
         read: |s| s.battery.as_ref().map(|b| json!({ "value": b.range, "unit": "km" })),
         legacy: |s| to_json(s.battery.as_ref()),
@@ -84,6 +92,7 @@ pub const SIGNALS: &[Signal] = &[
         group: "Charge",
         name: "IsCharging",
         capability: Capability::Charge,
+        permission: Permission::ReadCharge,
         path: "/charge",
         read: |s| {
             s.charge
@@ -97,6 +106,7 @@ pub const SIGNALS: &[Signal] = &[
         group: "Charge",
         name: "IsChargingCableConnected",
         capability: Capability::Charge,
+        permission: Permission::ReadCharge,
         path: "/charge",
         read: |s| s.charge.as_ref().map(|c| json!({ "value": c.is_plugged_in })),
         legacy: |s| to_json(s.charge.as_ref()),
@@ -106,6 +116,7 @@ pub const SIGNALS: &[Signal] = &[
         group: "Charge",
         name: "ChargeLimit",
         capability: Capability::ChargeLimit,
+        permission: Permission::ReadCharge,
         path: "/charge/limit",
         read: |s| {
             s.charge_limit
@@ -119,6 +130,7 @@ pub const SIGNALS: &[Signal] = &[
         group: "Closure",
         name: "IsLocked",
         capability: Capability::Security,
+        permission: Permission::ReadSecurity,
         path: "/security",
         read: |s| s.security.as_ref().map(|c| json!({ "value": c.is_locked })),
         legacy: |s| to_json(s.security.as_ref()),
@@ -128,6 +140,7 @@ pub const SIGNALS: &[Signal] = &[
         group: "InternalCombustionEngine",
         name: "FuelLevel",
         capability: Capability::Fuel,
+        permission: Permission::ReadFuel,
         path: "/fuel",
         read: |s| {
             s.fuel
@@ -141,6 +154,7 @@ pub const SIGNALS: &[Signal] = &[
         group: "InternalCombustionEngine",
         name: "OilLife",
         capability: Capability::EngineOil,
+        permission: Permission::ReadEngineOil,
         path: "/engine/oil",
         read: |s| {
             s.engine_oil
@@ -170,5 +184,24 @@ impl Signal {
     /// `{"code","name","group","body"}` for a v4 payload.
     pub fn entry(&self, body: Value) -> Value {
         json!({ "code": self.code, "name": self.name, "group": self.group, "body": body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Method;
+
+    use super::*;
+    use crate::vehicles::endpoints;
+
+    #[test]
+    fn each_signal_needs_what_the_vehicle_api_read_at_its_path_needs() {
+        for signal in SIGNALS {
+            let read = endpoints::find(&Method::GET, signal.path)
+                .unwrap_or_else(|| panic!("{}: no GET {}", signal.code, signal.path));
+
+            assert_eq!(read.permission, Some(signal.permission), "{}", signal.code);
+            assert_eq!(read.capability, Some(signal.capability), "{}", signal.code);
+        }
     }
 }

@@ -184,7 +184,7 @@ async function driver() {
  * search, click the brand, sign in with a fresh e-mail, approve (or deny). Returns the query of
  * the final redirect to https://example.com/auth as a plain object.
  */
-async function runConnectFlow(authUrl, brand = 'CHEVROLET', {deny = false, skipBrand = false} = {}) {
+async function runConnectFlow(authUrl, brand = 'CHEVROLET', {deny = false, skipBrand = false, username} = {}) {
   const {By, until} = require('selenium-webdriver');
   const d = await driver();
   await d.manage().deleteAllCookies();
@@ -197,7 +197,7 @@ async function runConnectFlow(authUrl, brand = 'CHEVROLET', {deny = false, skipB
     await (await wait(By.css(`button#${brand}.brand-list-item`))).click();
   }
   const signIn = await wait(By.id('sign-in-button'));
-  await d.findElement(By.css('input[id=username]')).sendKeys(`${crypto.randomUUID()}@email.com`);
+  await d.findElement(By.css('input[id=username]')).sendKeys(username || `${crypto.randomUUID()}@email.com`);
   await d.findElement(By.css('input[id=password]')).sendKeys('password');
   await signIn.click();
 
