@@ -953,7 +953,8 @@ async fn send_http(
         .map_err(|error| format!("{what}: the answer broke off ({error})"))?;
     check_status(status, &what)?;
     // 501 is Smartcar's answer for an endpoint the vehicle cannot serve, and only that.
-    if status == 501 && !(text.contains("NOT_CAPABLE") || text.contains("VEHICLE_NOT_CAPABLE")) {
+    // (`VEHICLE_NOT_CAPABLE` on v2/v3, `vehicle_not_capable_error` on v1).
+    if status == 501 && !text.to_ascii_lowercase().contains("not_capable") {
         return Err(format!("{what} answered 501 with {}", shorten(&text)));
     }
     if content_type.starts_with("text/html") {

@@ -423,10 +423,19 @@ impl ConnectRule {
     }
 }
 
-/// `"2s"` or `"500ms..3s"`.
+/// The longest latency a rule may add: longer than any client's timeout worth testing, short
+/// enough that a typo (`2y` for `2s`) cannot park requests until the server stops.
+pub const MAX_LATENCY: Duration = Duration::from_secs(10 * 60);
+
+/// `"2s"` or `"500ms..3s"`, at most [`MAX_LATENCY`].
 fn parse_latency(text: &str) -> Result<(Duration, Duration), String> {
-    let parse =
-        |part: &str| humantime::parse_duration(part.trim()).map_err(|error| format!("latency {part:?}: {error}"));
+    let parse = |part: &str| {
+        let duration = humantime::parse_duration(part.trim()).map_err(|error| format!("latency {part:?}: {error}"))?;
+        if duration > MAX_LATENCY {
+            return Err(format!("latency {part:?} is longer than the 10 minutes a rule may add"));
+        }
+        Ok(duration)
+    };
     match text.split_once("..") {
         Some((min, max)) => {
             let (min, max) = (parse(min)?, parse(max)?);
@@ -579,5 +588,13 @@ mod tests {
             Ok((Duration::from_millis(500), Duration::from_secs(3)))
         );
         assert!(parse_latency("3s..1s").is_err());
+    }
+
+    #[test]
+    fn a_latency_longer_than_ten_minutes_is_refused_with_the_cap() {
+        let error = parse_latency("1s..292277026596y").expect_err("too long");
+
+        assert!(error.contains("10 minutes"), "{error}");
+        assert_eq!(parse_latency("10m"), Ok((MAX_LATENCY, MAX_LATENCY)));
     }
 }
