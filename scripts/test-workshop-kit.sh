@@ -14,7 +14,9 @@ if [ "${1:-}" != --inside ]; then
   archive="$(bash scripts/workshop-kit.sh | tail -n 1)"
   built=$((SECONDS - started))
   # Everything cargo needs is built now, online; inside, cargo only runs the test binary.
-  cargo test -q -p e2e --test e2e --locked --no-run
+  # `--workspace` unifies features as test-all.sh's `cargo test --workspace` does, so the test
+  # binary it built is reused (with `-p e2e` alone it is a different binary, built again).
+  cargo test -q --workspace --test e2e --locked --no-run
   if unshare --user --map-root-user --net true 2>/dev/null; then
     unshare --user --map-root-user --net bash "$0" --inside "$archive" isolated
   else
@@ -83,4 +85,4 @@ case "$first" in
 esac
 echo "test-workshop-kit: the kit's demo-backend runs on port $port ($network network, PATH=$bare_path)"
 
-DEMO_BACKEND_URL="http://localhost:$port" cargo test -p e2e --test e2e --locked --offline -q browser::demo_page
+DEMO_BACKEND_URL="http://localhost:$port" cargo test -q --workspace --test e2e --locked --offline browser::demo_page
