@@ -11,6 +11,8 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
+use crate::cors::Origin;
+
 /// Where the platform is and which app this backend is. The defaults describe the one-command
 /// demo: the mock on `localhost:4000` (started in-process by `main`) and its built-in app.
 #[derive(Debug, Clone, clap::Args)]
@@ -68,6 +70,17 @@ pub struct Config {
     /// a local platform's CA, or the mock's own `--tls-cert-out`.
     #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = CaCert::parse)]
     pub ca_cert: Option<CaCert>,
+
+    /// A front-end origin that may call this backend from a browser (CORS), besides
+    /// `http://localhost:3000` (the React tutorial's) and this backend's own. Repeat the flag, or
+    /// separate origins with commas.
+    #[arg(
+        long = "allow-origin",
+        env = "SMARTCAR_ALLOWED_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<Origin>,
 }
 
 /// The mock's default address as browsers and this backend reach it.

@@ -24,8 +24,15 @@ pub enum AppError {
     /// Connect came back to `/exchange` with `error=…` (the server-side flow).
     #[error("{description}")]
     Connect { error: String, description: String },
-    /// `/exchange` with a `state` that no `/login` issued, or one already used.
-    #[error("The state does not belong to a login started here; start again from /login.")]
+    /// `/exchange` with a `state` that no `/login` issued, one already used, one older than
+    /// [`LOGIN_LIFETIME`](crate::tokens::LOGIN_LIFETIME), or one pushed out by
+    /// [`MAX_PENDING_LOGINS`](crate::tokens::MAX_PENDING_LOGINS) newer logins.
+    #[error(
+        "The state does not belong to a login waiting here (a login waits at most {} minutes, and \
+         only the latest {} are kept); start again from /login.",
+        crate::tokens::LOGIN_LIFETIME.as_secs() / 60,
+        crate::tokens::MAX_PENDING_LOGINS
+    )]
     UnknownState,
     /// `/vehicle` before any owner connected, or after the platform refused to refresh.
     #[error("No vehicle is connected yet: connect one first.")]

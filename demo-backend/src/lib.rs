@@ -8,11 +8,14 @@
 //! - [`routes`]: `GET /login`, `GET /exchange`, `GET /vehicle`.
 //! - [`page`]: `GET /`, the demo page with the Connect button.
 //! - [`error`]: `AppError`, the JSON every failing route answers.
+//! - [`cors`]: which browser origins may read the answers.
 //!
-//! Every response carries `Access-Control-Allow-Origin: *` — redirects and errors too — so the
-//! unchanged React tutorial on another origin can call it (tutorial-flow.md §3).
+//! Every response to an allowed origin — `http://localhost:3000`, the backend's own, and those
+//! configured — carries `Access-Control-Allow-Origin`, redirects and errors too, so the unchanged
+//! React tutorial on another origin can call it (tutorial-flow.md §3); other sites get none.
 
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod page;
 pub mod routes;
@@ -20,10 +23,10 @@ pub mod smartcar;
 pub mod tokens;
 
 use std::future::Future;
+use std::net::SocketAddr;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
@@ -39,8 +42,9 @@ pub struct AppState {
     pub logins: LoginStates,
 }
 
-/// The whole backend as one router.
-pub fn app(config: Config) -> Router {
+/// The whole backend as one router, for a backend bound to `address` (its own origin may call it).
+pub fn app(config: Config, address: SocketAddr) -> Router {
+    let cors = cors::layer(address, &config.allowed_origins);
     let state = AppState {
         smartcar: Smartcar::new(config),
         tokens: TokenStore::default(),
@@ -49,8 +53,8 @@ pub fn app(config: Config) -> Router {
     Router::new()
         .merge(page::router())
         .merge(routes::router())
-        // `permissive` answers preflights too and puts `*` on every response, whatever its status.
-        .layer(CorsLayer::permissive())
+        // Outside the routes, so preflights, redirects, errors and unknown paths all get it.
+        .layer(cors)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -61,7 +65,6 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = app(config, listener.local_addr()?);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

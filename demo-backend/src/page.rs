@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 struct IndexPage {
     /// Connect's URL without `state`: the script adds a fresh one to each popup.
     authorize_url: String,
-    /// Messages are accepted only from the origin this starts with, as the JS SDK checks.
+    /// Messages are accepted only from this URI's origin, compared whole (`new URL(…).origin`).
     redirect_uri: String,
     mode: &'static str,
 }

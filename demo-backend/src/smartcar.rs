@@ -292,6 +292,7 @@ mod tests {
             mode: Mode::Simulated,
             scope: vec!["read_vehicle_info".to_owned(), "read_odometer".to_owned()],
             ca_cert: None,
+            allowed_origins: Vec::new(),
         })
     }
 

@@ -1,22 +1,50 @@
 //! The demo backend's page in a real browser: Connect opens in a popup, the mock's redirect page
 //! posts the result back, and the page shows the vehicle or Connect's error (issue 4 item 1).
+//!
+//! With `DEMO_BACKEND_URL` set (e.g. `http://localhost:8000`), the tests that need nothing but a
+//! demo backend in its one-command mode use that running backend instead of starting their own:
+//! `scripts/test-workshop-kit.sh` points them at the unpacked workshop kit this way.
 
 use reqwest::Url;
+use serde_json::json;
 
 use super::driver::{
-    back_to_opener, bind, click, find, serve_mock, switch_to_popup, text_of, walk_connect, with_browser,
+    back_to_opener, bind, click, find, serve_mock, serve_page, switch_to_popup, text_of, walk_connect, with_browser,
 };
 
-/// The mock, and the demo backend pointed at it with the popup flow's redirect URI (the mock's
-/// `/v2/redirect`, posting back to the backend's origin); returns the demo page's URL.
+/// The running demo backend to test instead of an in-process one.
+const DEMO_BACKEND_URL: &str = "DEMO_BACKEND_URL";
+
+/// The demo page's URL: `DEMO_BACKEND_URL` when set, or else the mock and the demo backend started
+/// here, with the popup flow's redirect URI (the mock's `/v2/redirect`, posting back to the
+/// backend's origin).
 async fn start_demo() -> String {
-    let (mock_listener, mock) = bind().await;
+    match std::env::var(DEMO_BACKEND_URL) {
+        Ok(running) if !running.is_empty() => running,
+        _ => {
+            let (mock_listener, mock) = bind().await;
+            let mut redirect_uri = Url::parse(&mock).expect("a URL").join("/v2/redirect").expect("a path");
+            start_demo_with(mock_listener, &mock, move |backend| {
+                redirect_uri.query_pairs_mut().append_pair("app_origin", backend);
+                redirect_uri
+            })
+            .await
+        }
+    }
+}
+
+/// The mock on `mock_listener` (reached at `mock`), and the demo backend pointed at it with the
+/// redirect URI `redirect_uri` makes from the backend's origin; returns the demo page's URL.
+async fn start_demo_with(
+    mock_listener: tokio::net::TcpListener,
+    mock: &str,
+    redirect_uri: impl FnOnce(&str) -> Url,
+) -> String {
     let (backend_listener, backend) = bind().await;
-    let mut redirect_uri = Url::parse(&mock).expect("a URL").join("/v2/redirect").expect("a path");
-    redirect_uri.query_pairs_mut().append_pair("app_origin", &backend);
+    let redirect_uri = redirect_uri(&backend);
     serve_mock(mock_listener, &[redirect_uri.as_str()]);
 
-    let mock = Url::parse(&mock).expect("a URL");
+    let mock = Url::parse(mock).expect("a URL");
     let config = demo_backend::Config {
         client_id: "demo-client".to_owned(),
         client_secret: "demo-secret".into(),
@@ -27,6 +55,7 @@ async fn start_demo() -> String {
         mode: demo_backend::config::Mode::Test,
         scope: vec!["read_vehicle_info".to_owned()],
         ca_cert: None,
+        allowed_origins: Vec::new(),
     };
     tokio::spawn(demo_backend::serve(backend_listener, config, std::future::pending()));
     backend
@@ -91,6 +120,71 @@ async fn an_incompatible_vehicle_on_the_demo_page_shows_its_error() {
         let error = text_of(&browser, "#error").await;
         assert!(error.starts_with("The user's vehicle is not compatible."), "{error}");
         assert!(error.contains("AUDI A4 2017"), "the vehicle is described: {error}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_message_from_an_origin_the_redirect_uri_merely_starts_with_is_ignored() {
+    // The redirect page is reached as `http://mock.test:<port>`; another site serves
+    // `http://mock.test` (port 80), an origin the redirect URI starts with. Chromium maps both.
+    let (mock_listener, _) = bind().await;
+    let mock_port = mock_listener.local_addr().expect("an address").port();
+    let (other_listener, _) = bind().await;
+    let other_port = other_listener.local_addr().expect("an address").port();
+    serve_page(other_listener, "<!doctype html><p id=\"other-site\">another site</p>");
+    let redirect_origin = format!("http://mock.test:{mock_port}");
+    let demo = start_demo_with(mock_listener, &format!("http://localhost:{mock_port}"), |backend| {
+        let mut uri = Url::parse(&redirect_origin)
+            .expect("a URL")
+            .join("/v2/redirect")
+            .expect("a path");
+        uri.query_pairs_mut().append_pair("app_origin", backend);
+        uri
+    })
+    .await;
+    let rules = format!("--host-resolver-rules=MAP mock.test:80 127.0.0.1:{other_port}, MAP mock.test 127.0.0.1");
+
+    with_browser(&[rules], |browser| async move {
+        browser.goto(&demo).await.expect("the demo page loads");
+        click(&browser, "#connect-button").await;
+        let opener = switch_to_popup(&browser).await;
+        find(&browser, "#continue-button").await;
+        let connect_url = browser.current_url().await.expect("the popup's URL");
+        let state = connect_url
+            .query_pairs()
+            .find(|(key, _)| key == "state")
+            .expect("a state")
+            .1
+            .into_owned();
+
+        // The popup goes to the other site, which posts a code with the popup's own state.
+        browser
+            .execute("location.assign(arguments[0])", vec![json!("http://mock.test/")])
+            .await
+            .expect("the popup navigates");
+        find(&browser, "#other-site").await;
+        browser
+            .execute(
+                "window.opener.postMessage({ name: 'SmartcarAuthMessage', code: 'planted', error: null, \
+                 errorDescription: null, state: arguments[0] }, '*')",
+                vec![json!(state)],
+            )
+            .await
+            .expect("the other site posts");
+
+        // Had the page taken it, it would show the planted code's error and ignore the real answer.
+        browser
+            .execute("location.assign(arguments[0])", vec![json!(connect_url.as_str())])
+            .await
+            .expect("the popup goes back to Connect");
+        walk_connect(&browser, "driver@example.com", Some(true)).await;
+        back_to_opener(&browser, opener).await;
+        find(&browser, "#vehicle:not([hidden]), #error:not([hidden])").await;
+        let error = find(&browser, "#error").await.text().await.expect("the error's text");
+
+        assert_eq!(error, "", "the page took the other site's message");
+        assert_eq!(text_of(&browser, "#vehicle-make").await, "TESLA");
     })
     .await;
 }

@@ -2,8 +2,10 @@
 //! `scripts/install-test-deps.sh` installs) driven over WebDriver, against the mock and the demo
 //! backend in the test's own runtime (issue 4 item 5, tutorial-flow.md §1–2, §5).
 //!
-//! `CHROMIUM` and `CHROMEDRIVER` override the binaries' paths. The real `@smartcar/auth` comes from
-//! `tests/browser/sdk/` (`npm ci` there; the SDK tests run it themselves when it is missing).
+//! `CHROMIUM` and `CHROMEDRIVER` override the binaries' paths; `DEMO_BACKEND_URL` points the demo
+//! page tests at a demo backend already running (`scripts/test-workshop-kit.sh` uses it). The real
+//! `@smartcar/auth` comes from `tests/browser/sdk/` (`npm ci` there; the SDK tests run it
+//! themselves when it is missing).
 
 // ChromeDriver, Chromium and a WebDriver session per test; pages and servers the tests share.
 mod driver;
