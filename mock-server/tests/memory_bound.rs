@@ -51,6 +51,8 @@ impl Server {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .to_owned();
+        // reqwest is built without a crypto provider of its own (the mock uses ring): install it.
+        mock_server::webhooks::client::install_crypto_provider();
         let http = reqwest::Client::builder().no_proxy().build().expect("client");
         Server { url, child, http }
     }
