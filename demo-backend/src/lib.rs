@@ -55,13 +55,13 @@ pub fn app(config: Config) -> Router {
         .with_state(state)
 }
 
-/// Serves the backend on `listener` until `shutdown` completes.
+/// Serves the backend on `listener` until `shutdown` completes, with the mock's connection
+/// handling (header and body timeouts, a connection cap, graceful shutdown).
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = mock_server::serving::Limits::default();
+    mock_server::serving::serve(listener, None, app(config), limits, shutdown).await
 }

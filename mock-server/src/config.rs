@@ -68,6 +68,11 @@ pub struct Config {
     /// Write the HTTPS certificate (PEM) here, so `curl --cacert` or `NODE_EXTRA_CA_CERTS` trust it.
     #[arg(long, env = "SMARTCAR_MOCK_TLS_CERT_OUT", requires = "tls_addr")]
     pub tls_cert_out: Option<PathBuf>,
+
+    /// Open connections allowed at once, both listeners together; past it, new connections wait
+    /// until one closes.
+    #[arg(long, env = "SMARTCAR_MOCK_MAX_CONNECTIONS", default_value_t = crate::serving::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: std::num::NonZeroUsize,
 }
 
 impl Config {

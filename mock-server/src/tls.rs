@@ -15,22 +15,17 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
-use tower::{Service, ServiceExt};
+use tower::Service;
+
+use crate::serving::{self, Limits};
 
 /// Every name the certificate is valid for: the platform's hosts, then this machine.
 pub const HOST_NAMES: &[&str] = &[
@@ -43,10 +38,6 @@ pub const HOST_NAMES: &[&str] = &[
     "localhost",
     "127.0.0.1",
 ];
-
-/// A client that has not finished its handshake by then is dropped, so it cannot hold up a
-/// graceful shutdown.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A certificate and its private key, both PEM.
 #[derive(Clone)]
@@ -79,9 +70,9 @@ pub fn self_signed() -> Result<SelfSigned, rcgen::Error> {
     })
 }
 
-/// Serves `app` over TLS (HTTP/1.1 and HTTP/2) on `listener` until `shutdown` completes, then
-/// waits for open connections to finish their requests. A bad certificate or key is an
-/// `InvalidInput` error before anything is accepted.
+/// Serves `app` over TLS (HTTP/1.1 and HTTP/2) on `listener` with the default
+/// [`Limits`] until `shutdown` completes, then waits for open connections to finish their
+/// requests. A bad certificate or key is an `InvalidInput` error before anything is accepted.
 ///
 /// `app` is any axum-style service, so a router wrapped in layers (e.g. path normalisation)
 /// serves exactly as it does over plain HTTP.
@@ -96,50 +87,14 @@ where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    let acceptor = TlsAcceptor::from(Arc::new(server_config(cert_pem, key_pem)?));
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Running out of file descriptors and the like: keep serving the others.
-                    tracing::warn!(%error, "accepting a TLS connection failed");
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let acceptor = acceptor.clone();
-        let watcher = graceful.watcher();
-        let app = app.clone().map_request(move |request: hyper::Request<Incoming>| {
-            let mut request = request.map(Body::new);
-            // The admin API's loopback check reads the peer, as on the plain listener.
-            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            request
-        });
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(app));
-            if let Err(error) = watcher.watch(connection.into_owned()).await {
-                tracing::debug!(%peer, %error, "TLS connection ended with an error");
-            }
-        });
-    }
-    graceful.shutdown().await;
-    Ok(())
+    let acceptor = acceptor(cert_pem, key_pem)?;
+    serving::serve(listener, Some(acceptor), app, Limits::default(), shutdown).await
+}
+
+/// The TLS side of a listener for [`serving::serve`]: `cert_pem` (the chain, leaf first) and its
+/// `key_pem`. A bad certificate or key is an `InvalidInput` error.
+pub fn acceptor(cert_pem: &str, key_pem: &str) -> io::Result<TlsAcceptor> {
+    Ok(TlsAcceptor::from(Arc::new(server_config(cert_pem, key_pem)?)))
 }
 
 /// rustls with the `ring` provider, offering HTTP/2 and HTTP/1.1 by ALPN.
