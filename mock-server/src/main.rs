@@ -63,8 +63,8 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Binds `addr` and serves the same platform over HTTPS with a fresh certificate, written to
-/// `cert_out` when asked, so host-mapped browsers and tools reach the mock.
+/// Binds `addr` and serves the same platform over HTTPS with fresh certificates, the authority's
+/// written to `cert_out` when asked, so host-mapped browsers and tools reach the mock.
 fn serve_tls(
     addr: std::net::SocketAddr,
     cert_out: Option<std::path::PathBuf>,
@@ -74,7 +74,7 @@ fn serve_tls(
 ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     let certificate = mock_server::tls::self_signed().context("making the HTTPS certificate")?;
     if let Some(path) = &cert_out {
-        std::fs::write(path, &certificate.cert_pem).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, &certificate.ca_pem).with_context(|| format!("writing {}", path.display()))?;
     }
     let acceptor = mock_server::tls::acceptor(&certificate.cert_pem, &certificate.key_pem)?;
     let listener = serving::bind(addr, "--tls-addr")?;

@@ -7,9 +7,11 @@
 //! the real `https://javascript-sdk.smartcar.com`. The same router serves every host, since
 //! Connect, auth, the API and the SDK's redirect page share no path.
 //!
-//! The certificate is made at start-up ([`self_signed`]); nothing is read from disk. Its PEM can
-//! be written out so that tools which check certificates (`curl --cacert`,
-//! `NODE_EXTRA_CA_CERTS`) trust it instead of being told to ignore errors.
+//! The certificates are made at start-up ([`self_signed`]): an authority for this run and the
+//! server certificate it signs; nothing is read from disk. The authority's PEM can be written out
+//! (`--tls-cert-out`) so that clients which check certificates (`curl --cacert`,
+//! `NODE_EXTRA_CA_CERTS`, `REQUESTS_CA_BUNDLE`) trust it instead of being told to ignore errors;
+//! `mock-server hosts` prints the settings per runtime.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,44 +31,87 @@ use crate::serving::{self, Limits};
 
 /// Every name the certificate is valid for: the platform's hosts, then this machine.
 pub const HOST_NAMES: &[&str] = &[
-    "connect.smartcar.com",
-    "auth.smartcar.com",
     "api.smartcar.com",
-    "vehicle.api.smartcar.com",
+    "auth.smartcar.com",
+    "connect.smartcar.com",
     "management.smartcar.com",
+    "vehicle.api.smartcar.com",
     "javascript-sdk.smartcar.com",
     "localhost",
     "127.0.0.1",
 ];
 
-/// A certificate and its private key, both PEM.
+/// The platform's host names (what the SDKs and `@smartcar/auth` call), for host mapping.
+pub const SMARTCAR_HOSTS: &[&str] = HOST_NAMES.split_at(6).0;
+
+/// The mock's certificates and key, all PEM: a certificate authority made for this run, and the
+/// server certificate it signed.
 #[derive(Clone)]
 pub struct SelfSigned {
+    /// What the server sends: its certificate, then the authority's.
     pub cert_pem: String,
+    /// The server certificate's private key.
     pub key_pem: String,
+    /// The authority alone: what a client trusts (`--tls-cert-out` writes it).
+    pub ca_pem: String,
 }
 
 impl std::fmt::Debug for SelfSigned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SelfSigned")
             .field("cert_pem", &self.cert_pem)
+            .field("ca_pem", &self.ca_pem)
             .finish_non_exhaustive()
     }
 }
 
-/// A fresh self-signed certificate for [`HOST_NAMES`] (an ECDSA P-256 key, made with `ring`).
+/// A fresh authority and a server certificate for [`HOST_NAMES`] signed by it (ECDSA P-256 keys,
+/// made with `ring`).
+///
+/// The usual shape of a local development authority (as mkcert makes them): what a user imports
+/// is a CA, which every trust store takes as an authority (`certutil -t C,,`, the system store,
+/// Java's keystore), and the server certificate carries the key identifiers strict verifiers
+/// (OpenSSL's `X509_STRICT`, which Python 3.13 turns on) look for. It lives 397 days from yesterday:
+/// Apple's platforms refuse longer-lived server certificates even from an authority the user trusts.
 pub fn self_signed() -> Result<SelfSigned, rcgen::Error> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Smartcar mock CA (offline, made at start-up)");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate()?;
+    let ca = ca_params.self_signed(&ca_key)?;
+    let ca_pem = ca.pem();
+    let issuer = Issuer::new(ca_params, ca_key);
+
     let names: Vec<String> = HOST_NAMES.iter().map(|name| (*name).to_owned()).collect();
-    let mut params = rcgen::CertificateParams::new(names)?;
+    let mut params = CertificateParams::new(names)?;
     params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "Smartcar mock (offline)");
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let key = rcgen::KeyPair::generate()?;
-    let cert = params.self_signed(&key)?;
+        .push(DnType::CommonName, "Smartcar mock (offline)");
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    let now = time::OffsetDateTime::now_utc();
+    if let (Some(from), Some(until)) = (
+        now.checked_sub(time::Duration::days(1)),
+        now.checked_add(time::Duration::days(397)),
+    ) {
+        params.not_before = from;
+        params.not_after = until;
+    }
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, &issuer)?;
     Ok(SelfSigned {
-        cert_pem: cert.pem(),
+        cert_pem: format!("{}{ca_pem}", cert.pem()),
         key_pem: key.serialize_pem(),
+        ca_pem,
     })
 }
 
@@ -147,7 +192,7 @@ mod tests {
     #[tokio::test]
     async fn every_smartcar_host_name_is_served_with_a_certificate_a_client_can_trust() {
         let certificate = self_signed().expect("a certificate");
-        let connector = client_trusting(&certificate.cert_pem);
+        let connector = client_trusting(&certificate.ca_pem);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let addr = listener.local_addr().expect("an address");
         let app = Router::new().route("/hello", get(|| async { "hello over TLS" }));

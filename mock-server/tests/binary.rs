@@ -357,7 +357,9 @@ async fn a_tls_address_in_use_is_named_with_how_to_find_the_other_server() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(
-        stderr.contains(&format!("cannot listen on {addr} (--tls-addr): the address is already in use")),
+        stderr.contains(&format!(
+            "cannot listen on {addr} (--tls-addr): the address is already in use"
+        )),
         "{stderr}"
     );
 }

@@ -80,7 +80,7 @@ impl Served {
         Served {
             addr,
             listener,
-            connector: trusting(&certificate.cert_pem),
+            connector: trusting(&certificate.ca_pem),
             cap,
             stop: std::sync::Mutex::new(Some(stop)),
             server: tokio::sync::Mutex::new(Some(server)),
