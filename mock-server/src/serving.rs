@@ -37,7 +37,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -295,7 +295,14 @@ where
         let activity = activity.clone();
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let in_flight = InFlight::begin(&activity);
-            let mut request = request.map(|body| Body::new(TimeoutBody::new(timeouts.body_read, body)));
+            let mut request = request.map(|body| {
+                // The platform reads every body, empty ones too: a GET must not pay for a timer.
+                if body.is_end_stream() {
+                    Body::new(body)
+                } else {
+                    Body::new(TimeoutBody::new(timeouts.body_read, body))
+                }
+            });
             request.extensions_mut().insert(ConnectInfo(peer));
             let response = app.clone().oneshot(request);
             async move {
