@@ -49,7 +49,6 @@ fn short_limits(max_connections: usize) -> Limits {
     Limits {
         header_read_timeout: HEADER_TIMEOUT,
         body_read_timeout: HEADER_TIMEOUT,
-        idle_timeout: HEADER_TIMEOUT,
         connections: ConnectionCap::new(max_connections),
     }
 }
@@ -265,7 +264,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
 }
 
 #[tokio::test]
-async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
+async fn an_idle_http2_connection_is_closed_after_the_header_timeout() {
     for listener in [Listener::Plain, Listener::Tls] {
         let served = Served::start(listener, short_limits(1024)).await;
         let io = served.connect().await;
