@@ -700,6 +700,17 @@ mod tests {
     }
 
     #[test]
+    fn the_connection_cap_is_a_serve_option_and_cannot_be_zero() {
+        let capped = Cli::try_parse_from(["mock-server", "--max-connections", "2"]).expect("parses");
+        let default = Cli::try_parse_from(["mock-server"]).expect("parses");
+        let zero = Cli::try_parse_from(["mock-server", "--max-connections", "0"]);
+
+        assert_eq!(capped.serve.max_connections.get(), 2);
+        assert_eq!(default.serve.max_connections, crate::serving::DEFAULT_MAX_CONNECTIONS);
+        assert!(zero.is_err());
+    }
+
+    #[test]
     fn no_subcommand_means_serve_with_the_given_options() {
         let cli = Cli::try_parse_from(["mock-server", "--addr", "127.0.0.1:0", "--auto-approve"]).expect("parses");
 
