@@ -59,12 +59,14 @@ pub fn app(config: Config, address: SocketAddr) -> Router {
         .with_state(state)
 }
 
-/// Serves the backend on `listener` until `shutdown` completes.
+/// Serves the backend on `listener` until `shutdown` completes, with the mock's connection
+/// handling (header and body timeouts, a connection cap, graceful shutdown).
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = app(config, listener.local_addr()?);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let limits = mock_server::serving::Limits::default();
+    mock_server::serving::serve(listener, None, app, limits, shutdown).await
 }

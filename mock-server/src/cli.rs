@@ -14,10 +14,16 @@
 //! | `journal --app demo-client --path '*/charge'` | `GET /admin/requests` |
 //! | `reset [--app demo-client]` | `POST /admin/reset` |
 //!
+//! `hosts [--tls-addr 127.0.0.1:443] [--tls-cert-out FILE]` calls nothing: it prints the hosts-file
+//! lines that send Smartcar's host names to the mock's HTTPS listener, and how each runtime is told
+//! to trust the mock's certificate (docs/zero-config.md).
+//!
 //! Every client subcommand takes `--server URL` (env `SMARTCAR_MOCK_SERVER`, default
 //! `http://127.0.0.1:4000`) and `--admin-token` (env `SMARTCAR_MOCK_ADMIN_TOKEN`).
 
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +63,9 @@ pub enum Command {
     Journal(JournalArgs),
     /// Forget one app's state (users, tokens, vehicles, faults, journal), or everything.
     Reset(ResetArgs),
+    /// Print hosts-file lines mapping Smartcar's hosts to the mock's HTTPS listener, and how to
+    /// trust its certificate: an app with no SMARTCAR_* variable then talks to the mock.
+    Hosts(HostsArgs),
 }
 
 /// Which server to drive.
@@ -309,10 +318,22 @@ pub struct ResetArgs {
     app: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    /// The mock's HTTPS address (its --tls-addr). A hosts file maps names, not ports, so clients
+    /// reach it only on port 443.
+    #[arg(long, env = "SMARTCAR_MOCK_TLS_ADDR", default_value = "127.0.0.1:443")]
+    tls_addr: SocketAddr,
+    /// The file the mock writes its certificate authority to (its --tls-cert-out).
+    #[arg(long, env = "SMARTCAR_MOCK_TLS_CERT_OUT")]
+    tls_cert_out: Option<PathBuf>,
+}
+
 /// Runs a client subcommand and prints the server's JSON answer.
 pub async fn run(command: Command) -> anyhow::Result<()> {
     let answer = match command {
         Command::Serve(_) => bail!("serve is not a client subcommand"),
+        Command::Hosts(args) => return print(&hosts(args.tls_addr, args.tls_cert_out.as_deref())),
         Command::Health(target) => call(&target, Method::GET, "/admin/health", &[], None).await?,
         Command::Token(args) => token(args).await?,
         Command::Fault(args) => fault(args).await?,
@@ -356,12 +377,67 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             call(&args.target, Method::POST, "/admin/reset", &query, None).await?
         }
     };
-    let text = serde_json::to_string_pretty(&answer)?;
+    print(&serde_json::to_string_pretty(&answer)?)
+}
+
+fn print(text: &str) -> anyhow::Result<()> {
     match writeln!(std::io::stdout().lock(), "{text}") {
         // `mock-server journal | head` closes the pipe early; that is not a failure.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         result => result.context("writing the answer"),
     }
+}
+
+/// The hosts-file lines for a mock whose HTTPS listener is `tls_addr`, then (as comments, so the
+/// whole text can be appended to a hosts file) how each runtime trusts the certificate `cert`.
+pub fn hosts(tls_addr: SocketAddr, cert: Option<&Path>) -> String {
+    // A wildcard address listens on loopback too; a hosts file needs one address to dial.
+    let ip = match tls_addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let port = tls_addr.port();
+    let dial = SocketAddr::new(ip, port);
+    let mut text = format!(
+        "# Smartcar's hosts -> the mock's HTTPS listener ({tls_addr}). Append to /etc/hosts\n\
+         # (Windows: C:\\Windows\\System32\\drivers\\etc\\hosts): mock-server hosts | sudo tee -a /etc/hosts\n"
+    );
+    if port != 443 {
+        text.push_str(&format!(
+            "# The mock listens on port {port}, but a hosts file maps names, not ports: clients dial 443.\n\
+             # Start it with --tls-addr {ip_port}, or forward 443 to {port}: docker run -p 443:{port} ...,\n\
+             # or socat TCP-LISTEN:443,fork,reuseaddr TCP:{dial}\n",
+            ip_port = SocketAddr::new(tls_addr.ip(), 443),
+        ));
+    }
+    for host in crate::tls::SMARTCAR_HOSTS {
+        text.push_str(&format!("{ip} {host}\n"));
+    }
+    let (cert, written) = match cert {
+        Some(path) => (path.display().to_string(), "The mock writes a new authority there"),
+        None => (
+            "CA.pem".to_owned(),
+            "Start the mock with --tls-cert-out CA.pem: it writes a new authority",
+        ),
+    };
+    text.push_str(&format!(
+        "#
+# {written} at every start (trust it again after a restart).
+# Trust the mock's certificate authority:
+#   Node.js                  NODE_EXTRA_CA_CERTS={cert}
+#   Python requests          REQUESTS_CA_BUNDLE={cert}   (replaces the default roots)
+#   Python ssl/httpx/aiohttp, Go, Ruby, PHP, OpenSSL tools
+#                            SSL_CERT_FILE={cert}   (replaces the default roots)
+#   curl                     curl --cacert {cert}   (or CURL_CA_BUNDLE={cert})
+#   Java (JDK 9+)            keytool -importcert -noprompt -cacerts -storepass changeit -alias smartcar-mock -file {cert}
+#   Chrome/Chromium (Linux)  certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n smartcar-mock -i {cert}
+#                            (or, with no hosts file: --host-resolver-rules=\"MAP *.smartcar.com:443 {dial}\" --ignore-certificate-errors)
+#   Firefox                  Settings > Privacy & Security > Certificates > View Certificates > Authorities > Import
+#   The whole machine        Debian/Ubuntu: cp {cert} /usr/local/share/ca-certificates/smartcar-mock.crt && update-ca-certificates
+#                            macOS: security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain {cert}"
+    ));
+    text
 }
 
 async fn token(args: TokenArgs) -> anyhow::Result<Value> {
@@ -574,6 +650,65 @@ mod tests {
             state_patch(&changes).expect("a patch"),
             json!({ "charge": { "isPluggedIn": true, "state": "CHARGING" }, "odometer": { "distance": 12.5 } })
         );
+    }
+
+    #[test]
+    fn hosts_maps_every_smartcar_host_to_the_tls_address_and_names_the_certificate() {
+        let addr = "127.0.0.1:443".parse().expect("an address");
+
+        let text = hosts(addr, Some(Path::new("/tmp/mock-ca.pem")));
+
+        let mapped: Vec<&str> = text.lines().filter(|line| !line.starts_with('#')).collect();
+        assert_eq!(
+            mapped,
+            [
+                "127.0.0.1 api.smartcar.com",
+                "127.0.0.1 auth.smartcar.com",
+                "127.0.0.1 connect.smartcar.com",
+                "127.0.0.1 management.smartcar.com",
+                "127.0.0.1 vehicle.api.smartcar.com",
+                "127.0.0.1 javascript-sdk.smartcar.com",
+            ]
+        );
+        for setting in [
+            "NODE_EXTRA_CA_CERTS=/tmp/mock-ca.pem",
+            "REQUESTS_CA_BUNDLE=/tmp/mock-ca.pem",
+            "SSL_CERT_FILE=/tmp/mock-ca.pem",
+            "keytool -importcert -noprompt -cacerts -storepass changeit -alias smartcar-mock -file /tmp/mock-ca.pem",
+            "certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n smartcar-mock -i /tmp/mock-ca.pem",
+        ] {
+            assert!(text.contains(setting), "{setting} missing from:\n{text}");
+        }
+        assert!(!text.contains("forward 443"), "{text}");
+    }
+
+    #[test]
+    fn hosts_for_a_wildcard_address_on_another_port_dial_loopback_and_say_how_to_forward() {
+        let addr = "0.0.0.0:4443".parse().expect("an address");
+
+        let text = hosts(addr, None);
+
+        assert!(text.contains("\n127.0.0.1 api.smartcar.com\n"), "{text}");
+        assert!(
+            text.contains("--tls-addr 0.0.0.0:443, or forward 443 to 4443"),
+            "{text}"
+        );
+        assert!(
+            text.contains("socat TCP-LISTEN:443,fork,reuseaddr TCP:127.0.0.1:4443"),
+            "{text}"
+        );
+        assert!(text.contains("Start the mock with --tls-cert-out CA.pem"), "{text}");
+    }
+
+    #[test]
+    fn the_connection_cap_is_a_serve_option_and_cannot_be_zero() {
+        let capped = Cli::try_parse_from(["mock-server", "--max-connections", "2"]).expect("parses");
+        let default = Cli::try_parse_from(["mock-server"]).expect("parses");
+        let zero = Cli::try_parse_from(["mock-server", "--max-connections", "0"]);
+
+        assert_eq!(capped.serve.max_connections.get(), 2);
+        assert_eq!(default.serve.max_connections, crate::serving::DEFAULT_MAX_CONNECTIONS);
+        assert!(zero.is_err());
     }
 
     #[test]

@@ -83,6 +83,11 @@ pub struct Config {
     /// webhooks to `https://` receivers: a local receiver's CA or self-signed certificate.
     #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = crate::webhooks::client::parse_ca_cert)]
     pub ca_cert: Option<crate::webhooks::CaCert>,
+
+    /// Open connections allowed at once, both listeners together; past it, new connections wait
+    /// until one closes.
+    #[arg(long, env = "SMARTCAR_MOCK_MAX_CONNECTIONS", default_value_t = crate::serving::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: std::num::NonZeroUsize,
 }
 
 impl Config {

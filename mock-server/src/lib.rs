@@ -13,6 +13,7 @@
 //! - [`request`]: request ids and the JSON content type every response shares.
 //! - [`sdk_redirect`]: the JS SDK's redirect page (`GET /v2/redirect`), served offline.
 //! - [`tls`]: HTTPS under Smartcar's real host names, for browser host mapping.
+//! - [`serving`]: accepting connections for both listeners: timeouts, a cap, graceful shutdown.
 //! - [`admin`]: test control under `/admin` (not Smartcar); [`caller`]: who a request is from.
 //! - [`config`]: the command line; [`cli`]: the subcommands that drive a running server's admin API.
 
@@ -32,6 +33,7 @@ pub mod oauth;
 pub mod permissions;
 pub mod request;
 pub mod sdk_redirect;
+pub mod serving;
 pub mod state;
 pub mod tls;
 pub mod vehicles;
@@ -45,7 +47,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use tokio::net::TcpListener;
 use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
 pub use fixtures::Fixtures;
@@ -85,22 +87,30 @@ fn request_logging_on() -> bool {
     tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG
 }
 
-/// Serves the platform on `listener` until `shutdown` completes. A trailing `/` is optional on
-/// every route (smartcar-api.md §1.3), so paths are normalised before routing.
+/// The platform as it is served. A trailing `/` is optional on every route (smartcar-api.md
+/// §1.3), so paths are normalised before routing.
+pub fn platform(state: AppState) -> NormalizePath<Router> {
+    NormalizePathLayer::trim_trailing_slash().layer(app(state))
+}
+
+/// Serves the platform on `listener` with the default [`serving::Limits`] until `shutdown`
+/// completes, then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = NormalizePathLayer::trim_trailing_slash().layer(app(state));
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(
-            service,
-        ),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, state, serving::Limits::default(), shutdown).await
+}
+
+/// [`serve`] under `limits` (timeouts and the connection cap).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    limits: serving::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serving::serve(listener, None, platform(state), limits, shutdown).await
 }
 
 /// Completes on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.

@@ -9,9 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 use mock_server::AppState;
 use mock_server::cli::{Cli, Command};
-use tokio::net::TcpListener;
-use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
+use mock_server::serving::{self, Limits};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -28,14 +26,14 @@ async fn main() -> anyhow::Result<()> {
     };
     let fixtures = config.fixtures()?;
     let state = AppState::try_with_settings(fixtures, config.settings())?;
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("binding {}", config.addr))?;
+    let listener = serving::bind(config.addr, "--addr")?;
 
     // Scripts read the port from this exact first line.
     println!("listening on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
 
+    // One cap for both listeners: it stands for the process's sockets.
+    let limits = Limits::with_max_connections(config.max_connections.get());
     let (stop, stopped) = tokio::sync::watch::channel(());
     let when_stopped = move || {
         let mut stopped = stopped.clone();
@@ -48,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
             addr,
             config.tls_cert_out.clone(),
             state.clone(),
+            limits.clone(),
             when_stopped(),
         )?)),
         None => None,
@@ -57,33 +56,32 @@ async fn main() -> anyhow::Result<()> {
         let _ = stop.send(());
     });
 
-    mock_server::serve(listener, state, when_stopped()).await?;
+    mock_server::serve_with(listener, state, limits, when_stopped()).await?;
     if let Some(tls) = tls {
         tls.await??;
     }
     Ok(())
 }
 
-/// Binds `addr` and serves the same platform over HTTPS with a fresh self-signed certificate,
+/// Binds `addr` and serves the same platform over HTTPS with fresh certificates, the authority's
 /// written to `cert_out` when asked, so host-mapped browsers and tools reach the mock.
 fn serve_tls(
     addr: std::net::SocketAddr,
     cert_out: Option<std::path::PathBuf>,
     state: AppState,
+    limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     let certificate = mock_server::tls::self_signed().context("making the HTTPS certificate")?;
     if let Some(path) = &cert_out {
-        std::fs::write(path, &certificate.cert_pem).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, &certificate.ca_pem).with_context(|| format!("writing {}", path.display()))?;
     }
-    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
-    listener.set_nonblocking(true)?;
+    let acceptor = mock_server::tls::acceptor(&certificate.cert_pem, &certificate.key_pem)?;
+    let listener = serving::bind(addr, "--tls-addr")?;
     println!("listening on https://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
     Ok(async move {
-        let listener = TcpListener::from_std(listener)?;
-        let app = NormalizePathLayer::trim_trailing_slash().layer(mock_server::app(state));
-        mock_server::tls::serve_tls(listener, app, &certificate.cert_pem, &certificate.key_pem, shutdown).await?;
+        serving::serve(listener, Some(acceptor), mock_server::platform(state), limits, shutdown).await?;
         Ok(())
     })
 }

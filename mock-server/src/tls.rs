@@ -7,81 +7,117 @@
 //! the real `https://javascript-sdk.smartcar.com`. The same router serves every host, since
 //! Connect, auth, the API and the SDK's redirect page share no path.
 //!
-//! The certificate is made at start-up ([`self_signed`]); nothing is read from disk. Its PEM can
-//! be written out so that tools which check certificates (`curl --cacert`,
-//! `NODE_EXTRA_CA_CERTS`) trust it instead of being told to ignore errors.
+//! The certificates are made at start-up ([`self_signed`]): an authority for this run and the
+//! server certificate it signs; nothing is read from disk. The authority's PEM can be written out
+//! (`--tls-cert-out`) so that clients which check certificates (`curl --cacert`,
+//! `NODE_EXTRA_CA_CERTS`, `REQUESTS_CA_BUNDLE`) trust it instead of being told to ignore errors;
+//! `mock-server hosts` prints the settings per runtime.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
-use tower::{Service, ServiceExt};
+use tower::Service;
+
+use crate::serving::{self, Limits};
 
 /// Every name the certificate is valid for: the platform's hosts, then this machine.
 pub const HOST_NAMES: &[&str] = &[
-    "connect.smartcar.com",
-    "auth.smartcar.com",
     "api.smartcar.com",
-    "vehicle.api.smartcar.com",
+    "auth.smartcar.com",
+    "connect.smartcar.com",
     "management.smartcar.com",
+    "vehicle.api.smartcar.com",
     "javascript-sdk.smartcar.com",
     "localhost",
     "127.0.0.1",
 ];
 
-/// A client that has not finished its handshake by then is dropped, so it cannot hold up a
-/// graceful shutdown.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The platform's host names (what the SDKs and `@smartcar/auth` call), for host mapping.
+pub const SMARTCAR_HOSTS: &[&str] = HOST_NAMES.split_at(6).0;
 
-/// A certificate and its private key, both PEM.
+/// The mock's certificates and key, all PEM: a certificate authority made for this run, and the
+/// server certificate it signed.
 #[derive(Clone)]
 pub struct SelfSigned {
+    /// What the server sends: its certificate, then the authority's.
     pub cert_pem: String,
+    /// The server certificate's private key.
     pub key_pem: String,
+    /// The authority alone: what a client trusts (`--tls-cert-out` writes it).
+    pub ca_pem: String,
 }
 
 impl std::fmt::Debug for SelfSigned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SelfSigned")
             .field("cert_pem", &self.cert_pem)
+            .field("ca_pem", &self.ca_pem)
             .finish_non_exhaustive()
     }
 }
 
-/// A fresh self-signed certificate for [`HOST_NAMES`] (an ECDSA P-256 key, made with `ring`).
+/// A fresh authority and a server certificate for [`HOST_NAMES`] signed by it (ECDSA P-256 keys,
+/// made with `ring`).
+///
+/// The usual shape of a local development authority (as mkcert makes them): what a user imports
+/// is a CA, which every trust store takes as an authority (`certutil -t C,,`, the system store,
+/// Java's keystore), and the server certificate carries the key identifiers strict verifiers
+/// (OpenSSL's `X509_STRICT`, which Python 3.13 turns on) look for. It lives 397 days from yesterday:
+/// Apple's platforms refuse longer-lived server certificates even from an authority the user trusts.
 pub fn self_signed() -> Result<SelfSigned, rcgen::Error> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Smartcar mock CA (offline, made at start-up)");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate()?;
+    let ca = ca_params.self_signed(&ca_key)?;
+    let ca_pem = ca.pem();
+    let issuer = Issuer::new(ca_params, ca_key);
+
     let names: Vec<String> = HOST_NAMES.iter().map(|name| (*name).to_owned()).collect();
-    let mut params = rcgen::CertificateParams::new(names)?;
+    let mut params = CertificateParams::new(names)?;
     params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "Smartcar mock (offline)");
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let key = rcgen::KeyPair::generate()?;
-    let cert = params.self_signed(&key)?;
+        .push(DnType::CommonName, "Smartcar mock (offline)");
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    let now = time::OffsetDateTime::now_utc();
+    if let (Some(from), Some(until)) = (
+        now.checked_sub(time::Duration::days(1)),
+        now.checked_add(time::Duration::days(397)),
+    ) {
+        params.not_before = from;
+        params.not_after = until;
+    }
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, &issuer)?;
     Ok(SelfSigned {
-        cert_pem: cert.pem(),
+        cert_pem: format!("{}{ca_pem}", cert.pem()),
         key_pem: key.serialize_pem(),
+        ca_pem,
     })
 }
 
-/// Serves `app` over TLS (HTTP/1.1 and HTTP/2) on `listener` until `shutdown` completes, then
-/// waits for open connections to finish their requests. A bad certificate or key is an
-/// `InvalidInput` error before anything is accepted.
+/// Serves `app` over TLS (HTTP/1.1 and HTTP/2) on `listener` with the default
+/// [`Limits`] until `shutdown` completes, then waits for open connections to finish their
+/// requests. A bad certificate or key is an `InvalidInput` error before anything is accepted.
 ///
 /// `app` is any axum-style service, so a router wrapped in layers (e.g. path normalisation)
 /// serves exactly as it does over plain HTTP.
@@ -96,50 +132,14 @@ where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    let acceptor = TlsAcceptor::from(Arc::new(server_config(cert_pem, key_pem)?));
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Running out of file descriptors and the like: keep serving the others.
-                    tracing::warn!(%error, "accepting a TLS connection failed");
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let acceptor = acceptor.clone();
-        let watcher = graceful.watcher();
-        let app = app.clone().map_request(move |request: hyper::Request<Incoming>| {
-            let mut request = request.map(Body::new);
-            // The admin API's loopback check reads the peer, as on the plain listener.
-            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            request
-        });
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(app));
-            if let Err(error) = watcher.watch(connection.into_owned()).await {
-                tracing::debug!(%peer, %error, "TLS connection ended with an error");
-            }
-        });
-    }
-    graceful.shutdown().await;
-    Ok(())
+    let acceptor = acceptor(cert_pem, key_pem)?;
+    serving::serve(listener, Some(acceptor), app, Limits::default(), shutdown).await
+}
+
+/// The TLS side of a listener for [`serving::serve`]: `cert_pem` (the chain, leaf first) and its
+/// `key_pem`. A bad certificate or key is an `InvalidInput` error.
+pub fn acceptor(cert_pem: &str, key_pem: &str) -> io::Result<TlsAcceptor> {
+    Ok(TlsAcceptor::from(Arc::new(server_config(cert_pem, key_pem)?)))
 }
 
 /// rustls with the `ring` provider, offering HTTP/2 and HTTP/1.1 by ALPN.
@@ -192,7 +192,7 @@ mod tests {
     #[tokio::test]
     async fn every_smartcar_host_name_is_served_with_a_certificate_a_client_can_trust() {
         let certificate = self_signed().expect("a certificate");
-        let connector = client_trusting(&certificate.cert_pem);
+        let connector = client_trusting(&certificate.ca_pem);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let addr = listener.local_addr().expect("an address");
         let app = Router::new().route("/hello", get(|| async { "hello over TLS" }));

@@ -343,3 +343,25 @@ async fn auto_approve_answers_the_authorize_url_with_a_code() {
     let location = response.headers()["location"].to_str().expect("ascii");
     assert!(location.starts_with("https://example.com/auth?code="), "{location}");
 }
+
+#[tokio::test]
+async fn a_tls_address_in_use_is_named_with_how_to_find_the_other_server() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("an address").to_string();
+
+    let output = Command::new(BINARY)
+        .args(["--addr", "127.0.0.1:0", "--tls-addr", &addr])
+        .env_remove("SMARTCAR_MOCK_TLS_CERT_OUT")
+        .output()
+        .await
+        .expect("the binary runs");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "cannot listen on {addr} (--tls-addr): the address is already in use"
+        )),
+        "{stderr}"
+    );
+}

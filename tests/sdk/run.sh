@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs the SDK conformance suites (official Python and Node `smartcar` SDKs) against the mock.
 #
-#   tests/sdk/run.sh            # both suites
-#   tests/sdk/run.sh python     # one suite alone (python | node)
+#   tests/sdk/run.sh            # every suite
+#   tests/sdk/run.sh python     # one suite alone (python | node | zero-config)
+#
+# zero-config runs both SDKs once more with no SMARTCAR_* variable at all, reaching the mock by
+# Smartcar's real host names over HTTPS (zero-config/run.sh).
 #
 # Installs nothing (tests/sdk/install.sh does). Each suite starts its own mock on port 0 from
 # MOCK_SERVER_BIN (default target/debug/mock-server, relative to the repository root) and stops it.
@@ -22,7 +25,7 @@ fi
 export MOCK_SERVER_BIN="$bin"
 
 suites=("$@")
-[[ ${#suites[@]} -gt 0 ]] || suites=(python node)
+[[ ${#suites[@]} -gt 0 ]] || suites=(python node zero-config)
 
 log_dir="$(mktemp -d)"
 trap 'rm -rf "$log_dir"' EXIT
@@ -57,6 +60,17 @@ run_node() {
   record node-sdk "$p" "$f" "$s" $((SECONDS - start))
 }
 
+run_zero_config() {
+  local log="$log_dir/zero-config.log" start=$SECONDS rc
+  bash "$here/zero-config/run.sh" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  local last p f
+  last="$(grep -E '^zero-config: [0-9]+ passed' "$log" | tail -1)"
+  p=$(num passed "$last"); f=$(num failed "$last")
+  [[ $rc -eq 0 || $f -gt 0 ]] || f=1
+  record zero-config "$p" "$f" 0 $((SECONDS - start))
+}
+
 record() {
   summary+=("$1: $2 passed, $3 failed, $4 skipped ($5s)")
   total_pass=$((total_pass + $2)); total_fail=$((total_fail + $3)); total_skip=$((total_skip + $4))
@@ -67,7 +81,8 @@ for suite in "${suites[@]}"; do
   case "$suite" in
     python) run_python ;;
     node) run_node ;;
-    *) echo "unknown suite: $suite (python | node)" >&2; exit 2 ;;
+    zero-config) run_zero_config ;;
+    *) echo "unknown suite: $suite (python | node | zero-config)" >&2; exit 2 ;;
   esac
 done
 
