@@ -142,7 +142,7 @@ mod tests {
     use super::*;
 
     fn pem_of_a_fresh_certificate() -> String {
-        crate::tls::self_signed().expect("a certificate").cert_pem
+        crate::tls::self_signed().expect("a certificate").ca_pem
     }
 
     #[test]
