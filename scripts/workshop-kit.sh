@@ -38,6 +38,8 @@ for bin in demo-backend mock-server; do
 done
 cp -R fixtures "$kit/fixtures"
 cp README.md "$kit/README.md"
+# The README links into docs/ for the reference (test logins, test control, webhooks, …).
+cp -R docs "$kit/docs"
 
 scenarios=""
 if [ -d fixtures/scenarios ]; then
@@ -68,7 +70,8 @@ Also in this folder:
   mock-server$exe         the Smartcar mock alone, for your own app or an official SDK:
                       ./mock-server$exe   (http://127.0.0.1:4000; ./mock-server$exe --help)
   fixtures/           the mock's seed data: ./mock-server$exe --fixtures fixtures
-${scenarios}  README.md           the whole guide (pointing an SDK at the mock, test logins, test control)
+${scenarios}  README.md           start here: pointing an SDK at the mock, the tutorial, test control
+  docs/               the reference: test logins, test control (admin API, CLI), webhooks, limits
 EOF
 
 mkdir -p "$out"
