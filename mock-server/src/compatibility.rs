@@ -33,9 +33,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::credentials::{check_version, client_app, query_pairs, query_value};
+use crate::domain::permissions::Permission;
 use crate::error::ApiError;
 use crate::fixtures::{FixtureError, Powertrain, parse_json};
-use crate::permissions::Permission;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
 

@@ -8,7 +8,7 @@
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 
-use crate::catalogue;
+use crate::domain::catalogue;
 use crate::error::ApiError;
 use crate::fixtures::App;
 use crate::state::AppState;

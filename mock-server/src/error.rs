@@ -1,6 +1,6 @@
 //! `ApiError`: the vehicle, management and compatibility APIs' error contract.
 //!
-//! An error is a row of the [catalogue](crate::catalogue) plus what this occurrence adds (`detail`,
+//! An error is a row of the [catalogue](crate::domain::catalogue) plus what this occurrence adds (`detail`,
 //! `retry-after`) and a plain-words `reason` for people reading logs and the request journal
 //! (never sent to the client). It renders in the envelope of the request's path:
 //!
@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::catalogue::{self, Entry};
+use crate::domain::catalogue::{self, Entry};
 use crate::request::{self, Envelope, SmartcarJson};
 
 #[derive(Debug, Clone)]
@@ -207,6 +207,17 @@ mod tests {
         assert_eq!(body["errors"][0]["status"], "401");
         assert_eq!(body["errors"][0]["title"], "Unauthorized");
         assert_eq!(body["errors"][0]["links"]["about"], catalogue::AUTHENTICATION.doc_url());
+    }
+
+    #[test]
+    fn every_title_is_the_reason_phrase_http_gives_its_status() {
+        for entry in catalogue::CATALOGUE {
+            let reason = StatusCode::from_u16(entry.status)
+                .ok()
+                .and_then(|status| status.canonical_reason());
+
+            assert_eq!(entry.title(), reason.unwrap_or("Billing Error"), "{entry:?}");
+        }
     }
 
     #[test]

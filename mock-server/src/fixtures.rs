@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::compatibility::Compatibility;
-use crate::permissions::Permission;
+use crate::domain::permissions::Permission;
 use crate::webhooks::WebhookSpec;
 
 /// Everything the server starts from. Immutable once loaded; shared behind an `Arc`.

@@ -19,18 +19,16 @@
 
 pub mod admin;
 pub mod caller;
-pub mod catalogue;
 pub mod cli;
-pub mod clock;
 pub mod compatibility;
 pub mod config;
 pub mod connect;
 pub mod credentials;
+pub mod domain;
 pub mod error;
 pub mod fixtures;
 pub mod management;
 pub mod oauth;
-pub mod permissions;
 pub mod request;
 pub mod sdk_redirect;
 pub mod serving;

@@ -23,8 +23,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::clock::smartcar_timestamp;
 use crate::credentials::{check_version, management_app, query_pairs, query_value};
+use crate::domain::clock::smartcar_timestamp;
 use crate::error::ApiError;
 use crate::request::SmartcarJson;
 use crate::state::AppState;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::admin::Control;
-use crate::clock::Clock;
 use crate::connect::FlowKeys;
+use crate::domain::clock::Clock;
 use crate::fixtures::Fixtures;
 use crate::webhooks::client::ClientError;
 use crate::webhooks::{DeliverySettings, Webhooks};

@@ -36,9 +36,9 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::clock::Clock;
+use crate::domain::clock::Clock;
+use crate::domain::permissions::Permission;
 use crate::fixtures::{VehicleSpec, VehicleState};
-use crate::permissions::Permission;
 
 /// Authorization codes live 10 minutes (test-mode.md A5).
 pub const CODE_LIFETIME: Duration = Duration::minutes(10);
@@ -90,7 +90,7 @@ pub struct User {
     pub mode: Mode,
     pub login: String,
     /// Set by a `<TYPE>.<CODE>@smartcar.com` test login: every non-static request fails with it.
-    pub forced_error: Option<&'static crate::catalogue::Entry>,
+    pub forced_error: Option<&'static crate::domain::catalogue::Entry>,
 }
 
 /// One connected vehicle: its fixture identity plus its own copy of the state.
@@ -234,7 +234,7 @@ pub struct Access {
     pub user: Uuid,
     pub scopes: Vec<Permission>,
     pub vehicles: Vec<Uuid>,
-    pub forced_error: Option<&'static crate::catalogue::Entry>,
+    pub forced_error: Option<&'static crate::domain::catalogue::Entry>,
 }
 
 #[derive(Debug, Default)]
@@ -314,7 +314,7 @@ impl World {
         app: &str,
         mode: Mode,
         login: &str,
-        forced_error: Option<&'static crate::catalogue::Entry>,
+        forced_error: Option<&'static crate::domain::catalogue::Entry>,
         specs: &[Arc<VehicleSpec>],
     ) -> (Uuid, Vec<Vehicle>) {
         let now = self.clock.now();
@@ -1077,7 +1077,7 @@ mod tests {
     fn tokens_issued_at_the_clock_s_furthest_reach_work() {
         let world = world();
         // The clock stops at its limit (100 years ahead) rather than going further.
-        world.clock.advance(crate::clock::MAX_OFFSET * 2);
+        world.clock.advance(crate::domain::clock::MAX_OFFSET * 2);
 
         let tokens = connect(&world, "a@example.com");
 

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::{AdminError, JsonBody};
 use crate::connect::MAX_LOGIN_BYTES;
 use crate::connect::shortcut::{self, Approval};
-use crate::permissions::Permission;
+use crate::domain::permissions::Permission;
 use crate::state::AppState;
 use crate::world::Mode;
 

@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use super::{AdminError, AppFilter, JsonBody};
 use crate::caller::Caller;
-use crate::catalogue::{self, Entry};
+use crate::domain::catalogue::{self, Entry};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {

@@ -143,7 +143,7 @@ async fn serve_fault(
     response
 }
 
-fn describe(entry: &crate::catalogue::Entry) -> String {
+fn describe(entry: &crate::domain::catalogue::Entry) -> String {
     match entry.code {
         Some(code) => format!("{}:{code}", entry.kind),
         None => entry.kind.to_owned(),

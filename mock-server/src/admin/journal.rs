@@ -39,7 +39,7 @@ use uuid::Uuid;
 use super::faults::PathPattern;
 use super::{AdminError, AppFilter};
 use crate::caller::Caller;
-use crate::clock::smartcar_timestamp;
+use crate::domain::clock::smartcar_timestamp;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -509,12 +509,12 @@ fn parse_since(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, AdminE
     // As far back as the clock can go; an RFC 3339 time reaches anything older.
     time::Duration::try_from(ago)
         .ok()
-        .filter(|ago| *ago <= crate::clock::MAX_OFFSET)
+        .filter(|ago| *ago <= crate::domain::clock::MAX_OFFSET)
         .and_then(|ago| now.checked_sub(ago))
         .ok_or_else(|| {
             AdminError::BadRequest(format!(
                 "since {text:?} is too far back: a duration takes at most 100 years ({} days); give an RFC 3339 time instead",
-                crate::clock::MAX_OFFSET.whole_days()
+                crate::domain::clock::MAX_OFFSET.whole_days()
             ))
         })
 }

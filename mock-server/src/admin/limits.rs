@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use super::{AdminError, AppFilter, JsonBody};
 use crate::caller::Caller;
-use crate::catalogue;
+use crate::domain::catalogue;
 use crate::error::ApiError;
 use crate::state::AppState;
 

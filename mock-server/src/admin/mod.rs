@@ -47,7 +47,7 @@ use serde_json::{Value, json};
 
 pub use intercept::intercept;
 
-use crate::clock::smartcar_timestamp;
+use crate::domain::clock::smartcar_timestamp;
 use crate::state::{AppState, Settings};
 
 /// Test control's state: fault rules, limits, the journal and how the admin API is guarded.

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{AdminError, AppFilter, JsonBody};
-use crate::clock::smartcar_timestamp;
+use crate::domain::clock::smartcar_timestamp;
 use crate::fixtures::VehicleState;
 use crate::state::AppState;
 use crate::world::Vehicle;

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::permissions::Permission;
+use crate::domain::permissions::Permission;
 use crate::world::Mode;
 
 /// How long a person may take from the first page to Allow.

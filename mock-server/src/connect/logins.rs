@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use crate::catalogue::{self, Entry};
+use crate::domain::catalogue::{self, Entry};
 use crate::fixtures::{Brand, Capability, Fixtures, Powertrain, VehicleSpec};
 
 /// The longest username or e-mail any sign-in accepts, in bytes: the longest e-mail address

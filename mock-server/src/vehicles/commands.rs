@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::endpoints::{Call, missing};
-use crate::catalogue;
+use crate::domain::catalogue;
 use crate::error::ApiError;
 use crate::fixtures::{ChargeState, Location, Motion};
 use crate::world::Mode;

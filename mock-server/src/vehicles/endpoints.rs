@@ -8,9 +8,9 @@ use axum::http::Method;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::domain::permissions::Permission;
 use crate::error::ApiError;
 use crate::fixtures::{Battery, Capability, Fuel, Odometer, TirePressure};
-use crate::permissions::Permission;
 use crate::world::{Access, Vehicle};
 
 use super::units::UnitSystem;
@@ -137,7 +137,7 @@ pub fn find(method: &Method, path: &str) -> Option<&'static Endpoint> {
 pub(super) fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(|error| {
         ApiError::new(
-            &crate::catalogue::SERVER_INTERNAL,
+            &crate::domain::catalogue::SERVER_INTERNAL,
             format!("response failed to serialise: {error}"),
         )
     })
@@ -146,7 +146,7 @@ pub(super) fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
 /// The state a capability reads; its presence is checked when fixtures load.
 pub(super) fn missing(what: &str) -> ApiError {
     ApiError::new(
-        &crate::catalogue::VEHICLE_NOT_CAPABLE,
+        &crate::domain::catalogue::VEHICLE_NOT_CAPABLE,
         format!("the vehicle has no {what} value"),
     )
 }

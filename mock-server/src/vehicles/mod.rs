@@ -42,10 +42,10 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::catalogue;
-use crate::clock::smartcar_timestamp;
 use crate::credentials::check_version;
 pub use crate::credentials::query_pairs;
+use crate::domain::catalogue;
+use crate::domain::clock::smartcar_timestamp;
 use crate::error::ApiError;
 use crate::oauth::describe;
 use crate::request::SmartcarJson;

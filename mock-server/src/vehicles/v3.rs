@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{authenticate, bearer_token, query_pairs};
-use crate::catalogue;
+use crate::domain::catalogue;
+use crate::domain::permissions::Permission;
 use crate::error::ApiError;
-use crate::permissions::Permission;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
 use crate::world::Vehicle;

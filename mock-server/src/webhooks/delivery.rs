@@ -36,10 +36,10 @@ use super::payload::{self, Envelope, ErrorReport, Trigger, VehicleFacts};
 use super::signals::{self, Signal};
 use super::signing::{hash_challenge, hmac_hex};
 use super::{PayloadVersion, WebhookSpec};
-use crate::catalogue::{self, Entry};
-use crate::clock::{Clock, smartcar_timestamp};
+use crate::domain::catalogue::{self, Entry};
+use crate::domain::clock::{Clock, smartcar_timestamp};
+use crate::domain::permissions::Permission;
 use crate::fixtures::{Capability, Fixtures};
-use crate::permissions::Permission;
 use crate::world::{Access, World};
 
 /// How deliveries are attempted. The defaults are Smartcar's.

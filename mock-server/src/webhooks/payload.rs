@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::signals::Signal;
-use crate::catalogue::Entry;
+use crate::domain::catalogue::Entry;
 use crate::fixtures::VehicleState;
 use crate::world::Mode;
 

@@ -7,8 +7,8 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::permissions::Permission;
 use crate::fixtures::{Capability, ChargeState, VehicleState};
-use crate::permissions::Permission;
 
 /// One signal kind.
 pub struct Signal {

@@ -1,0 +1,16 @@
+//! The platform's domain: what Smartcar is and does, with no HTTP in it.
+//!
+//! The surfaces around it (Connect pages, token endpoint, vehicle API, admin API, webhook
+//! sender) parse a request, call in here, and render what comes back. Nothing here imports
+//! `axum`, `http`, `hyper`, `tower` or `reqwest`, or any module outside `domain` (the test
+//! `tests/domain_purity.rs` reads the sources to keep it so): statuses are numbers, methods and
+//! paths are text, bodies are bytes.
+//!
+//! # Layout
+//! - [`clock`]: the virtual clock every expiry and timestamp reads.
+//! - [`permissions`]: the permissions of a Connect `scope`.
+//! - [`catalogue`]: Smartcar's error table as data.
+
+pub mod catalogue;
+pub mod clock;
+pub mod permissions;
