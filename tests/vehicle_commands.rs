@@ -1,6 +1,6 @@
 //! Commands that change vehicle state, and disconnect (smartcar-api.md §4.3, test-mode.md A3).
 
-use mock_server::fixtures::Motion;
+use mock_server::domain::vehicle::Motion;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

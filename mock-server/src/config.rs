@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Parser;
 
+use crate::domain::fixtures::{App, Fixtures};
 use crate::domain::permissions::Permission;
-use crate::fixtures::{App, Fixtures};
 
 /// An offline Smartcar platform: Connect, OAuth and the vehicle API on one port.
 #[derive(Debug, Parser)]

@@ -26,7 +26,6 @@ pub mod connect;
 pub mod credentials;
 pub mod domain;
 pub mod error;
-pub mod fixtures;
 pub mod management;
 pub mod oauth;
 pub mod request;
@@ -48,7 +47,7 @@ use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
-pub use fixtures::Fixtures;
+pub use domain::fixtures::Fixtures;
 pub use state::AppState;
 
 /// Request bodies above this are refused with a Smartcar-shaped error.

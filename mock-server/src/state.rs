@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::admin::Control;
 use crate::connect::FlowKeys;
 use crate::domain::clock::Clock;
-use crate::fixtures::Fixtures;
+use crate::domain::fixtures::Fixtures;
 use crate::webhooks::client::ClientError;
 use crate::webhooks::{DeliverySettings, Webhooks};
 use crate::world::World;

@@ -38,7 +38,7 @@ use uuid::Uuid;
 
 use crate::domain::clock::Clock;
 use crate::domain::permissions::Permission;
-use crate::fixtures::{VehicleSpec, VehicleState};
+use crate::domain::vehicle::{VehicleSpec, VehicleState};
 
 /// Authorization codes live 10 minutes (test-mode.md A5).
 pub const CODE_LIFETIME: Duration = Duration::minutes(10);
@@ -855,7 +855,7 @@ mod tests {
     fn spec() -> Arc<VehicleSpec> {
         static SPEC: std::sync::OnceLock<Arc<VehicleSpec>> = std::sync::OnceLock::new();
         let spec = SPEC.get_or_init(|| {
-            let fixtures = crate::fixtures::Fixtures::embedded().expect("fixtures");
+            let fixtures = crate::domain::fixtures::Fixtures::embedded().expect("fixtures");
             Arc::clone(&fixtures.brand("CHEVROLET").expect("brand").vehicles[0])
         });
         Arc::clone(spec)

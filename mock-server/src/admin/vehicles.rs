@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{AdminError, AppFilter, JsonBody};
 use crate::domain::clock::smartcar_timestamp;
-use crate::fixtures::VehicleState;
+use crate::domain::vehicle::VehicleState;
 use crate::state::AppState;
 use crate::world::Vehicle;
 

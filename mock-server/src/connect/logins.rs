@@ -14,7 +14,8 @@
 use std::sync::Arc;
 
 use crate::domain::catalogue::{self, Entry};
-use crate::fixtures::{Brand, Capability, Fixtures, Powertrain, VehicleSpec};
+use crate::domain::fixtures::{Brand, Fixtures};
+use crate::domain::vehicle::{Capability, Powertrain, VehicleSpec};
 
 /// The longest username or e-mail any sign-in accepts, in bytes: the longest e-mail address
 /// that fits SMTP's path limit (RFC 5321 §4.5.3.1.3).

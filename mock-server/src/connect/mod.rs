@@ -31,9 +31,9 @@ use uuid::Uuid;
 pub use flow::{EchoedState, Flow, FlowError, FlowKeys, MAX_PENDING_STEPS, Step};
 pub use logins::{MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES, TestLogin};
 
+use crate::domain::fixtures::{App, Brand};
 use crate::domain::permissions::Permission;
 use crate::error::ErrorReason;
-use crate::fixtures::{App, Brand};
 use crate::state::AppState;
 use crate::world::Mode;
 use pages::{BrandPage, BrandView, ErrorPage, GrantPage, LoginPage, PermissionView, PreamblePage, VehicleView};

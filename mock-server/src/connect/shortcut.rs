@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{ConnectError, Flow, TestLogin, logins, redirect_to};
 use crate::admin::faults::ConnectFaultKind;
+use crate::domain::fixtures::{App, Brand};
 use crate::domain::permissions::Permission;
-use crate::fixtures::{App, Brand};
 use crate::state::AppState;
 use crate::world::Mode;
 

@@ -10,7 +10,15 @@
 //! - [`clock`]: the virtual clock every expiry and timestamp reads.
 //! - [`permissions`]: the permissions of a Connect `scope`.
 //! - [`catalogue`]: Smartcar's error table as data.
+//! - [`fixtures`]: apps, brands, accounts — the seed, parsed and validated at start-up.
+//! - [`vehicle`]: a vehicle's spec, its state, and the connected copy a user owns.
+//! - [`compatibility`]: what Smartcar supports for a VIN, a model or a test-mode level.
+//! - [`webhooks`]: the webhooks apps declare and the signals they carry.
 
 pub mod catalogue;
 pub mod clock;
+pub mod compatibility;
+pub mod fixtures;
 pub mod permissions;
+pub mod vehicle;
+pub mod webhooks;

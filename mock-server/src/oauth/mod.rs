@@ -18,7 +18,7 @@ use serde::Serialize;
 
 pub use error::TokenError;
 
-use crate::fixtures::App;
+use crate::domain::fixtures::App;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
 use crate::world::{GrantError, Tokens};

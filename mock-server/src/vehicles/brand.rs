@@ -18,8 +18,8 @@ use super::commands::success;
 use super::endpoints::{Call, Endpoint, missing};
 use crate::domain::clock::smartcar_timestamp;
 use crate::domain::permissions::Permission as P;
+use crate::domain::vehicle::{Capability as C, ChargeState, Motion};
 use crate::error::ApiError;
-use crate::fixtures::{Capability as C, ChargeState, Motion};
 
 const TESLA: &[&str] = &["TESLA"];
 const CHEVROLET: &[&str] = &["CHEVROLET"];

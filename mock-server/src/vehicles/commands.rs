@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use super::endpoints::{Call, missing};
 use crate::domain::catalogue;
+use crate::domain::vehicle::{ChargeState, Location, Motion};
 use crate::error::ApiError;
-use crate::fixtures::{ChargeState, Location, Motion};
 use crate::world::Mode;
 
 /// The body every successful command answers with.

@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::domain::permissions::Permission;
+use crate::domain::vehicle::{Battery, Capability, Fuel, Odometer, TirePressure};
 use crate::error::ApiError;
-use crate::fixtures::{Battery, Capability, Fuel, Odometer, TirePressure};
 use crate::world::{Access, Vehicle};
 
 use super::units::UnitSystem;
@@ -246,4 +246,21 @@ fn security(call: &mut Call<'_>) -> Result<Value, ApiError> {
             .as_ref()
             .ok_or_else(|| missing("security"))?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::webhooks::signals::SIGNALS;
+
+    #[test]
+    fn each_webhook_signal_needs_what_the_read_at_its_path_needs() {
+        for signal in SIGNALS {
+            let read =
+                find(&Method::GET, signal.path).unwrap_or_else(|| panic!("{}: no GET {}", signal.code, signal.path));
+
+            assert_eq!(read.permission, Some(signal.permission), "{}", signal.code);
+            assert_eq!(read.capability, Some(signal.capability), "{}", signal.code);
+        }
+    }
 }

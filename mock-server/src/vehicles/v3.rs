@@ -151,7 +151,7 @@ fn derived_signals(vehicle: &Vehicle, scopes: &[Permission], at_ms: i64) -> Vec<
         state
             .charge
             .as_ref()
-            .map(|c| json!({ "value": c.state == crate::fixtures::ChargeState::Charging })),
+            .map(|c| json!({ "value": c.state == crate::domain::vehicle::ChargeState::Charging })),
     );
     add(
         Permission::ReadCharge,

@@ -33,13 +33,14 @@ use uuid::Uuid;
 
 use super::client::{self, CaCert, ClientError};
 use super::payload::{self, Envelope, ErrorReport, Trigger, VehicleFacts};
-use super::signals::{self, Signal};
 use super::signing::{hash_challenge, hmac_hex};
-use super::{PayloadVersion, WebhookSpec};
 use crate::domain::catalogue::{self, Entry};
 use crate::domain::clock::{Clock, smartcar_timestamp};
+use crate::domain::fixtures::Fixtures;
 use crate::domain::permissions::Permission;
-use crate::fixtures::{Capability, Fixtures};
+use crate::domain::vehicle::Capability;
+use crate::domain::webhooks::signals::{self, Signal};
+use crate::domain::webhooks::{PayloadVersion, WebhookSpec};
 use crate::world::{Access, World};
 
 /// How deliveries are attempted. The defaults are Smartcar's.

@@ -14,9 +14,9 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::signals::Signal;
 use crate::domain::catalogue::Entry;
-use crate::fixtures::VehicleState;
+use crate::domain::vehicle::VehicleState;
+use crate::domain::webhooks::signals::{self, Signal};
 use crate::world::Mode;
 
 /// What the event says about the vehicle.
@@ -201,7 +201,7 @@ pub fn data_v2(
     }
     for error in errors.iter().filter(|error| !error.resolved) {
         for code in &error.signals {
-            let Some(signal) = super::signals::find(code) else {
+            let Some(signal) = signals::find(code) else {
                 continue;
             };
             if paths.contains(&signal.path) {
