@@ -65,7 +65,7 @@ pub struct Config {
     #[arg(
         long,
         env = "SMARTCAR_MOCK_MAX_USERS",
-        default_value_t = crate::world::DEFAULT_MAX_USERS,
+        default_value_t = crate::domain::world::DEFAULT_MAX_USERS,
         value_parser = at_least_one
     )]
     pub max_users: usize,

@@ -35,7 +35,6 @@ pub mod state;
 pub mod tls;
 pub mod vehicles;
 pub mod webhooks;
-pub mod world;
 
 use std::future::Future;
 

@@ -25,10 +25,10 @@ use uuid::Uuid;
 
 use crate::credentials::{check_version, management_app, query_pairs, query_value};
 use crate::domain::clock::smartcar_timestamp;
+use crate::domain::world::Connection;
 use crate::error::ApiError;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
-use crate::world::Connection;
 
 /// Page size when `limit` is absent.
 pub const DEFAULT_LIMIT: usize = 100;

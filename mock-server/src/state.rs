@@ -7,9 +7,9 @@ use crate::admin::Control;
 use crate::connect::FlowKeys;
 use crate::domain::clock::Clock;
 use crate::domain::fixtures::Fixtures;
+use crate::domain::world::World;
 use crate::webhooks::client::ClientError;
 use crate::webhooks::{DeliverySettings, Webhooks};
-use crate::world::World;
 
 /// The seed (fixtures), the mutable world, the clock, and the keys that sign Connect flows.
 #[derive(Clone)]
@@ -54,7 +54,7 @@ impl Default for Settings {
             admin_token: None,
             limits: false,
             journal_size: crate::admin::journal::DEFAULT_SIZE,
-            max_users: crate::world::DEFAULT_MAX_USERS,
+            max_users: crate::domain::world::DEFAULT_MAX_USERS,
         }
     }
 }

@@ -22,8 +22,8 @@ use super::{AdminError, JsonBody};
 use crate::connect::MAX_LOGIN_BYTES;
 use crate::connect::shortcut::{self, Approval};
 use crate::domain::permissions::Permission;
+use crate::domain::world::Mode;
 use crate::state::AppState;
-use crate::world::Mode;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/authorize", post(authorize))

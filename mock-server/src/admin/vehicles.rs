@@ -20,8 +20,8 @@ use uuid::Uuid;
 use super::{AdminError, AppFilter, JsonBody};
 use crate::domain::clock::smartcar_timestamp;
 use crate::domain::vehicle::VehicleState;
+use crate::domain::world::Vehicle;
 use crate::state::AppState;
-use crate::world::Vehicle;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

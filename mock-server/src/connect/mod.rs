@@ -33,9 +33,9 @@ pub use logins::{MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES, TestLogin};
 
 use crate::domain::fixtures::{App, Brand};
 use crate::domain::permissions::Permission;
+use crate::domain::world::Mode;
 use crate::error::ErrorReason;
 use crate::state::AppState;
-use crate::world::Mode;
 use pages::{BrandPage, BrandView, ErrorPage, GrantPage, LoginPage, PermissionView, PreamblePage, VehicleView};
 
 pub fn router() -> Router<AppState> {

@@ -13,8 +13,8 @@ use super::{ConnectError, Flow, TestLogin, logins, redirect_to};
 use crate::admin::faults::ConnectFaultKind;
 use crate::domain::fixtures::{App, Brand};
 use crate::domain::permissions::Permission;
+use crate::domain::world::Mode;
 use crate::state::AppState;
-use crate::world::Mode;
 
 /// Who `--auto-approve` signs in as: one user per app, so re-authorizing finds the same vehicles.
 pub const AUTO_APPROVE_LOGIN: &str = "auto-approve@example.com";

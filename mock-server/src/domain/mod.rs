@@ -14,6 +14,7 @@
 //! - [`vehicle`]: a vehicle's spec, its state, and the connected copy a user owns.
 //! - [`compatibility`]: what Smartcar supports for a VIN, a model or a test-mode level.
 //! - [`webhooks`]: the webhooks apps declare and the signals they carry.
+//! - [`world`]: the mutable state (users, vehicles, grants, codes, tokens) behind a handle.
 
 pub mod catalogue;
 pub mod clock;
@@ -22,3 +23,4 @@ pub mod fixtures;
 pub mod permissions;
 pub mod vehicle;
 pub mod webhooks;
+pub mod world;

@@ -19,9 +19,9 @@ use serde::Serialize;
 pub use error::TokenError;
 
 use crate::domain::fixtures::App;
+use crate::domain::world::{GrantError, Tokens};
 use crate::request::SmartcarJson;
 use crate::state::AppState;
-use crate::world::{GrantError, Tokens};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/oauth/token", post(token)).route("/", post(token))

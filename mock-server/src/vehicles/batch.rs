@@ -19,10 +19,10 @@ use uuid::Uuid;
 use super::units::UnitSystem;
 use super::{Reply, VehicleRequest, dispatch, endpoints};
 use crate::caller::Caller;
+use crate::domain::world::Access;
 use crate::error::ApiError;
 use crate::request;
 use crate::state::AppState;
-use crate::world::Access;
 
 /// The most requests one batch may hold. Smartcar documents none; 50 covers every readable
 /// endpoint (about 30) with room for repeats, where a 1 MiB body could otherwise hold some 50,000

@@ -1,5 +1,5 @@
 //! The commands of smartcar-api.md §4.3 (routes declared in [`super::endpoints`]); each runs
-//! through [`crate::world::World::update_vehicle`], so reads see the change and webhook
+//! through [`crate::domain::world::World::update_vehicle`], so reads see the change and webhook
 //! delivery hears of it:
 //!
 //! - `POST /security` `{"action":"LOCK"|"UNLOCK"}` — `isLocked` and every door follow
@@ -19,8 +19,8 @@ use std::sync::Arc;
 use super::endpoints::{Call, missing};
 use crate::domain::catalogue;
 use crate::domain::vehicle::{ChargeState, Location, Motion};
+use crate::domain::world::Mode;
 use crate::error::ApiError;
-use crate::world::Mode;
 
 /// The body every successful command answers with.
 pub fn success() -> Value {

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use crate::domain::permissions::Permission;
 use crate::domain::vehicle::{Battery, Capability, Fuel, Odometer, TirePressure};
+use crate::domain::world::{Access, Vehicle};
 use crate::error::ApiError;
-use crate::world::{Access, Vehicle};
 
 use super::units::UnitSystem;
 use super::{brand, commands, reads};
@@ -48,7 +48,7 @@ pub struct Endpoint {
     pub capability: Option<Capability>,
     /// Reads of vehicle data carry `sc-unit-system`, `sc-data-age` and `sc-fetched-at`.
     pub reads_data: bool,
-    /// Commands change the vehicle's state: run through [`crate::world::World::update_vehicle`]
+    /// Commands change the vehicle's state: run through [`crate::domain::world::World::update_vehicle`]
     /// so `sc-data-age` moves and webhooks hear of it.
     pub changes_state: bool,
     /// `DELETE /application`: after answering (and releasing the world's lock) the dispatcher

@@ -46,11 +46,11 @@ use crate::credentials::check_version;
 pub use crate::credentials::query_pairs;
 use crate::domain::catalogue;
 use crate::domain::clock::smartcar_timestamp;
+use crate::domain::world::{Access, AccessError};
 use crate::error::ApiError;
 use crate::oauth::describe;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
-use crate::world::{Access, AccessError};
 use endpoints::Call;
 use units::UnitSystem;
 
@@ -229,7 +229,7 @@ pub fn dispatch(
         ));
     }
     let now = state.clock.now();
-    let answer = |vehicle: &mut crate::world::Vehicle| {
+    let answer = |vehicle: &mut crate::domain::world::Vehicle| {
         if let Some(capability) = endpoint.capability {
             let wrong_make = endpoint
                 .make

@@ -21,10 +21,10 @@ use uuid::Uuid;
 use super::{authenticate, bearer_token, query_pairs};
 use crate::domain::catalogue;
 use crate::domain::permissions::Permission;
+use crate::domain::world::Vehicle;
 use crate::error::ApiError;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
-use crate::world::Vehicle;
 
 pub const TEST_TOKEN: &str = "test-data-token";
 pub const TEST_VEHICLE: &str = "tst2e255-d3c8-4f90-9fec-e6e68b98e9cb";

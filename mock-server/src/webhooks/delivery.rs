@@ -41,7 +41,7 @@ use crate::domain::permissions::Permission;
 use crate::domain::vehicle::Capability;
 use crate::domain::webhooks::signals::{self, Signal};
 use crate::domain::webhooks::{PayloadVersion, WebhookSpec};
-use crate::world::{Access, World};
+use crate::domain::world::{Access, World};
 
 /// How deliveries are attempted. The defaults are Smartcar's.
 #[derive(Debug, Clone)]

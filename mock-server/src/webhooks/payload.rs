@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::domain::catalogue::Entry;
 use crate::domain::vehicle::VehicleState;
 use crate::domain::webhooks::signals::{self, Signal};
-use crate::world::Mode;
+use crate::domain::world::Mode;
 
 /// What the event says about the vehicle.
 #[derive(Debug, Clone)]
