@@ -10,6 +10,8 @@
 //! Nothing here refuses a request: a caller without an app is answered by the handlers with the
 //! right Smartcar error.
 
+use std::sync::Arc;
+
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use uuid::Uuid;
@@ -20,7 +22,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
     /// The app whose credentials the request carried.
-    pub app: Option<String>,
+    pub app: Option<Arc<str>>,
     /// The user of a valid access token.
     pub user: Option<Uuid>,
     /// The vehicle of a `/v…/vehicles/{id}` path, when the access token reaches it.
@@ -57,7 +59,7 @@ impl Caller {
                     .app(&client_id)
                     .is_some_and(|app| secret.as_deref() == Some(app.client_secret.as_str()))
                 {
-                    caller.app = Some(client_id);
+                    caller.app = Some(Arc::from(client_id));
                     caller.claimed = None;
                     return caller;
                 }
@@ -85,9 +87,9 @@ impl Caller {
 enum Proof {
     /// The platform accepts these credentials as the app's (and the user's, for a token).
     Accepted {
-        app: String,
+        app: Arc<str>,
         user: Option<Uuid>,
-        vehicles: Vec<Uuid>,
+        vehicles: Arc<[Uuid]>,
     },
     /// They name an app without proving it: an expired token, a wrong secret.
     Claimed(String),
@@ -139,9 +141,9 @@ fn from_authorization(state: &AppState, headers: &HeaderMap) -> Option<Proof> {
 
 fn accepted(app: &str) -> Proof {
     Proof::Accepted {
-        app: app.to_owned(),
+        app: Arc::from(app),
         user: None,
-        vehicles: Vec::new(),
+        vehicles: Arc::from([]),
     }
 }
 

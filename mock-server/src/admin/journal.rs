@@ -416,7 +416,7 @@ impl Record {
             + self.request.heap_bytes()
             + self.response_body.bytes.len()
             + self.reason.as_ref().map_or(0, String::capacity)
-            + self.caller.app.as_ref().map_or(0, String::capacity)
+            + self.caller.app.as_ref().map_or(0, |app| app.len())
             + self.caller.claimed.as_ref().map_or(0, String::capacity)
     }
 }
@@ -561,7 +561,7 @@ mod tests {
             response_body: Excerpt::of(&megabyte, KEPT_BODY_BYTES),
             latency: Duration::ZERO,
             caller: Caller {
-                app: Some("demo-client".to_owned()),
+                app: Some(Arc::from("demo-client")),
                 ..Caller::default()
             },
             fault: None,

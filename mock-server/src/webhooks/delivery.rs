@@ -142,7 +142,7 @@ pub struct WebhookLog {
 #[derive(Debug, Clone)]
 struct Subscription {
     /// The permissions of the grant whose access token subscribed the vehicle.
-    scopes: Vec<Permission>,
+    scopes: Arc<[Permission]>,
     /// The error a `<TYPE>.<CODE>@smartcar.com` owner's vehicle fails every read with.
     forced_error: Option<&'static Entry>,
     signals: HashMap<&'static str, Value>,
