@@ -19,9 +19,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AdminError, JsonBody};
-use crate::connect::MAX_LOGIN_BYTES;
 use crate::connect::shortcut::{self, Approval};
 use crate::domain::permissions::Permission;
+use crate::domain::sign_in::MAX_LOGIN_BYTES;
 use crate::domain::world::Mode;
 use crate::state::AppState;
 

@@ -16,9 +16,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 
-use super::faults::Fault;
 use super::journal::{Excerpt, KEPT_BODY_BYTES, Record, RequestExcerpt};
-use crate::caller::Caller;
+use crate::caller;
+use crate::domain::caller::Caller;
+use crate::domain::faults::Fault;
 use crate::error::{ApiError, ErrorReason};
 use crate::state::AppState;
 
@@ -35,13 +36,16 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
         // Larger than the limit: hand on something the handler's own limit refuses in its shape.
         Err(_) => Bytes::from(vec![0; crate::MAX_BODY_BYTES + 1]),
     };
-    let caller = Caller::resolve(&state, &parts, &body);
+    let caller = caller::resolve(&state, &parts, &body);
     let journal = state.control.journal.clone();
     let kept = journal
         .enabled()
         .then(|| RequestExcerpt::of(&parts.method, &parts.uri, &parts.headers, &body));
 
-    let fault = state.control.faults.take(&caller, &parts.method, parts.uri.path());
+    let fault = state
+        .control
+        .faults
+        .take(&caller, parts.method.as_str(), parts.uri.path());
     let fault_id = fault.as_ref().map(|fault| fault.rule);
     let response = match fault {
         Some(fault) => serve_fault(&state, fault, &caller, parts, body.clone(), next).await,

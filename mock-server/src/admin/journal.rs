@@ -36,10 +36,10 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::faults::PathPattern;
 use super::{AdminError, AppFilter};
-use crate::caller::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::clock::smartcar_timestamp;
+use crate::domain::faults::PathPattern;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -494,7 +494,8 @@ async fn query(
         filter.since_time = Some(parse_since(since, state.clock.now())?);
     }
     if let Some(pattern) = filter.path.as_deref().filter(|pattern| pattern.contains('*')) {
-        filter.path_pattern = Some(PathPattern::parse(pattern).map_err(AdminError::BadRequest)?);
+        filter.path_pattern =
+            Some(PathPattern::parse(pattern).map_err(|error| AdminError::BadRequest(error.to_string()))?);
     }
     let records: Vec<Value> = state.control.journal.find(&filter).iter().map(|r| r.view()).collect();
     Ok(Json(json!({ "requests": records })))

@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{AdminError, AppFilter, JsonBody};
-use crate::caller::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::catalogue;
 use crate::error::ApiError;
 use crate::state::AppState;

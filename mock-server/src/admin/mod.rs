@@ -53,7 +53,7 @@ use crate::state::{AppState, Settings};
 /// Test control's state: fault rules, limits, the journal and how the admin API is guarded.
 #[derive(Clone)]
 pub struct Control {
-    pub faults: faults::Faults,
+    pub faults: crate::domain::faults::Faults,
     pub journal: journal::Journal,
     pub limits: limits::Limits,
     /// `GET /oauth/authorize` answers at once with a code (`--auto-approve`).
@@ -64,7 +64,7 @@ pub struct Control {
 impl Control {
     pub fn new(settings: &Settings) -> Self {
         Control {
-            faults: faults::Faults::default(),
+            faults: crate::domain::faults::Faults::default(),
             journal: journal::Journal::new(settings.journal_size),
             limits: limits::Limits::new(settings.limits),
             auto_approve: settings.auto_approve,

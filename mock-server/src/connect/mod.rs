@@ -13,7 +13,6 @@
 //! full page, never in a frame. The JS SDK's `/v2/redirect` page is elsewhere and keeps working.
 
 mod flow;
-mod logins;
 mod pages;
 pub mod shortcut;
 
@@ -28,8 +27,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::domain::logins::{self as logins, TestLogin};
+use crate::domain::sign_in::{MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES};
 pub use flow::{EchoedState, Flow, FlowError, FlowKeys, MAX_PENDING_STEPS, Step};
-pub use logins::{MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES, TestLogin};
 
 use crate::domain::fixtures::{App, Brand};
 use crate::domain::permissions::Permission;

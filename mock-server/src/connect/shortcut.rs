@@ -9,10 +9,11 @@
 use axum::response::Response;
 use uuid::Uuid;
 
-use super::{ConnectError, Flow, TestLogin, logins, redirect_to};
-use crate::admin::faults::ConnectFaultKind;
+use super::{ConnectError, Flow, redirect_to};
 use crate::domain::fixtures::{App, Brand};
+use crate::domain::logins::{self, TestLogin};
 use crate::domain::permissions::Permission;
+use crate::domain::sign_in::ConnectErrorCode as ConnectFaultKind;
 use crate::domain::world::Mode;
 use crate::state::AppState;
 

@@ -15,12 +15,20 @@
 //! - [`compatibility`]: what Smartcar supports for a VIN, a model or a test-mode level.
 //! - [`webhooks`]: the webhooks apps declare and the signals they carry.
 //! - [`world`]: the mutable state (users, vehicles, grants, codes, tokens) behind a handle.
+//! - [`logins`]: the test-mode login grammar (`<n>-vehicles@smartcar.com`, …).
+//! - [`sign_in`]: signing in to Connect, and the errors Connect ends in.
+//! - [`caller`]: who a request is from, as its credentials prove.
+//! - [`faults`]: the fault-injection rule book (test control).
 
+pub mod caller;
 pub mod catalogue;
 pub mod clock;
 pub mod compatibility;
+pub mod faults;
 pub mod fixtures;
+pub mod logins;
 pub mod permissions;
+pub mod sign_in;
 pub mod vehicle;
 pub mod webhooks;
 pub mod world;

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::units::UnitSystem;
 use super::{Reply, VehicleRequest, dispatch, endpoints};
-use crate::caller::Caller;
+use crate::domain::caller::Caller;
 use crate::domain::world::Access;
 use crate::error::ApiError;
 use crate::request;
