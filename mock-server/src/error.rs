@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::domain::catalogue::{self, Entry};
+use crate::domain::vehicle::CommandError;
 use crate::request::{self, Envelope, SmartcarJson};
 
 #[derive(Debug, Clone)]
@@ -144,6 +145,15 @@ impl ApiError {
                 }
                 json!({ "errors": [Value::Object(error)] })
             }
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(error: CommandError) -> Self {
+        match error {
+            CommandError::OutOfRange { field, message } => ApiError::validation(field, message),
+            error => ApiError::new(error.entry(), error.to_string()),
         }
     }
 }

@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use super::{AdminError, AppFilter, JsonBody};
 use crate::domain::clock::smartcar_timestamp;
+use crate::domain::vehicle::Vehicle;
 use crate::domain::vehicle::VehicleState;
-use crate::domain::world::Vehicle;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {

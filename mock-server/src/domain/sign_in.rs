@@ -27,8 +27,8 @@ use crate::domain::faults::Faults;
 use crate::domain::fixtures::{Brand, Fixtures};
 use crate::domain::logins::TestLogin;
 use crate::domain::permissions::Permission;
-use crate::domain::vehicle::VehicleSpec;
-use crate::domain::world::{Mode, UserForgotten, Vehicle, World};
+use crate::domain::vehicle::{Vehicle, VehicleSpec};
+use crate::domain::world::{Mode, UserForgotten, World};
 
 /// The longest username or e-mail any sign-in accepts, in bytes: the longest e-mail address
 /// that fits SMTP's path limit (RFC 5321 §4.5.3.1.3).

@@ -1,5 +1,6 @@
 //! A vehicle as the platform knows it: what it is and can do ([`VehicleSpec`]), the values it
-//! reports ([`VehicleState`]), and the connected copy a user owns ([`Vehicle`]).
+//! reports ([`VehicleState`]), the connected copy a user owns ([`Vehicle`]), and the rules its
+//! commands follow ([`Vehicle::lock`], [`Vehicle::charge`], …).
 //!
 //! Values are stored metric and in Smartcar's response shapes, so the vehicle API serves them as
 //! they are (converting them when `sc-unit-system: imperial` asks for it).
@@ -7,6 +8,139 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::catalogue::{self, Entry};
+use crate::domain::world::Mode;
+
+/// One connected vehicle: its fixture identity plus its own copy of the state.
+#[derive(Debug, Clone)]
+pub struct Vehicle {
+    pub id: Uuid,
+    pub app: String,
+    pub user: Uuid,
+    pub mode: Mode,
+    pub spec: Arc<VehicleSpec>,
+    /// Shared with the fixture until the first change (`Arc::make_mut`), so a new user's vehicle
+    /// costs a pointer, not a copy of every value.
+    pub state: Arc<VehicleState>,
+    /// When the state last changed: `sc-data-age`.
+    pub updated_at: OffsetDateTime,
+}
+
+/// Why a command was refused: the car's state, a value it lacks, or an argument out of range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("the vehicle is driving; it cannot be locked or unlocked")]
+    InMotion,
+    #[error("the vehicle is not plugged in")]
+    PlugNotConnected,
+    #[error("the vehicle is already charging")]
+    ChargingInProgress,
+    /// The state has no such value; fixtures give every capable vehicle one, so an edited state
+    /// is the only way here.
+    #[error("the vehicle has no {0} value")]
+    Missing(&'static str),
+    #[error("{field}: {message}")]
+    OutOfRange { field: &'static str, message: String },
+}
+
+impl CommandError {
+    /// The catalogue row the vehicle API answers with.
+    pub fn entry(&self) -> &'static Entry {
+        match self {
+            CommandError::InMotion => &catalogue::VEHICLE_STATE_IN_MOTION,
+            CommandError::PlugNotConnected => &catalogue::CHARGING_PLUG_NOT_CONNECTED,
+            CommandError::ChargingInProgress => &catalogue::CHARGING_IN_PROGRESS,
+            CommandError::Missing(_) => &catalogue::VEHICLE_NOT_CAPABLE,
+            CommandError::OutOfRange { .. } => &catalogue::VALIDATION,
+        }
+    }
+}
+
+/// Commands, checked against the car's state as real cars check them in `simulated` and `live`
+/// mode (test-mode.md A3): LOCK/UNLOCK while driving is `IN_MOTION`; START/STOP unplugged is
+/// `CHARGING_PLUG_NOT_CONNECTED`; START while charging is `CHARGING_IN_PROGRESS`. In `test` mode
+/// they succeed, as on the real platform, and still change the state.
+impl Vehicle {
+    /// Whether commands are checked against the car's state.
+    fn strict(&self) -> bool {
+        self.mode != Mode::Test
+    }
+
+    /// LOCK (`true`) or UNLOCK: `isLocked` and every door follow.
+    pub fn lock(&mut self, lock: bool) -> Result<(), CommandError> {
+        if self.strict() && self.state.motion == Motion::Driving {
+            return Err(CommandError::InMotion);
+        }
+        let security = Arc::make_mut(&mut self.state)
+            .security
+            .as_mut()
+            .ok_or(CommandError::Missing("security"))?;
+        security.is_locked = lock;
+        let status = if lock { "LOCKED" } else { "UNLOCKED" };
+        for door in &mut security.doors {
+            status.clone_into(&mut door.status);
+        }
+        Ok(())
+    }
+
+    /// START (`true`) or STOP charging: the charge `state` follows.
+    pub fn charge(&mut self, start: bool) -> Result<(), CommandError> {
+        let strict = self.strict();
+        let charge = Arc::make_mut(&mut self.state)
+            .charge
+            .as_mut()
+            .ok_or(CommandError::Missing("charge"))?;
+        if strict && !charge.is_plugged_in {
+            return Err(CommandError::PlugNotConnected);
+        }
+        if strict && start && charge.state == ChargeState::Charging {
+            return Err(CommandError::ChargingInProgress);
+        }
+        charge.state = if start {
+            ChargeState::Charging
+        } else {
+            ChargeState::NotCharging
+        };
+        Ok(())
+    }
+
+    /// The charge limit, a fraction above 0 and at most 1.
+    pub fn set_charge_limit(&mut self, limit: f64) -> Result<(), CommandError> {
+        if !(0.0..=1.0).contains(&limit) || limit == 0.0 {
+            return Err(CommandError::OutOfRange {
+                field: "limit",
+                message: format!("must be a fraction above 0 and at most 1, got {limit}"),
+            });
+        }
+        let charge_limit = Arc::make_mut(&mut self.state)
+            .charge_limit
+            .as_mut()
+            .ok_or(CommandError::Missing("charge limit"))?;
+        charge_limit.limit = limit;
+        Ok(())
+    }
+
+    /// Records a navigation destination, within ±90° latitude and ±180° longitude.
+    pub fn set_destination(&mut self, latitude: f64, longitude: f64) -> Result<(), CommandError> {
+        if !(-90.0..=90.0).contains(&latitude) {
+            return Err(CommandError::OutOfRange {
+                field: "latitude",
+                message: "must be between -90 and 90".to_owned(),
+            });
+        }
+        if !(-180.0..=180.0).contains(&longitude) {
+            return Err(CommandError::OutOfRange {
+                field: "longitude",
+                message: "must be between -180 and 180".to_owned(),
+            });
+        }
+        Arc::make_mut(&mut self.state).destination = Some(Location { latitude, longitude });
+        Ok(())
+    }
+}
 
 /// One vehicle as it leaves the factory: what it is, what it can do, and its state now.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,7 +153,7 @@ pub struct VehicleSpec {
     pub vin: String,
     /// The endpoints this vehicle supports beyond the static ones (attributes, VIN, permissions).
     pub capabilities: Vec<Capability>,
-    /// Shared by every user's copy of this vehicle until one changes (see `world::Vehicle`).
+    /// Shared by every user's copy of this vehicle until one changes (see [`Vehicle`]).
     pub state: Arc<VehicleState>,
 }
 
@@ -273,5 +407,125 @@ impl VehicleSpec {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::fixtures::Fixtures;
+
+    /// A parked, plugged-in, not-charging car of `mode` with security and charge values.
+    fn car(mode: Mode) -> Vehicle {
+        let fixtures = Fixtures::embedded().expect("the built-in fixtures load");
+        let spec = fixtures
+            .brands
+            .iter()
+            .flat_map(|brand| brand.vehicles.iter())
+            .find(|spec| {
+                spec.state.charge.is_some() && spec.state.security.is_some() && spec.state.charge_limit.is_some()
+            })
+            .expect("a fixture vehicle that charges and locks");
+        let mut state = (*spec.state).clone();
+        state.motion = Motion::Parked;
+        if let Some(charge) = state.charge.as_mut() {
+            charge.is_plugged_in = true;
+            charge.state = ChargeState::NotCharging;
+        }
+        Vehicle {
+            id: Uuid::new_v4(),
+            app: "demo-client".to_owned(),
+            user: Uuid::new_v4(),
+            mode,
+            spec: Arc::clone(spec),
+            state: Arc::new(state),
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn charge_state(car: &Vehicle) -> Option<ChargeState> {
+        car.state.charge.as_ref().map(|charge| charge.state)
+    }
+
+    #[test]
+    fn a_driving_car_cannot_be_locked_outside_test_mode() {
+        let mut car = car(Mode::Simulated);
+        Arc::make_mut(&mut car.state).motion = Motion::Driving;
+
+        assert_eq!(car.lock(true), Err(CommandError::InMotion));
+        assert_eq!(CommandError::InMotion.entry().code, Some("IN_MOTION"));
+    }
+
+    #[test]
+    fn locking_locks_every_door() {
+        let mut car = car(Mode::Live);
+
+        car.lock(true).expect("a parked car locks");
+
+        let security = car.state.security.as_ref().expect("security values");
+        assert!(security.is_locked);
+        assert!(security.doors.iter().all(|door| door.status == "LOCKED"));
+    }
+
+    #[test]
+    fn an_unplugged_car_cannot_start_or_stop_charging_outside_test_mode() {
+        let mut car = car(Mode::Live);
+        if let Some(charge) = Arc::make_mut(&mut car.state).charge.as_mut() {
+            charge.is_plugged_in = false;
+        }
+
+        assert_eq!(car.charge(true), Err(CommandError::PlugNotConnected));
+        assert_eq!(car.charge(false), Err(CommandError::PlugNotConnected));
+        assert_eq!(charge_state(&car), Some(ChargeState::NotCharging), "nothing changed");
+    }
+
+    #[test]
+    fn a_charging_car_cannot_start_charging_again_but_can_stop() {
+        let mut car = car(Mode::Simulated);
+        car.charge(true).expect("a plugged-in car starts");
+
+        assert_eq!(car.charge(true), Err(CommandError::ChargingInProgress));
+        assert_eq!(car.charge(false), Ok(()));
+        assert_eq!(charge_state(&car), Some(ChargeState::NotCharging));
+    }
+
+    #[test]
+    fn in_test_mode_every_command_succeeds_and_changes_the_state() {
+        let mut car = car(Mode::Test);
+        let state = Arc::make_mut(&mut car.state);
+        state.motion = Motion::Driving;
+        if let Some(charge) = state.charge.as_mut() {
+            charge.is_plugged_in = false;
+        }
+
+        assert_eq!(car.lock(true), Ok(()));
+        assert_eq!(car.charge(true), Ok(()));
+        assert_eq!(charge_state(&car), Some(ChargeState::Charging));
+    }
+
+    #[test]
+    fn a_charge_limit_must_be_above_zero_and_at_most_one() {
+        let mut car = car(Mode::Test);
+
+        for limit in [0.0, -0.1, 1.01, f64::NAN] {
+            assert!(
+                matches!(
+                    car.set_charge_limit(limit),
+                    Err(CommandError::OutOfRange { field: "limit", .. })
+                ),
+                "{limit}"
+            );
+        }
+        assert_eq!(car.set_charge_limit(0.8), Ok(()));
+        assert_eq!(car.state.charge_limit.as_ref().map(|c| c.limit), Some(0.8));
+    }
+
+    #[test]
+    fn a_destination_is_within_the_globe() {
+        let mut car = car(Mode::Test);
+
+        assert!(car.set_destination(91.0, 0.0).is_err());
+        assert!(car.set_destination(0.0, -181.0).is_err());
+        assert_eq!(car.set_destination(40.0, -105.0), Ok(()));
     }
 }

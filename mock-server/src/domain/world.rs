@@ -38,7 +38,7 @@ use uuid::Uuid;
 
 use crate::domain::clock::Clock;
 use crate::domain::permissions::Permission;
-use crate::domain::vehicle::{VehicleSpec, VehicleState};
+use crate::domain::vehicle::{Vehicle, VehicleSpec};
 
 /// Authorization codes live 10 minutes (test-mode.md A5).
 pub const CODE_LIFETIME: Duration = Duration::minutes(10);
@@ -91,21 +91,6 @@ pub struct User {
     pub login: String,
     /// Set by a `<TYPE>.<CODE>@smartcar.com` test login: every non-static request fails with it.
     pub forced_error: Option<&'static crate::domain::catalogue::Entry>,
-}
-
-/// One connected vehicle: its fixture identity plus its own copy of the state.
-#[derive(Debug, Clone)]
-pub struct Vehicle {
-    pub id: Uuid,
-    pub app: String,
-    pub user: Uuid,
-    pub mode: Mode,
-    pub spec: Arc<VehicleSpec>,
-    /// Shared with the fixture until the first change (`Arc::make_mut`), so a new user's vehicle
-    /// costs a pointer, not a copy of every value.
-    pub state: Arc<VehicleState>,
-    /// When the state last changed: `sc-data-age`.
-    pub updated_at: OffsetDateTime,
 }
 
 /// A (user, vehicle) pair connected to an app, since `connected_at` (the first Allow).

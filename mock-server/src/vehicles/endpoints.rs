@@ -9,8 +9,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::domain::permissions::Permission;
+use crate::domain::vehicle::Vehicle;
 use crate::domain::vehicle::{Battery, Capability, Fuel, Odometer, TirePressure};
-use crate::domain::world::{Access, Vehicle};
+use crate::domain::world::Access;
 use crate::error::ApiError;
 
 use super::units::UnitSystem;

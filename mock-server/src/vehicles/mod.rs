@@ -229,7 +229,7 @@ pub fn dispatch(
         ));
     }
     let now = state.clock.now();
-    let answer = |vehicle: &mut crate::domain::world::Vehicle| {
+    let answer = |vehicle: &mut crate::domain::vehicle::Vehicle| {
         if let Some(capability) = endpoint.capability {
             let wrong_make = endpoint
                 .make

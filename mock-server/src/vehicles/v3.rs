@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::{authenticate, bearer_token, query_pairs};
 use crate::domain::catalogue;
 use crate::domain::permissions::Permission;
-use crate::domain::world::Vehicle;
+use crate::domain::vehicle::Vehicle;
 use crate::error::ApiError;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
