@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::domain::catalogue::{self, Entry};
+use crate::domain::limits::LimitExceeded;
 use crate::domain::vehicle::CommandError;
 use crate::request::{self, Envelope, SmartcarJson};
 
@@ -154,6 +155,16 @@ impl From<CommandError> for ApiError {
         match error {
             CommandError::OutOfRange { field, message } => ApiError::validation(field, message),
             error => ApiError::new(error.entry(), error.to_string()),
+        }
+    }
+}
+
+impl From<LimitExceeded> for ApiError {
+    fn from(exceeded: LimitExceeded) -> Self {
+        let error = ApiError::new(exceeded.entry(), exceeded.to_string());
+        match exceeded.retry_after() {
+            Some(seconds) => error.with_retry_after(seconds),
+            None => error,
         }
     }
 }

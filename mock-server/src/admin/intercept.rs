@@ -110,7 +110,7 @@ async fn answer(
     if is_vehicle_api(parts.uri.path())
         && let Err(error) = state.control.limits.check(caller, state.clock.now())
     {
-        return error.into_response();
+        return ApiError::from(error).into_response();
     }
     next.run(Request::from_parts(parts, Body::from(body))).await
 }

@@ -55,7 +55,7 @@ use crate::state::{AppState, Settings};
 pub struct Control {
     pub faults: crate::domain::faults::Faults,
     pub journal: journal::Journal,
-    pub limits: limits::Limits,
+    pub limits: crate::domain::limits::Limits,
     /// `GET /oauth/authorize` answers at once with a code (`--auto-approve`).
     pub auto_approve: bool,
     admin_token: Option<Arc<str>>,
@@ -66,7 +66,7 @@ impl Control {
         Control {
             faults: crate::domain::faults::Faults::default(),
             journal: journal::Journal::new(settings.journal_size),
-            limits: limits::Limits::new(settings.limits),
+            limits: crate::domain::limits::Limits::new(settings.limits),
             auto_approve: settings.auto_approve,
             admin_token: settings.admin_token.as_deref().map(Arc::from),
         }

@@ -19,6 +19,7 @@
 //! - [`sign_in`]: signing in to Connect, and the errors Connect ends in.
 //! - [`caller`]: who a request is from, as its credentials prove.
 //! - [`faults`]: the fault-injection rule book (test control).
+//! - [`limits`]: Smartcar's request limits, switchable (test control).
 
 pub mod caller;
 pub mod catalogue;
@@ -26,6 +27,7 @@ pub mod clock;
 pub mod compatibility;
 pub mod faults;
 pub mod fixtures;
+pub mod limits;
 pub mod logins;
 pub mod permissions;
 pub mod sign_in;

@@ -108,7 +108,11 @@ pub(super) fn answer(
             let counted = if i == 0 {
                 Ok(())
             } else {
-                state.control.limits.check(&caller, state.clock.now())
+                state
+                    .control
+                    .limits
+                    .check(&caller, state.clock.now())
+                    .map_err(ApiError::from)
             };
             match counted.and_then(|()| dispatch(state, access, vehicle_id, &item)) {
                 Ok(reply) => {
