@@ -57,7 +57,7 @@ pub struct Config {
     pub limits: bool,
 
     /// Requests the journal (`GET /admin/requests`) keeps per app; 0 turns it off.
-    #[arg(long, env = "SMARTCAR_MOCK_JOURNAL_SIZE", default_value_t = crate::admin::journal::DEFAULT_SIZE)]
+    #[arg(long, env = "SMARTCAR_MOCK_JOURNAL_SIZE", default_value_t = crate::domain::journal::DEFAULT_SIZE)]
     pub journal_size: usize,
 
     /// Users each app keeps; signing in one more forgets the least recently used one with its

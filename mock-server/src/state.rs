@@ -53,7 +53,7 @@ impl Default for Settings {
             auto_approve: false,
             admin_token: None,
             limits: false,
-            journal_size: crate::admin::journal::DEFAULT_SIZE,
+            journal_size: crate::domain::journal::DEFAULT_SIZE,
             max_users: crate::domain::world::DEFAULT_MAX_USERS,
         }
     }

@@ -11,15 +11,15 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 
-use super::journal::{Excerpt, KEPT_BODY_BYTES, Record, RequestExcerpt};
 use crate::caller;
 use crate::domain::caller::Caller;
 use crate::domain::faults::Fault;
+use crate::domain::journal::{Excerpt, KEPT_BODY_BYTES, Record, RequestExcerpt};
 use crate::error::{ApiError, ErrorReason};
 use crate::state::AppState;
 
@@ -38,9 +38,19 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
     };
     let caller = caller::resolve(&state, &parts, &body);
     let journal = state.control.journal.clone();
-    let kept = journal
-        .enabled()
-        .then(|| RequestExcerpt::of(&parts.method, &parts.uri, &parts.headers, &body));
+    let kept = journal.enabled().then(|| {
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes()));
+        RequestExcerpt::new(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query(),
+            headers,
+            &body,
+        )
+    });
 
     let fault = state
         .control
@@ -80,12 +90,13 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
         request_id: crate::request::current().id,
         at,
         request,
-        status: if dropped {
-            StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
-        } else {
-            response_parts.status
-        },
-        retry_after: response_parts.headers.get("retry-after").cloned(),
+        // 499: the client got no answer (nginx's word for it).
+        status: if dropped { 499 } else { response_parts.status.as_u16() },
+        retry_after: response_parts
+            .headers
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
         response_body: Excerpt::of(&response_bytes, KEPT_BODY_BYTES),
         latency: started.elapsed(),
         caller,

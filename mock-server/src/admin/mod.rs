@@ -54,7 +54,7 @@ use crate::state::{AppState, Settings};
 #[derive(Clone)]
 pub struct Control {
     pub faults: crate::domain::faults::Faults,
-    pub journal: journal::Journal,
+    pub journal: crate::domain::journal::Journal,
     pub limits: crate::domain::limits::Limits,
     /// `GET /oauth/authorize` answers at once with a code (`--auto-approve`).
     pub auto_approve: bool,
@@ -65,7 +65,7 @@ impl Control {
     pub fn new(settings: &Settings) -> Self {
         Control {
             faults: crate::domain::faults::Faults::default(),
-            journal: journal::Journal::new(settings.journal_size),
+            journal: crate::domain::journal::Journal::new(settings.journal_size),
             limits: crate::domain::limits::Limits::new(settings.limits),
             auto_approve: settings.auto_approve,
             admin_token: settings.admin_token.as_deref().map(Arc::from),

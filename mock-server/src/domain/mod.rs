@@ -20,6 +20,7 @@
 //! - [`caller`]: who a request is from, as its credentials prove.
 //! - [`faults`]: the fault-injection rule book (test control).
 //! - [`limits`]: Smartcar's request limits, switchable (test control).
+//! - [`journal`]: what the mock received and answered, per app (test control).
 
 pub mod caller;
 pub mod catalogue;
@@ -27,6 +28,7 @@ pub mod clock;
 pub mod compatibility;
 pub mod faults;
 pub mod fixtures;
+pub mod journal;
 pub mod limits;
 pub mod logins;
 pub mod permissions;
