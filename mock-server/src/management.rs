@@ -185,7 +185,7 @@ async fn delete_connections(
     let mut deleted = Vec::new();
     for connection in state.world.connections(&app.client_id) {
         if filters.matches(&connection) && state.world.disconnect(connection.user, connection.vehicle) {
-            state.webhooks.forget_vehicle(connection.vehicle);
+            state.webhooks.registry().forget_vehicle(connection.vehicle);
             deleted.push(json!({
                 "vehicleId": connection.vehicle.to_string(),
                 "userId": connection.user.to_string(),

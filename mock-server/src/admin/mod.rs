@@ -300,7 +300,7 @@ async fn reset(
     let app = app.as_deref();
     let vehicles: Vec<uuid::Uuid> = state.world.vehicles(app).iter().map(|v| v.id).collect();
     state.world.reset(app);
-    state.webhooks.reset(app);
+    state.webhooks.registry().reset(app);
     state.control.faults.clear(app);
     state.control.journal.clear(app);
     state.control.limits.reset(app, &vehicles);

@@ -87,6 +87,7 @@ async fn subscribe(
     }
     let webhook_id = state
         .webhooks
+        .registry()
         .owned_by(&access.app, &webhook)
         .ok_or_else(|| unknown_webhook(&webhook))?;
     state.webhooks.subscribe(webhook_id, vehicle, &access);
@@ -106,10 +107,11 @@ async fn unsubscribe(
     let app = bearer_amt_app(&state, &headers)?;
     let webhook_id = state
         .webhooks
+        .registry()
         .owned_by(&app.client_id, &webhook)
         .ok_or_else(|| unknown_webhook(&webhook))?;
     let vehicle = vehicle_id(&id)?;
-    state.webhooks.unsubscribe(webhook_id, vehicle);
+    state.webhooks.registry().unsubscribe(webhook_id, vehicle);
     Ok(ok(json!({ "status": "success" })))
 }
 
@@ -119,6 +121,7 @@ fn owned_webhook(state: &AppState, headers: &HeaderMap, version: &str, webhook: 
     let app = bearer_amt_app(state, headers)?;
     state
         .webhooks
+        .registry()
         .owned_by(&app.client_id, webhook)
         .ok_or_else(|| unknown_webhook(webhook))
 }
@@ -132,6 +135,7 @@ async fn deliveries(
     let webhook = owned_webhook(&state, &headers, &version, &webhook)?;
     let log = state
         .webhooks
+        .registry()
         .log(webhook)
         .ok_or_else(|| unknown_webhook(&webhook.to_string()))?;
     Ok(SmartcarJson(StatusCode::OK, log).into_response())

@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::catalogue::Entry;
 use crate::domain::vehicle::VehicleState;
+use crate::domain::webhooks::diff::{ErrorReport, Trigger};
 use crate::domain::webhooks::signals::{self, Signal};
 use crate::domain::world::Mode;
 
@@ -40,21 +40,6 @@ pub struct Envelope<'a> {
     pub event_id: Uuid,
     pub delivery_id: Uuid,
     pub delivered_at: OffsetDateTime,
-}
-
-/// Why a `VEHICLE_STATE` was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    FirstDelivery,
-    SignalUpdated,
-}
-
-/// A problem reading some signals, or the end of one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorReport {
-    pub entry: &'static Entry,
-    pub signals: Vec<&'static str>,
-    pub resolved: bool,
 }
 
 fn mode_word(mode: Mode) -> &'static str {

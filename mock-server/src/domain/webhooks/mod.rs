@@ -1,6 +1,9 @@
-//! Webhooks as the platform knows them: what an app declares in `apps.json` and the signals a
-//! webhook can carry ([`signals`]).
+//! Webhooks as the platform knows them: what an app declares in `apps.json`, the signals a
+//! webhook can carry ([`signals`]), what to send when a vehicle changes ([`diff`]), and the
+//! registry of subscriptions and delivery logs ([`registry`]). Sending is not the domain's.
 
+pub mod diff;
+pub mod registry;
 pub mod signals;
 
 use serde::{Deserialize, Serialize};

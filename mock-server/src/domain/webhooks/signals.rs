@@ -165,6 +165,19 @@ pub const SIGNALS: &[Signal] = &[
     },
 ];
 
+impl std::fmt::Debug for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Signal").field(&self.code).finish()
+    }
+}
+
+/// Codes are unique, so a signal is its code.
+impl PartialEq for Signal {
+    fn eq(&self, other: &Signal) -> bool {
+        self.code == other.code
+    }
+}
+
 /// The signal with this code.
 pub fn find(code: &str) -> Option<&'static Signal> {
     SIGNALS.iter().find(|signal| signal.code == code)
