@@ -333,7 +333,31 @@ pub enum Motion {
     Driving,
 }
 
+/// Why a state change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatchError {
+    #[error("the change must be a JSON object")]
+    NotAnObject,
+    /// The merged state is not a state: `state.<path>: <why>`.
+    #[error("state.{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
 impl VehicleState {
+    /// This state with `patch` merged in, in the shape of the state itself: objects merge key by
+    /// key, anything else (numbers, lists such as `security.doors`) is replaced (a JSON merge
+    /// patch, RFC 7386, without deletion).
+    pub fn patched(&self, patch: &serde_json::Value) -> Result<VehicleState, PatchError> {
+        if !patch.is_object() {
+            return Err(PatchError::NotAnObject);
+        }
+        let invalid = |path: String, message: String| PatchError::Invalid { path, message };
+        let mut merged = serde_json::to_value(self).map_err(|error| invalid(String::new(), error.to_string()))?;
+        merge(&mut merged, patch);
+        serde_path_to_error::deserialize(merged)
+            .map_err(|error| invalid(error.path().to_string(), error.inner().to_string()))
+    }
+
     /// Takes every value this state lacks from `other`.
     pub fn fill_from(&mut self, other: &VehicleState) {
         macro_rules! fill {
@@ -356,6 +380,24 @@ impl VehicleState {
             service_history,
             diagnostics
         );
+    }
+}
+
+/// Merges `patch` into `target`: objects key by key, the rest replaced.
+fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value;
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                match target.get_mut(key) {
+                    Some(slot) if slot.is_object() && value.is_object() => merge(slot, value),
+                    _ => {
+                        target.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
     }
 }
 
@@ -518,6 +560,61 @@ mod tests {
         }
         assert_eq!(car.set_charge_limit(0.8), Ok(()));
         assert_eq!(car.state.charge_limit.as_ref().map(|c| c.limit), Some(0.8));
+    }
+
+    #[test]
+    fn objects_merge_and_lists_are_replaced() {
+        let mut state =
+            serde_json::json!({ "charge": { "isPluggedIn": false, "state": "NOT_CHARGING" }, "doors": [1, 2] });
+
+        merge(
+            &mut state,
+            &serde_json::json!({ "charge": { "isPluggedIn": true }, "doors": [3] }),
+        );
+
+        assert_eq!(
+            state,
+            serde_json::json!({ "charge": { "isPluggedIn": true, "state": "NOT_CHARGING" }, "doors": [3] })
+        );
+    }
+
+    #[test]
+    fn a_patch_merges_objects_and_replaces_the_rest() {
+        let car = car(Mode::Test);
+        let doors = car.state.security.as_ref().map_or(0, |security| security.doors.len());
+
+        let patched = car
+            .state
+            .patched(
+                &serde_json::json!({ "charge": { "state": "CHARGING" }, "security": { "doors": [] }, "asleep": true }),
+            )
+            .expect("a sound patch");
+
+        assert_eq!(
+            patched.charge.as_ref().map(|c| (c.is_plugged_in, c.state)),
+            Some((true, ChargeState::Charging))
+        );
+        assert!(doors > 0 && patched.security.as_ref().is_some_and(|s| s.doors.is_empty()));
+        assert!(patched.asleep);
+    }
+
+    #[test]
+    fn a_patch_that_breaks_the_state_names_the_field() {
+        let car = car(Mode::Test);
+
+        let error = car
+            .state
+            .patched(&serde_json::json!({ "odometer": { "distance": "far" } }))
+            .expect_err("a string distance");
+
+        assert!(
+            error.to_string().starts_with("state.odometer.distance: invalid type"),
+            "{error}"
+        );
+        assert_eq!(
+            car.state.patched(&serde_json::json!([1])).err(),
+            Some(PatchError::NotAnObject)
+        );
     }
 
     #[test]
