@@ -1,8 +1,9 @@
 //! `ApiError`: the vehicle, management and compatibility APIs' error contract.
 //!
-//! An error is a row of the [catalogue](crate::domain::catalogue) plus what this occurrence adds (`detail`,
+//! An error is a row of the [`catalogue`] plus what this occurrence adds (`detail`,
 //! `retry-after`) and a plain-words `reason` for people reading logs and the request journal
-//! (never sent to the client). It renders in the envelope of the request's path:
+//! (never sent to the client). The domain's typed errors (a command's, a limit's) become
+//! `ApiError`s here. It renders in the envelope of the request's path:
 //!
 //! - v2 (smartcar-api.md §6.1): `{"type","code","description","docURL","statusCode","requestId",
 //!   "resolution":{"type"}}` + `detail` (validation only) + `suggestedUserMessage` (when known);

@@ -1,5 +1,8 @@
-//! `AppState`: what every handler can reach. Cheap to clone: one `Arc`, because axum clones the
-//! state several times per request and each `Arc` clone is an atomic shared between cores.
+//! `AppState`: what every handler can reach — the domain's handles (fixtures, world, clock, the
+//! webhook registry behind its sender, test control's stores) and the Connect flow keys. Cheap to
+//! clone: one `Arc`, because axum clones the state several times per request and each `Arc` clone
+//! is an atomic shared between cores. Each handle is itself a cheap clone, so a narrower state
+//! can be handed out per route.
 
 use std::sync::Arc;
 
@@ -21,6 +24,7 @@ pub struct Shared {
     pub world: World,
     pub clock: Clock,
     pub flow_keys: Arc<FlowKeys>,
+    /// The sender; its [`Webhooks::registry`] holds the webhooks, subscriptions and logs.
     pub webhooks: Webhooks,
     /// Test control: faults, limits, the request journal (not part of Smartcar).
     pub control: Control,

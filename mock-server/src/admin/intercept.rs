@@ -1,6 +1,6 @@
-//! The middleware between the request context and the platform's routes: works out the
-//! [caller](crate::caller), serves a fault if a rule fires, applies the limits, and writes the
-//! journal record. Admin routes pass straight through (they are neither faulted nor journaled).
+//! The middleware between the request context and the platform's routes: works out who the
+//! caller is ([`caller::resolve`]), serves a fault if a rule fires (the domain's
+//! [`Faults`](crate::domain::faults::Faults)), applies the limits, and writes the journal record. Admin routes pass straight through (they are neither faulted nor journaled).
 //!
 //! It runs before the handlers' extractors, so a fault wins over a missing or expired token: a
 //! test that asks for `VEHICLE_STATE:ASLEEP` on a path gets it whatever it sends.

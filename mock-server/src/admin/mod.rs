@@ -9,7 +9,7 @@
 //! - `/admin/requests` — the request journal ([`journal`])
 //! - `POST /admin/reset[?app=]` — forget one app's state, or everything
 //!
-//! Who may call it ([`guard`]), because "loopback only" does not stop a browser on this machine:
+//! Who may call it (`guard`), because "loopback only" does not stop a browser on this machine:
 //! - without `--admin-token`, the peer must be loopback and the `Host` a loopback name or address
 //!   (`localhost`, `127.x.x.x`, `[::1]`, any port), so a DNS-rebound page cannot reach it; with
 //!   `--admin-token`, every request needs `Authorization: Bearer <token>` and may come from anywhere;
@@ -18,7 +18,7 @@
 //!   still call it;
 //! - a request with a body must be `Content-Type: application/json` (415 otherwise).
 //!
-//! [`intercept`] is the middleware that applies faults and limits to the platform's routes and
+//! [`intercept()`] is the middleware that applies faults and limits to the platform's routes and
 //! fills the journal.
 
 pub mod authorize;
@@ -50,7 +50,8 @@ pub use intercept::intercept;
 use crate::domain::clock::smartcar_timestamp;
 use crate::state::{AppState, Settings};
 
-/// Test control's state: fault rules, limits, the journal and how the admin API is guarded.
+/// Test control's state: the domain's fault rules, limits and journal, and how the admin API is
+/// guarded.
 #[derive(Clone)]
 pub struct Control {
     pub faults: crate::domain::faults::Faults,

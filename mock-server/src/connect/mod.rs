@@ -4,10 +4,11 @@
 //!   `--auto-approve`, redirect back with a code at once ([`shortcut`])
 //! - `POST /connect/brand` — step 2, the brand list (skipped with `make=`)
 //! - `POST /connect/login` — step 3, the brand's sign-in form
-//! - `POST /connect/sign-in` — check the credentials, find the vehicles, show step 4 (grant)
+//! - `POST /connect/sign-in` — sign in (the domain's one sign-in function, with the typed
+//!   password), show the vehicles found: step 4 (grant)
 //! - `POST /connect/grant` — Allow or Deny: 302 back to the app with `code` or `error` (§3)
 //!
-//! Each step carries the flow as a signed, single-use token in a hidden field ([`flow`]). Every
+//! Each step carries the flow as a signed, single-use token in a hidden field (`flow`). Every
 //! response here forbids framing (`X-Frame-Options: DENY`, `frame-ancestors 'none'`), so no
 //! other site can overlay the consent pages (RFC 6749 §10.13); Connect runs in a popup or a
 //! full page, never in a frame. The JS SDK's `/v2/redirect` page is elsewhere and keeps working.

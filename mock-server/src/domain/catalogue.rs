@@ -18,7 +18,7 @@ pub struct Entry {
     pub resolution: Option<&'static str>,
     pub suggested_user_message: Option<&'static str>,
     /// A v1.0-only `code` and `message` (`VS_000`, …) for the legacy test logins of
-    /// [`V1_TEST_LOGINS`]; `None` for the v2 rows, whose v1 text comes from [`Entry::v1`].
+    /// `V1_TEST_LOGINS`; `None` for the v2 rows, whose v1 text comes from [`Entry::v1`].
     pub v1_override: Option<(&'static str, &'static str)>,
 }
 

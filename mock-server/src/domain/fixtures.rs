@@ -2,7 +2,7 @@
 //!
 //! Fixtures are JSON files in one folder (`apps.json`, `brands.json`, `accounts.json`). They are
 //! parsed into these types once at start-up; nothing past [`Fixtures::load`] sees raw JSON. Every
-//! struct denies unknown fields, so a typo is an error, and [`Fixtures::validated`] checks what
+//! struct denies unknown fields, so a typo is an error, and `Fixtures::validated` checks what
 //! serde cannot (cross-references, that every capability has a value to serve, …). Errors name the
 //! file and the JSON path of the offending field, e.g.
 //! `fixtures/brands.json: brands[1].vehicles[0].state.odometer.distance: invalid type: string "x", expected f64`.

@@ -3,7 +3,7 @@
 //! and its delivery log.
 //!
 //! The registry decides *what* to send ([`Registry::changes`], through the pure
-//! [`Diff`](super::diff::Diff)) and keeps the log; sending is the sender's (outside the domain),
+//! [`super::diff::Diff`]) and keeps the log; sending is the sender's (outside the domain),
 //! which logs each delivery here before its first attempt and each attempt as it ends.
 
 use std::collections::{HashMap, VecDeque};
