@@ -14,6 +14,7 @@
 //! ([`MAX_RECORD_BYTES`]) and a full ring of the default 1000 about 15 MiB. What was cut is
 //! known ([`Excerpt::is_cut`]). The `Authorization` header is masked before it is kept.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -110,7 +111,8 @@ impl Excerpt {
 /// The request as a record keeps it.
 #[derive(Debug)]
 pub struct RequestExcerpt {
-    method: Box<str>,
+    /// Borrowed for the standard methods, so keeping one costs no allocation.
+    method: Cow<'static, str>,
     path: Excerpt,
     query: Option<Excerpt>,
     headers: HeaderExcerpt,
@@ -131,7 +133,7 @@ impl RequestExcerpt {
     ) -> Self {
         let (headers, form) = HeaderExcerpt::of(headers);
         RequestExcerpt {
-            method: cut_at_char(method, KEPT_METHOD_BYTES).into(),
+            method: method_text(method),
             path: Excerpt::of(path.as_bytes(), KEPT_URI_PART_BYTES),
             query: query.map(|query| Excerpt::of(query.as_bytes(), KEPT_URI_PART_BYTES)),
             headers,
@@ -167,7 +169,11 @@ impl RequestExcerpt {
 
     /// What this excerpt holds on the heap.
     fn heap_bytes(&self) -> usize {
-        self.method.len()
+        let method = match &self.method {
+            Cow::Borrowed(_) => 0,
+            Cow::Owned(method) => method.capacity(),
+        };
+        method
             + self.path.bytes.len()
             + self.query.as_ref().map_or(0, |query| query.bytes.len())
             + self.headers.lines.len()
@@ -239,6 +245,18 @@ impl HeaderExcerpt {
     /// How many the request had.
     pub fn total(&self) -> usize {
         self.total
+    }
+}
+
+/// The method as a record keeps it: a standard one as a constant, any other cut to
+/// `KEPT_METHOD_BYTES`.
+fn method_text(method: &str) -> Cow<'static, str> {
+    const STANDARD: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    match STANDARD.iter().find(|standard| **standard == method) {
+        Some(standard) => Cow::Borrowed(standard),
+        None => Cow::Owned(cut_at_char(method, KEPT_METHOD_BYTES).to_owned()),
     }
 }
 
