@@ -408,24 +408,7 @@ async fn sign_in(
     };
     let signed_in = match sign_in::sign_in(&state.fixtures, &state.world, &state.control.faults, &request) {
         Ok(signed_in) => signed_in,
-        Err(error) => {
-            let username = form.username.trim().to_owned();
-            let (message, username) = match error {
-                SignInError::MissingLogin => ("Please enter your e-mail.".to_owned(), username),
-                SignInError::LoginTooLong { bytes } => (
-                    format!("An e-mail has at most {MAX_LOGIN_BYTES} bytes; this one has {bytes}."),
-                    String::new(),
-                ),
-                SignInError::PasswordTooLong => (
-                    format!("A password has at most {MAX_PASSWORD_BYTES} bytes here."),
-                    username,
-                ),
-                SignInError::WrongCredentials => ("The e-mail or password is incorrect.".to_owned(), username),
-                SignInError::Refused(code) => return Err(ConnectError::refused(&flow, code)),
-                SignInError::Forgotten(forgotten) => return Err(ConnectError::cannot_continue(forgotten)),
-            };
-            return Ok(login_page(&state, &mut flow, brand, Some(message), username));
-        }
+        Err(error) => return sign_in_refused(&state, &mut flow, brand, form.username.trim(), error),
     };
 
     flow.step = Step::Grant;
@@ -456,6 +439,32 @@ async fn sign_in(
         flow: state.flow_keys.sign(&flow, state.clock.now()),
     }
     .into_response())
+}
+
+/// A refused sign-in: the sign-in form again with why (kept username where it helps), or the end
+/// of Connect.
+fn sign_in_refused(
+    state: &AppState,
+    flow: &mut Flow,
+    brand: &Brand,
+    username: &str,
+    error: SignInError,
+) -> Result<Response, ConnectError> {
+    let (message, username) = match error {
+        SignInError::MissingLogin => ("Please enter your e-mail.".to_owned(), username),
+        SignInError::LoginTooLong { bytes } => (
+            format!("An e-mail has at most {MAX_LOGIN_BYTES} bytes; this one has {bytes}."),
+            "",
+        ),
+        SignInError::PasswordTooLong => (
+            format!("A password has at most {MAX_PASSWORD_BYTES} bytes here."),
+            username,
+        ),
+        SignInError::WrongCredentials => ("The e-mail or password is incorrect.".to_owned(), username),
+        SignInError::Refused(code) => return Err(ConnectError::refused(flow, code)),
+        SignInError::Forgotten(forgotten) => return Err(ConnectError::cannot_continue(forgotten)),
+    };
+    Ok(login_page(state, flow, brand, Some(message), username.to_owned()))
 }
 
 /// Step 4 → back to the app: Allow issues a code for the selected vehicles; Deny says so.
