@@ -76,6 +76,45 @@ async fn a_given_email_follows_the_test_mode_grammar() {
 }
 
 #[tokio::test]
+async fn in_live_mode_a_test_login_is_an_ordinary_e_mail_as_on_the_connect_pages() {
+    let env = TestEnv::start().await;
+
+    let many = env
+        .admin_ok(
+            Method::POST,
+            "/admin/authorize",
+            Some(json!({ "mode": "live", "brand": "FORD", "email": "3-vehicles@smartcar.com" })),
+        )
+        .await;
+    let (status, _) = env
+        .admin(
+            Method::POST,
+            "/admin/authorize",
+            Some(json!({ "mode": "live", "email": "smartcar@invalid-subscription.com" })),
+        )
+        .await;
+
+    assert_eq!(
+        many["vehicle_ids"].as_array().map(Vec::len),
+        Some(1),
+        "the brand's vehicle"
+    );
+    assert_eq!(status, StatusCode::OK, "no Connect error outside test mode");
+}
+
+#[tokio::test]
+async fn a_blank_email_is_refused_as_the_sign_in_form_refuses_it() {
+    let env = TestEnv::start().await;
+
+    let (status, answer) = env
+        .admin(Method::POST, "/admin/authorize", Some(json!({ "email": "  " })))
+        .await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["message"], "email must not be empty");
+}
+
+#[tokio::test]
 async fn an_unknown_permission_or_app_is_refused_with_a_message() {
     let env = TestEnv::start().await;
 

@@ -190,7 +190,7 @@ async fn deleting_a_connection_ends_the_vehicles_webhook_subscriptions() {
     management(&env, Method::DELETE, &[("vehicle_id", &vehicle)], AMT).await;
 
     let webhook_id = uuid::Uuid::parse_str(webhook).expect("uuid");
-    let log = env.state.webhooks.log(webhook_id).expect("the demo webhook");
+    let log = env.state.webhooks.registry().log(webhook_id).expect("the demo webhook");
     assert!(log.subscribed_vehicles.is_empty(), "{:?}", log.subscribed_vehicles);
 }
 

@@ -1,6 +1,6 @@
 //! Commands that change vehicle state, and disconnect (smartcar-api.md §4.3, test-mode.md A3).
 
-use mock_server::fixtures::Motion;
+use mock_server::domain::vehicle::Motion;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -119,11 +119,11 @@ async fn a_simulated_car_being_driven_cannot_be_locked() {
         json!({
             "type": "VEHICLE_STATE",
             "code": "IN_MOTION",
-            "description": mock_server::catalogue::VEHICLE_STATE_IN_MOTION.description,
+            "description": mock_server::domain::catalogue::VEHICLE_STATE_IN_MOTION.description,
             "docURL": "https://smartcar.com/docs/errors/api-errors/vehicle-state-errors#in-motion",
             "statusCode": 409,
-            "resolution": { "type": mock_server::catalogue::VEHICLE_STATE_IN_MOTION.resolution },
-            "suggestedUserMessage": mock_server::catalogue::VEHICLE_STATE_IN_MOTION.suggested_user_message
+            "resolution": { "type": mock_server::domain::catalogue::VEHICLE_STATE_IN_MOTION.resolution },
+            "suggestedUserMessage": mock_server::domain::catalogue::VEHICLE_STATE_IN_MOTION.suggested_user_message
         })
     );
 }

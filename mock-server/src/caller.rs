@@ -10,84 +10,71 @@
 //! Nothing here refuses a request: a caller without an app is answered by the handlers with the
 //! right Smartcar error.
 
+use std::sync::Arc;
+
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use uuid::Uuid;
 
+use crate::domain::caller::Caller;
 use crate::state::AppState;
 
-/// The request's app (client id), user and vehicle, where its credentials prove them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Caller {
-    /// The app whose credentials the request carried.
-    pub app: Option<String>,
-    /// The user of a valid access token.
-    pub user: Option<Uuid>,
-    /// The vehicle of a `/v…/vehicles/{id}` path, when the access token reaches it.
-    pub vehicle: Option<Uuid>,
-    /// A registered client id the request named without proving it is that app's: a `client_id`
-    /// field, a Connect flow, an expired token or a wrong secret. For the journal only.
-    pub claimed: Option<String>,
-}
-
-impl Caller {
-    /// Reads the caller from the `Authorization` header (bearer token or AMT, Basic client
-    /// credentials or `default:<AMT>`), a form's `client_id` and `client_secret`; and what it
-    /// claims from a `client_id` query or form field or the signed Connect flow of a Connect step.
-    /// Costs one token lookup for a bearer request, as the handler's own check does.
-    pub fn resolve(state: &AppState, parts: &Parts, body: &[u8]) -> Caller {
-        let mut caller = Caller::default();
-        match from_authorization(state, &parts.headers) {
-            Some(Proof::Accepted { app, user, vehicles }) => {
-                caller.vehicle = vehicle_in_path(parts.uri.path()).filter(|id| vehicles.contains(id));
-                caller.app = Some(app);
-                caller.user = user;
+/// Reads the caller from the `Authorization` header (bearer token or AMT, Basic client
+/// credentials or `default:<AMT>`), a form's `client_id` and `client_secret`; and what it claims
+/// from a `client_id` query or form field or the signed Connect flow of a Connect step. Costs one
+/// token lookup for a bearer request, as the handler's own check does.
+pub fn resolve(state: &AppState, parts: &Parts, body: &[u8]) -> Caller {
+    let mut caller = Caller::default();
+    match from_authorization(state, &parts.headers) {
+        Some(Proof::Accepted { app, user, vehicles }) => {
+            caller.vehicle = vehicle_in_path(parts.uri.path()).filter(|id| vehicles.contains(id));
+            caller.app = Some(app);
+            caller.user = user;
+            return caller;
+        }
+        Some(Proof::Claimed(app)) => caller.claimed = Some(app),
+        None => {}
+    }
+    // Only registered client ids count, so made-up ones cannot grow what the journal keeps.
+    let registered = |id: String| state.fixtures.app(&id).is_some().then_some(id);
+    if is_form(&parts.headers) {
+        if let Some(client_id) = field(body, "client_id").and_then(registered) {
+            let secret = field(body, "client_secret");
+            if state
+                .fixtures
+                .app(&client_id)
+                .is_some_and(|app| secret.as_deref() == Some(app.client_secret.as_str()))
+            {
+                caller.app = Some(Arc::from(client_id));
+                caller.claimed = None;
                 return caller;
             }
-            Some(Proof::Claimed(app)) => caller.claimed = Some(app),
-            None => {}
+            caller.claimed.get_or_insert(client_id);
+        } else if let Some(flow) = field(body, "flow")
+            && let Ok(flow) = state.flow_keys.verify(&flow, state.clock.now())
+        {
+            // Anyone who opens the app's Connect gets a flow: it shows which Connect the
+            // request belongs to, not who sent it.
+            caller.claimed.get_or_insert(flow.app);
         }
-        // Only registered client ids count, so made-up ones cannot grow what the journal keeps.
-        let registered = |id: String| state.fixtures.app(&id).is_some().then_some(id);
-        if is_form(&parts.headers) {
-            if let Some(client_id) = field(body, "client_id").and_then(registered) {
-                let secret = field(body, "client_secret");
-                if state
-                    .fixtures
-                    .app(&client_id)
-                    .is_some_and(|app| secret.as_deref() == Some(app.client_secret.as_str()))
-                {
-                    caller.app = Some(client_id);
-                    caller.claimed = None;
-                    return caller;
-                }
-                caller.claimed.get_or_insert(client_id);
-            } else if let Some(flow) = field(body, "flow")
-                && let Ok(flow) = state.flow_keys.verify(&flow, state.clock.now())
-            {
-                // Anyone who opens the app's Connect gets a flow: it shows which Connect the
-                // request belongs to, not who sent it.
-                caller.claimed.get_or_insert(flow.app);
-            }
-        }
-        if caller.claimed.is_none() {
-            caller.claimed = parts
-                .uri
-                .query()
-                .and_then(|query| field(query.as_bytes(), "client_id"))
-                .and_then(registered);
-        }
-        caller
     }
+    if caller.claimed.is_none() {
+        caller.claimed = parts
+            .uri
+            .query()
+            .and_then(|query| field(query.as_bytes(), "client_id"))
+            .and_then(registered);
+    }
+    caller
 }
 
 /// What the `Authorization` header proves.
 enum Proof {
     /// The platform accepts these credentials as the app's (and the user's, for a token).
     Accepted {
-        app: String,
+        app: Arc<str>,
         user: Option<Uuid>,
-        vehicles: Vec<Uuid>,
+        vehicles: Arc<[Uuid]>,
     },
     /// They name an app without proving it: an expired token, a wrong secret.
     Claimed(String),
@@ -139,9 +126,9 @@ fn from_authorization(state: &AppState, headers: &HeaderMap) -> Option<Proof> {
 
 fn accepted(app: &str) -> Proof {
     Proof::Accepted {
-        app: app.to_owned(),
+        app: Arc::from(app),
         user: None,
-        vehicles: Vec::new(),
+        vehicles: Arc::from([]),
     }
 }
 

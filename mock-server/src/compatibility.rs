@@ -7,394 +7,60 @@
 //! - `GET /v{ver}/compatibility/matrix?region&scope&make&type` — `{"<MAKE>":[{"model",
 //!   "startYear","endYear","type","endpoints","permissions"}]}`.
 //!
-//! Answers come from `fixtures/compatibility.json`: per make, the VIN prefixes it owns; per
-//! model, VIN prefixes, a year range, a powertrain, the regions it is sold in and the permissions
-//! Smartcar supports for it; plus the six test-mode levels. A VIN is matched to the model with the
-//! longest matching prefix whose years include the VIN's model year (10th character); a prefix that
-//! is a whole VIN matches that VIN whatever its year.
-//!
-//! Decisions where the sources are silent (§11.5–6): a VIN no make claims is `MAKE_NOT_COMPATIBLE`;
-//! a claimed VIN with no model for its year, or a country outside the model's regions, is
-//! `VEHICLE_NOT_COMPATIBLE`; a permission a model lacks is `VEHICLE_NOT_CAPABLE` unless the model
-//! says `SMARTCAR_NOT_CAPABLE`. Test mode (`mode=test`, or any level — Node and Ruby force test
-//! mode with one) ignores the VIN: `compatible`/`phev` support every permission, `fuel` a
-//! gasoline car's, `bev` a battery-electric car's, `incompatible` is `VEHICLE_NOT_COMPATIBLE` and
-//! `dinosaur` (a car too old for any connected service) `MAKE_NOT_COMPATIBLE`.
-
-use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+//! The answers come from the fixtures' table ([`crate::domain::compatibility`]). Test mode
+//! (`mode=test`, or any level — Node and Ruby force test mode with one) answers from the level
+//! and ignores the VIN.
 
 use axum::Router;
 use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::credentials::{check_version, client_app, query_pairs, query_value};
+use crate::domain::compatibility::{LEVELS, Model, Verdict, endpoint};
+use crate::domain::permissions::Permission;
+use crate::domain::vehicle::Powertrain;
 use crate::error::ApiError;
-use crate::fixtures::{FixtureError, Powertrain, parse_json};
-use crate::permissions::Permission;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
 
-/// The file name, in the fixtures folder.
-pub const FILE: &str = "compatibility.json";
-
-/// The test-mode levels, in the order the validation message lists them (§7.1).
-pub const LEVELS: [&str; 6] = ["compatible", "phev", "incompatible", "fuel", "dinosaur", "bev"];
-
-/// The whole compatibility table, parsed and validated.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Compatibility {
-    /// Region (`US`, `CA`, `EUROPE`) → the ISO 3166-1 alpha-2 countries in it.
-    pub regions: BTreeMap<String, Vec<String>>,
-    pub makes: Vec<Make>,
-    pub test_mode_levels: Vec<Level>,
+/// One model of the matrix, its permissions sorted by their human names.
+fn matrix_entry(model: &Model) -> Value {
+    let mut named: Vec<(&str, Permission)> = model.permissions.iter().map(|p| (endpoint(*p).1, *p)).collect();
+    named.sort_by_key(|(name, _)| *name);
+    json!({
+        "model": model.model,
+        "startYear": model.start_year,
+        "endYear": model.end_year,
+        "type": model.powertrain,
+        "endpoints": named.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+        "permissions": named.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(),
+    })
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Make {
-    pub make: String,
-    /// VIN beginnings (a WMI or longer) this make owns: a VIN starting so is at least this make.
-    pub vin_prefixes: Vec<String>,
-    pub models: Vec<Model>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Model {
-    pub model: String,
-    pub vin_prefixes: Vec<String>,
-    pub start_year: u16,
-    pub end_year: u16,
-    #[serde(rename = "type")]
-    pub powertrain: Powertrain,
-    #[serde(default = "us_only")]
-    pub regions: Vec<String>,
-    /// What Smartcar supports for this model.
-    pub permissions: Vec<Permission>,
-    /// Why the other permissions are not capable.
-    #[serde(default)]
-    pub unsupported_reason: NotCapable,
-}
-
-fn us_only() -> Vec<String> {
-    vec!["US".to_owned()]
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum NotCapable {
-    #[default]
-    VehicleNotCapable,
-    SmartcarNotCapable,
-}
-
-impl NotCapable {
-    fn as_str(self) -> &'static str {
-        match self {
-            NotCapable::VehicleNotCapable => "VEHICLE_NOT_CAPABLE",
-            NotCapable::SmartcarNotCapable => "SMARTCAR_NOT_CAPABLE",
+/// The v2 body of a verdict for `scope` (one capability per permission, in request order).
+fn verdict_body(verdict: &Verdict, scope: &[Permission]) -> Value {
+    match verdict {
+        Verdict::Incompatible(reason) => {
+            json!({ "compatible": false, "reason": reason.as_str(), "capabilities": [] })
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Incompatible {
-    VehicleNotCompatible,
-    MakeNotCompatible,
-}
-
-impl Incompatible {
-    fn as_str(self) -> &'static str {
-        match self {
-            Incompatible::VehicleNotCompatible => "VEHICLE_NOT_COMPATIBLE",
-            Incompatible::MakeNotCompatible => "MAKE_NOT_COMPATIBLE",
-        }
-    }
-}
-
-/// One `test_mode_compatibility_level`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Level {
-    pub level: String,
-    pub compatible: bool,
-    #[serde(default)]
-    pub permissions: Vec<Permission>,
-    #[serde(default)]
-    pub reason: Option<Incompatible>,
-}
-
-/// The answer for one vehicle: compatible with per-permission capabilities, or not and why.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    Compatible {
-        supported: Vec<Permission>,
-        otherwise: NotCapable,
-    },
-    Incompatible(Incompatible),
-}
-
-impl Verdict {
-    /// The v2 body for `scope` (one capability per permission, in request order).
-    pub fn body(&self, scope: &[Permission]) -> Value {
-        match self {
-            Verdict::Incompatible(reason) => {
-                json!({ "compatible": false, "reason": reason.as_str(), "capabilities": [] })
-            }
-            Verdict::Compatible { supported, otherwise } => {
-                let capabilities: Vec<Value> = scope
-                    .iter()
-                    .map(|permission| {
-                        let capable = supported.contains(permission);
-                        json!({
-                            "permission": permission.as_str(),
-                            "endpoint": endpoint(*permission).0,
-                            "capable": capable,
-                            "reason": if capable { Value::Null } else { otherwise.as_str().into() },
-                        })
-                    })
-                    .collect();
-                json!({ "compatible": true, "reason": null, "capabilities": capabilities })
-            }
-        }
-    }
-
-    pub fn is_compatible(&self) -> bool {
-        matches!(self, Verdict::Compatible { .. })
-    }
-}
-
-/// A permission's endpoint path (capabilities) and its human name (the matrix).
-pub fn endpoint(permission: Permission) -> (&'static str, &'static str) {
-    use Permission::*;
-    match permission {
-        ReadVehicleInfo => ("/", "Vehicle info"),
-        ReadVin => ("/vin", "VIN"),
-        ReadOdometer => ("/odometer", "Odometer"),
-        ReadLocation => ("/location", "Location"),
-        ReadFuel => ("/fuel", "Fuel tank"),
-        ReadBattery => ("/battery", "EV battery"),
-        ReadCharge => ("/charge", "EV charging status"),
-        ControlCharge => ("/charge", "EV start & stop charge"),
-        ReadEngineOil => ("/engine/oil", "Engine oil life"),
-        ReadTires => ("/tires/pressure", "Tire pressure"),
-        ReadSecurity => ("/security", "Lock status"),
-        ControlSecurity => ("/security", "Lock & unlock"),
-        ControlNavigation => ("/navigation/destination", "Send destination"),
-        ReadServiceHistory => ("/service/history", "Service history"),
-        ReadDiagnostics => ("/diagnostics/system_status", "Diagnostics"),
-        ReadUserProfile => ("/user", "User info"),
-        ReadCompass => ("/compass", "Compass"),
-        ReadSpeedometer => ("/speedometer", "Speedometer"),
-        ReadThermometer => ("/thermometer", "Thermometer"),
-        ReadExtendedVehicleInfo => ("/", "Extended vehicle info"),
-        ControlTrunk => ("/trunk", "Trunk"),
-        ReadClimate => ("/climate", "Climate status"),
-        ControlClimate => ("/climate", "Climate control"),
-    }
-}
-
-/// The model year a VIN's 10th character encodes: the later of its two 30-year cycles unless that
-/// is in the future.
-pub fn model_year(vin: &str) -> Option<u16> {
-    const CODES: &str = "ABCDEFGHJKLMNPRSTVWXY123456789";
-    let code = vin.chars().nth(9)?.to_ascii_uppercase();
-    let index = u16::try_from(CODES.find(code)?).ok()?;
-    let later = 2010 + index;
-    let this_year = u16::try_from(time::OffsetDateTime::now_utc().year()).unwrap_or(2026);
-    Some(if later <= this_year + 1 { later } else { 1980 + index })
-}
-
-impl Compatibility {
-    /// The repository's `fixtures/compatibility.json`, compiled in.
-    pub fn embedded() -> Result<Self, FixtureError> {
-        Self::parse(
-            &format!("(embedded) fixtures/{FILE}"),
-            include_str!("../../fixtures/compatibility.json"),
-        )
-    }
-
-    /// `dir/compatibility.json` if the folder has one, else the built-in table.
-    pub fn load(dir: &Path) -> Result<Self, FixtureError> {
-        let path = dir.join(FILE);
-        if !path.exists() {
-            return Self::embedded();
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| FixtureError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        Self::parse(&path.display().to_string(), &text)
-    }
-
-    pub fn parse(file: &str, text: &str) -> Result<Self, FixtureError> {
-        parse_json::<Compatibility>(file, text)?.validated(file)
-    }
-
-    fn validated(self, file: &str) -> Result<Self, FixtureError> {
-        let invalid = |entry: String, field: &str, message: String| {
-            Err(FixtureError::Invalid {
-                file: file.to_owned(),
-                entry,
-                field: field.to_owned(),
-                message,
-            })
-        };
-        let mut makes = HashSet::new();
-        for (i, make) in self.makes.iter().enumerate() {
-            let entry = format!("makes[{i}] ({})", make.make);
-            if make.make.is_empty() || make.make != make.make.to_ascii_uppercase() {
-                return invalid(entry, "make", "must be upper case".into());
-            }
-            if !makes.insert(make.make.as_str()) {
-                return invalid(entry, "make", "is listed twice".into());
-            }
-            if let Some(prefix) = make.vin_prefixes.iter().find(|p| p.len() < 3) {
-                return invalid(entry, "vinPrefixes", format!("{prefix:?} is shorter than a WMI (3)"));
-            }
-            for (j, model) in make.models.iter().enumerate() {
-                let entry = format!("makes[{i}].models[{j}] ({} {})", make.make, model.model);
-                if model.start_year > model.end_year {
-                    return invalid(entry, "startYear", "is after endYear".into());
-                }
-                if model.vin_prefixes.is_empty() {
-                    return invalid(entry, "vinPrefixes", "needs at least one".into());
-                }
-                if let Some(prefix) = model
-                    .vin_prefixes
-                    .iter()
-                    .find(|p| !make.vin_prefixes.iter().any(|owned| p.starts_with(owned.as_str())))
-                {
-                    return invalid(
-                        entry,
-                        "vinPrefixes",
-                        format!("{prefix:?} does not start with one of the make's vinPrefixes"),
-                    );
-                }
-                if let Some(region) = model.regions.iter().find(|r| !self.regions.contains_key(*r)) {
-                    return invalid(entry, "regions", format!("{region} is not in regions"));
-                }
-            }
-        }
-        let names: Vec<&str> = self.test_mode_levels.iter().map(|l| l.level.as_str()).collect();
-        if names != LEVELS {
-            return invalid(
-                "testModeLevels".into(),
-                "level",
-                format!("must be exactly {LEVELS:?} in this order, got {names:?}"),
-            );
-        }
-        for (i, level) in self.test_mode_levels.iter().enumerate() {
-            let entry = format!("testModeLevels[{i}] ({})", level.level);
-            if level.compatible == level.reason.is_some() {
-                return invalid(entry, "reason", "is required exactly when compatible is false".into());
-            }
-        }
-        Ok(self)
-    }
-
-    /// The region a country is in.
-    fn region_of(&self, country: &str) -> Option<&str> {
-        self.regions
-            .iter()
-            .find(|(_, countries)| countries.iter().any(|c| c.eq_ignore_ascii_case(country)))
-            .map(|(region, _)| region.as_str())
-    }
-
-    /// What a live (or simulated) VIN supports in `country`.
-    pub fn check_vin(&self, vin: &str, country: &str) -> Verdict {
-        let vin = vin.trim().to_ascii_uppercase();
-        let year = model_year(&vin);
-        let claimed = self
-            .makes
-            .iter()
-            .any(|make| make.vin_prefixes.iter().any(|p| vin.starts_with(p.as_str())));
-        if !claimed {
-            return Verdict::Incompatible(Incompatible::MakeNotCompatible);
-        }
-        let best = self
-            .makes
-            .iter()
-            .flat_map(|make| &make.models)
-            .filter_map(|model| {
-                model
-                    .vin_prefixes
-                    .iter()
-                    .filter(|p| vin.starts_with(p.as_str()))
-                    .filter(|p| {
-                        p.len() == vin.len() || year.is_some_and(|y| (model.start_year..=model.end_year).contains(&y))
-                    })
-                    .map(|p| (p.len(), model))
-                    .max_by_key(|(len, _)| *len)
-            })
-            .max_by_key(|(len, _)| *len)
-            .map(|(_, model)| model);
-        let Some(model) = best else {
-            return Verdict::Incompatible(Incompatible::VehicleNotCompatible);
-        };
-        let sold_here = self
-            .region_of(country)
-            .is_some_and(|region| model.regions.iter().any(|r| r == region));
-        if !sold_here {
-            return Verdict::Incompatible(Incompatible::VehicleNotCompatible);
-        }
-        Verdict::Compatible {
-            supported: model.permissions.clone(),
-            otherwise: model.unsupported_reason,
-        }
-    }
-
-    /// What a test-mode level supports; `None` for an unknown level.
-    pub fn check_level(&self, level: &str) -> Option<Verdict> {
-        let level = self.test_mode_levels.iter().find(|l| l.level == level)?;
-        Some(match level.reason {
-            Some(reason) => Verdict::Incompatible(reason),
-            None => Verdict::Compatible {
-                supported: level.permissions.clone(),
-                otherwise: NotCapable::VehicleNotCapable,
-            },
-        })
-    }
-
-    /// The matrix for `region`, keeping models that support all of `scope` and match the filters.
-    pub fn matrix(&self, region: &str, scope: &[Permission], makes: &[String], types: &[Powertrain]) -> Value {
-        let mut out = Map::new();
-        for make in &self.makes {
-            if !makes.is_empty() && !makes.iter().any(|m| m.eq_ignore_ascii_case(&make.make)) {
-                continue;
-            }
-            let entries: Vec<Value> = make
-                .models
+        Verdict::Compatible { supported, otherwise } => {
+            let capabilities: Vec<Value> = scope
                 .iter()
-                .filter(|model| model.regions.iter().any(|r| r == region))
-                .filter(|model| types.is_empty() || types.contains(&model.powertrain))
-                .filter(|model| scope.iter().all(|p| model.permissions.contains(p)))
-                .map(|model| {
-                    let mut named: Vec<(&str, Permission)> =
-                        model.permissions.iter().map(|p| (endpoint(*p).1, *p)).collect();
-                    named.sort_by_key(|(name, _)| *name);
+                .map(|permission| {
+                    let capable = supported.contains(permission);
                     json!({
-                        "model": model.model,
-                        "startYear": model.start_year,
-                        "endYear": model.end_year,
-                        "type": model.powertrain,
-                        "endpoints": named.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
-                        "permissions": named.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(),
+                        "permission": permission.as_str(),
+                        "endpoint": endpoint(*permission).0,
+                        "capable": capable,
+                        "reason": if capable { Value::Null } else { otherwise.as_str().into() },
                     })
                 })
                 .collect();
-            if !entries.is_empty() {
-                out.insert(make.make.clone(), Value::Array(entries));
-            }
+            json!({ "compatible": true, "reason": null, "capabilities": capabilities })
         }
-        Value::Object(out)
     }
 }
 
@@ -471,7 +137,7 @@ async fn compatibility(
     let body = if version == "v1.0" {
         json!({ "compatible": verdict.is_compatible() })
     } else {
-        verdict.body(&scope)
+        verdict_body(&verdict, &scope)
     };
     Ok(SmartcarJson(StatusCode::OK, body).into_response())
 }
@@ -506,66 +172,10 @@ async fn matrix(
                 .map_err(|_| ApiError::validation("type", "Field must be one of: [ICE,HEV,PHEV,BEV]"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let body = compatibility.matrix(&region, &scope, &makes, &types);
+    let matrix = compatibility.matrix(&region, &scope, &makes, &types);
+    let body: Map<String, Value> = matrix
+        .into_iter()
+        .map(|(make, models)| (make.make.clone(), models.into_iter().map(matrix_entry).collect()))
+        .collect();
     Ok(SmartcarJson(StatusCode::OK, body).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn table() -> Compatibility {
-        Compatibility::embedded().expect("the built-in table loads")
-    }
-
-    #[test]
-    fn the_model_year_comes_from_the_tenth_character() {
-        assert_eq!(model_year("5YJXCDE22HF068739"), Some(2017));
-        assert_eq!(model_year("WBAKE5C58DJ107700"), Some(2013));
-        assert_eq!(model_year("0SCGMCT0386A85356"), Some(2008));
-    }
-
-    #[test]
-    fn an_unknown_make_is_make_not_compatible() {
-        assert_eq!(
-            table().check_vin("ZZZ00000000000000", "US"),
-            Verdict::Incompatible(Incompatible::MakeNotCompatible)
-        );
-    }
-
-    #[test]
-    fn a_model_outside_its_region_is_not_compatible() {
-        assert_eq!(
-            table().check_vin("1G1RC6S53KU100001", "DE"),
-            Verdict::Incompatible(Incompatible::VehicleNotCompatible)
-        );
-    }
-
-    #[test]
-    fn a_level_list_out_of_order_is_refused_naming_the_file() {
-        let text = include_str!("../../fixtures/compatibility.json").replacen("\"phev\"", "\"hybrid\"", 1);
-
-        let error = Compatibility::parse("compatibility.json", &text).expect_err("bad levels");
-
-        assert!(
-            error
-                .to_string()
-                .starts_with("compatibility.json: testModeLevels: level:"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn an_unknown_permission_is_refused_with_its_path() {
-        let text = include_str!("../../fixtures/compatibility.json").replacen("\"read_vin\"", "\"read_mind\"", 1);
-
-        let error = Compatibility::parse("compatibility.json", &text).expect_err("bad permission");
-
-        assert!(
-            error
-                .to_string()
-                .starts_with("compatibility.json: makes[0].models[0].permissions[1]"),
-            "{error}"
-        );
-    }
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Parser;
 
-use crate::fixtures::{App, Fixtures};
-use crate::permissions::Permission;
+use crate::domain::fixtures::{App, Fixtures};
+use crate::domain::permissions::Permission;
 
 /// An offline Smartcar platform: Connect, OAuth and the vehicle API on one port.
 #[derive(Debug, Parser)]
@@ -57,7 +57,7 @@ pub struct Config {
     pub limits: bool,
 
     /// Requests the journal (`GET /admin/requests`) keeps per app; 0 turns it off.
-    #[arg(long, env = "SMARTCAR_MOCK_JOURNAL_SIZE", default_value_t = crate::admin::journal::DEFAULT_SIZE)]
+    #[arg(long, env = "SMARTCAR_MOCK_JOURNAL_SIZE", default_value_t = crate::domain::journal::DEFAULT_SIZE)]
     pub journal_size: usize,
 
     /// Users each app keeps; signing in one more forgets the least recently used one with its
@@ -65,7 +65,7 @@ pub struct Config {
     #[arg(
         long,
         env = "SMARTCAR_MOCK_MAX_USERS",
-        default_value_t = crate::world::DEFAULT_MAX_USERS,
+        default_value_t = crate::domain::world::DEFAULT_MAX_USERS,
         value_parser = at_least_one
     )]
     pub max_users: usize,

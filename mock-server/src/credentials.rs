@@ -8,9 +8,9 @@
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 
-use crate::catalogue;
+use crate::domain::catalogue;
+use crate::domain::fixtures::App;
 use crate::error::ApiError;
-use crate::fixtures::App;
 use crate::state::AppState;
 
 /// `v1.0`, `v2.0`, `v99999999.99`: any `v<digits>.<digits>` (§4.1). Others are 404 VERSION.

@@ -1,8 +1,9 @@
 //! `ApiError`: the vehicle, management and compatibility APIs' error contract.
 //!
-//! An error is a row of the [catalogue](crate::catalogue) plus what this occurrence adds (`detail`,
+//! An error is a row of the [`catalogue`] plus what this occurrence adds (`detail`,
 //! `retry-after`) and a plain-words `reason` for people reading logs and the request journal
-//! (never sent to the client). It renders in the envelope of the request's path:
+//! (never sent to the client). The domain's typed errors (a command's, a limit's) become
+//! `ApiError`s here. It renders in the envelope of the request's path:
 //!
 //! - v2 (smartcar-api.md §6.1): `{"type","code","description","docURL","statusCode","requestId",
 //!   "resolution":{"type"}}` + `detail` (validation only) + `suggestedUserMessage` (when known);
@@ -14,7 +15,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::catalogue::{self, Entry};
+use crate::domain::catalogue::{self, Entry};
+use crate::domain::limits::LimitExceeded;
+use crate::domain::vehicle::CommandError;
 use crate::request::{self, Envelope, SmartcarJson};
 
 #[derive(Debug, Clone)]
@@ -148,6 +151,25 @@ impl ApiError {
     }
 }
 
+impl From<CommandError> for ApiError {
+    fn from(error: CommandError) -> Self {
+        match error {
+            CommandError::OutOfRange { field, message } => ApiError::validation(field, message),
+            error => ApiError::new(error.entry(), error.to_string()),
+        }
+    }
+}
+
+impl From<LimitExceeded> for ApiError {
+    fn from(exceeded: LimitExceeded) -> Self {
+        let error = ApiError::new(exceeded.entry(), exceeded.to_string());
+        match exceeded.retry_after() {
+            Some(seconds) => error.with_retry_after(seconds),
+            None => error,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let context = request::current();
@@ -207,6 +229,17 @@ mod tests {
         assert_eq!(body["errors"][0]["status"], "401");
         assert_eq!(body["errors"][0]["title"], "Unauthorized");
         assert_eq!(body["errors"][0]["links"]["about"], catalogue::AUTHENTICATION.doc_url());
+    }
+
+    #[test]
+    fn every_title_is_the_reason_phrase_http_gives_its_status() {
+        for entry in catalogue::CATALOGUE {
+            let reason = StatusCode::from_u16(entry.status)
+                .ok()
+                .and_then(|status| status.canonical_reason());
+
+            assert_eq!(entry.title(), reason.unwrap_or("Billing Error"), "{entry:?}");
+        }
     }
 
     #[test]

@@ -1,36 +1,39 @@
 //! An offline Smartcar platform: Connect, the token endpoint and the vehicle API on one listener.
 //!
 //! # Layout
+//! - [`domain`]: what the platform is and does, with no HTTP in it — fixtures, the vehicle model
+//!   and its command rules, the world (users, vehicles, grants, codes, tokens), the clock, the
+//!   error catalogue, signing in, the login grammar, and test control's stores (faults, limits,
+//!   journal, the webhook registry and its change-diff). The modules below parse a request, call
+//!   the domain and render its answer.
 //! - [`connect`]: the Connect pages (`GET /oauth/authorize` and the steps behind it).
 //! - [`oauth`]: the token endpoint (`POST /oauth/token`).
 //! - [`vehicles`]: the vehicle API (`/v{ver}/user`, `/v{ver}/vehicles/…`).
 //! - [`compatibility`]: the compatibility API (`/v{ver}/compatibility`, `…/matrix`).
-//! - [`webhooks`]: webhook subscriptions, signed deliveries and their log.
+//! - [`webhooks`]: the webhook routes and the sender (signed deliveries, retries, their log).
 //! - [`management`]: the management API (`/v{ver}/management/connections`).
-//! - [`fixtures`]: apps, brands, accounts — the seed, parsed and validated at start-up.
-//! - [`world`]: the mutable state (users, vehicles, grants, codes, tokens) behind a handle.
-//! - [`catalogue`] and [`error`]: Smartcar's error table and its v1/v2/v3 envelopes.
+//! - [`error`]: Smartcar's v1/v2/v3 error envelopes, rendered from the catalogue.
 //! - [`request`]: request ids and the JSON content type every response shares.
+//! - [`credentials`]: the app behind a Basic or AMT credential, the version segment, queries.
 //! - [`sdk_redirect`]: the JS SDK's redirect page (`GET /v2/redirect`), served offline.
 //! - [`tls`]: HTTPS under Smartcar's real host names, for browser host mapping.
 //! - [`serving`]: accepting connections for both listeners: timeouts, a cap, graceful shutdown.
-//! - [`admin`]: test control under `/admin` (not Smartcar); [`caller`]: who a request is from.
+//! - [`admin`]: test control under `/admin` (not Smartcar); [`caller`]: who a request is from,
+//!   read from its credentials.
+//! - [`state`]: [`AppState`], the handle every handler reaches the domain through.
 //! - [`config`]: the command line; [`cli`]: the subcommands that drive a running server's admin API.
 
 pub mod admin;
 pub mod caller;
-pub mod catalogue;
 pub mod cli;
-pub mod clock;
 pub mod compatibility;
 pub mod config;
 pub mod connect;
 pub mod credentials;
+pub mod domain;
 pub mod error;
-pub mod fixtures;
 pub mod management;
 pub mod oauth;
-pub mod permissions;
 pub mod request;
 pub mod sdk_redirect;
 pub mod serving;
@@ -38,7 +41,6 @@ pub mod state;
 pub mod tls;
 pub mod vehicles;
 pub mod webhooks;
-pub mod world;
 
 use std::future::Future;
 
@@ -50,7 +52,7 @@ use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
-pub use fixtures::Fixtures;
+pub use domain::fixtures::Fixtures;
 pub use state::AppState;
 
 /// Request bodies above this are refused with a Smartcar-shaped error.

@@ -23,12 +23,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::clock::smartcar_timestamp;
 use crate::credentials::{check_version, management_app, query_pairs, query_value};
+use crate::domain::clock::smartcar_timestamp;
+use crate::domain::world::Connection;
 use crate::error::ApiError;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
-use crate::world::Connection;
 
 /// Page size when `limit` is absent.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -185,7 +185,7 @@ async fn delete_connections(
     let mut deleted = Vec::new();
     for connection in state.world.connections(&app.client_id) {
         if filters.matches(&connection) && state.world.disconnect(connection.user, connection.vehicle) {
-            state.webhooks.forget_vehicle(connection.vehicle);
+            state.webhooks.registry().forget_vehicle(connection.vehicle);
             deleted.push(json!({
                 "vehicleId": connection.vehicle.to_string(),
                 "userId": connection.user.to_string(),

@@ -1,15 +1,18 @@
-//! `AppState`: what every handler can reach. Cheap to clone: one `Arc`, because axum clones the
-//! state several times per request and each `Arc` clone is an atomic shared between cores.
+//! `AppState`: what every handler can reach — the domain's handles (fixtures, world, clock, the
+//! webhook registry behind its sender, test control's stores) and the Connect flow keys. Cheap to
+//! clone: one `Arc`, because axum clones the state several times per request and each `Arc` clone
+//! is an atomic shared between cores. Each handle is itself a cheap clone, so a narrower state
+//! can be handed out per route.
 
 use std::sync::Arc;
 
 use crate::admin::Control;
-use crate::clock::Clock;
 use crate::connect::FlowKeys;
-use crate::fixtures::Fixtures;
+use crate::domain::clock::Clock;
+use crate::domain::fixtures::Fixtures;
+use crate::domain::world::World;
 use crate::webhooks::client::ClientError;
 use crate::webhooks::{DeliverySettings, Webhooks};
-use crate::world::World;
 
 /// The seed (fixtures), the mutable world, the clock, and the keys that sign Connect flows.
 #[derive(Clone)]
@@ -21,6 +24,7 @@ pub struct Shared {
     pub world: World,
     pub clock: Clock,
     pub flow_keys: Arc<FlowKeys>,
+    /// The sender; its [`Webhooks::registry`] holds the webhooks, subscriptions and logs.
     pub webhooks: Webhooks,
     /// Test control: faults, limits, the request journal (not part of Smartcar).
     pub control: Control,
@@ -53,8 +57,8 @@ impl Default for Settings {
             auto_approve: false,
             admin_token: None,
             limits: false,
-            journal_size: crate::admin::journal::DEFAULT_SIZE,
-            max_users: crate::world::DEFAULT_MAX_USERS,
+            journal_size: crate::domain::journal::DEFAULT_SIZE,
+            max_users: crate::domain::world::DEFAULT_MAX_USERS,
         }
     }
 }

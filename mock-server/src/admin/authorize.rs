@@ -7,9 +7,13 @@
 //!   with the `code` when `"exchange": false`.
 //!
 //! Defaults: the first app of the fixtures, the app's default brand and scope, a fresh test-mode
-//! e-mail (so every call is a new user), test mode and the app's first redirect URI. The e-mail
-//! follows the test-mode grammar (`<n>-vehicles@smartcar.com`, `<VIN>@bev.smartcar.com`, …) and
-//! has at most [`MAX_LOGIN_BYTES`] bytes (a 400 names the cap beyond it).
+//! e-mail (so every call is a new user), test mode and the app's first redirect URI.
+//!
+//! It signs in as Connect does ([`sign_in::approve`]), vouching for the e-mail: no password is
+//! asked. In test mode the e-mail follows the test-mode grammar (`<n>-vehicles@smartcar.com`,
+//! `<VIN>@bev.smartcar.com`, …); in live mode a fixture account gets its own vehicles and any
+//! other e-mail the brand's. It has at most [`MAX_LOGIN_BYTES`] bytes (a 400 names the cap
+//! beyond it); a login that ends Connect in an error answers 409 with that error.
 
 use axum::Json;
 use axum::Router;
@@ -19,11 +23,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AdminError, JsonBody};
-use crate::connect::MAX_LOGIN_BYTES;
-use crate::connect::shortcut::{self, Approval};
-use crate::permissions::Permission;
+use crate::domain::permissions::Permission;
+use crate::domain::sign_in::{self, Approval, Credentials, MAX_LOGIN_BYTES, SignIn, SignInError};
+use crate::domain::world::Mode;
 use crate::state::AppState;
-use crate::world::Mode;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/authorize", post(authorize))
@@ -89,29 +92,23 @@ async fn authorize(
         }
         None => app.redirect_uris.first().cloned().unwrap_or_default(),
     };
-    let email = match &request.email {
-        Some(email) if email.trim().len() > MAX_LOGIN_BYTES => {
-            return Err(AdminError::BadRequest(format!(
-                "email has {} bytes; usernames and e-mails are capped at {MAX_LOGIN_BYTES} bytes",
-                email.trim().len()
-            )));
-        }
-        // Trimmed as the Connect sign-in form trims it, so both find the same user.
-        Some(email) => email.trim().to_owned(),
+    let email = match request.email {
+        Some(email) => email,
         None => format!("{}@test.example", uuid::Uuid::new_v4()),
     };
     let approval = Approval {
-        app,
-        brand,
-        login: &email,
-        mode,
+        sign_in: SignIn {
+            app: &app.client_id,
+            brand,
+            mode,
+            login: &email,
+            credentials: Credentials::Vouched,
+        },
         scope,
         redirect_uri: &redirect_uri,
     };
-    let approved = shortcut::approve(&state, &approval).map_err(|refusal| AdminError::Refused {
-        error: refusal.error,
-        message: refusal.description,
-    })?;
+    let approved =
+        sign_in::approve(&state.fixtures, &state.world, &state.control.faults, &approval).map_err(refused)?;
     if request.exchange == Some(false) {
         return Ok(Json(json!({
             "code": approved.code,
@@ -131,9 +128,29 @@ async fn authorize(
         "refresh_token": tokens.refresh_token,
         "user_id": tokens.user,
         "vehicle_ids": tokens.vehicles,
-        "email": email,
+        "email": approved.login,
         "client_id": app.client_id,
     })))
+}
+
+/// How a refused sign-in answers: a Connect error is a 409 named after it, a bad e-mail a 400.
+fn refused(error: SignInError) -> AdminError {
+    match error {
+        SignInError::MissingLogin => AdminError::BadRequest("email must not be empty".to_owned()),
+        SignInError::LoginTooLong { bytes } => AdminError::BadRequest(format!(
+            "email has {bytes} bytes; usernames and e-mails are capped at {MAX_LOGIN_BYTES} bytes"
+        )),
+        SignInError::Refused(code) => AdminError::Refused {
+            error: code.as_str(),
+            message: code.description().to_owned(),
+        },
+        SignInError::Forgotten(forgotten) => AdminError::Refused {
+            error: "server_error",
+            message: forgotten.to_string(),
+        },
+        // A vouched sign-in has no password to check.
+        SignInError::PasswordTooLong | SignInError::WrongCredentials => AdminError::BadRequest(error.to_string()),
+    }
 }
 
 fn parse_scope(text: &str) -> Result<Vec<Permission>, AdminError> {

@@ -7,7 +7,7 @@
 //! - `DELETE /admin/clock` — back to wall time
 //!
 //! The clock is the server's, shared by every app. It stays within 100 years of wall time
-//! ([`crate::clock::MAX_OFFSET`]); a move beyond that is a 400 that says the range.
+//! ([`crate::domain::clock::MAX_OFFSET`]); a move beyond that is a 400 that says the range.
 
 use axum::Json;
 use axum::Router;
@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{AdminError, JsonBody};
-use crate::clock::{Clock, smartcar_timestamp};
+use crate::domain::clock::{Clock, smartcar_timestamp};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -50,7 +50,7 @@ pub fn parse_duration(text: &str) -> Result<time::Duration, AdminError> {
     let duration = humantime::parse_duration(text.trim())
         .map_err(|error| AdminError::BadRequest(format!("{text:?} is not a duration like 2h, 61d or 11m: {error}")))?;
     time::Duration::try_from(duration)
-        .map_err(|_| AdminError::BadRequest(format!("{text:?} is too long: {}", crate::clock::OutOfRange)))
+        .map_err(|_| AdminError::BadRequest(format!("{text:?} is too long: {}", crate::domain::clock::OutOfRange)))
 }
 
 async fn advance(State(state): State<AppState>, JsonBody(body): JsonBody<Advance>) -> Result<Json<Value>, AdminError> {

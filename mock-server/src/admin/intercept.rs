@@ -1,6 +1,6 @@
-//! The middleware between the request context and the platform's routes: works out the
-//! [caller](crate::caller), serves a fault if a rule fires, applies the limits, and writes the
-//! journal record. Admin routes pass straight through (they are neither faulted nor journaled).
+//! The middleware between the request context and the platform's routes: works out who the
+//! caller is ([`caller::resolve`]), serves a fault if a rule fires (the domain's
+//! [`Faults`](crate::domain::faults::Faults)), applies the limits, and writes the journal record. Admin routes pass straight through (they are neither faulted nor journaled).
 //!
 //! It runs before the handlers' extractors, so a fault wins over a missing or expired token: a
 //! test that asks for `VEHICLE_STATE:ASLEEP` on a path gets it whatever it sends.
@@ -11,14 +11,15 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 
-use super::faults::Fault;
-use super::journal::{Excerpt, KEPT_BODY_BYTES, Record, RequestExcerpt};
-use crate::caller::Caller;
+use crate::caller;
+use crate::domain::caller::Caller;
+use crate::domain::faults::Fault;
+use crate::domain::journal::{Excerpt, KEPT_BODY_BYTES, Record, RequestExcerpt};
 use crate::error::{ApiError, ErrorReason};
 use crate::state::AppState;
 
@@ -35,13 +36,26 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
         // Larger than the limit: hand on something the handler's own limit refuses in its shape.
         Err(_) => Bytes::from(vec![0; crate::MAX_BODY_BYTES + 1]),
     };
-    let caller = Caller::resolve(&state, &parts, &body);
+    let caller = caller::resolve(&state, &parts, &body);
     let journal = state.control.journal.clone();
-    let kept = journal
-        .enabled()
-        .then(|| RequestExcerpt::of(&parts.method, &parts.uri, &parts.headers, &body));
+    let kept = journal.enabled().then(|| {
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes()));
+        RequestExcerpt::new(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query(),
+            headers,
+            &body,
+        )
+    });
 
-    let fault = state.control.faults.take(&caller, &parts.method, parts.uri.path());
+    let fault = state
+        .control
+        .faults
+        .take(&caller, parts.method.as_str(), parts.uri.path());
     let fault_id = fault.as_ref().map(|fault| fault.rule);
     let response = match fault {
         Some(fault) => serve_fault(&state, fault, &caller, parts, body.clone(), next).await,
@@ -76,12 +90,13 @@ pub async fn intercept(State(state): State<AppState>, request: Request, next: Ne
         request_id: crate::request::current().id,
         at,
         request,
-        status: if dropped {
-            StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
-        } else {
-            response_parts.status
-        },
-        retry_after: response_parts.headers.get("retry-after").cloned(),
+        // 499: the client got no answer (nginx's word for it).
+        status: if dropped { 499 } else { response_parts.status.as_u16() },
+        retry_after: response_parts
+            .headers
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
         response_body: Excerpt::of(&response_bytes, KEPT_BODY_BYTES),
         latency: started.elapsed(),
         caller,
@@ -106,7 +121,7 @@ async fn answer(
     if is_vehicle_api(parts.uri.path())
         && let Err(error) = state.control.limits.check(caller, state.clock.now())
     {
-        return error.into_response();
+        return ApiError::from(error).into_response();
     }
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
@@ -143,7 +158,7 @@ async fn serve_fault(
     response
 }
 
-fn describe(entry: &crate::catalogue::Entry) -> String {
+fn describe(entry: &crate::domain::catalogue::Entry) -> String {
     match entry.code {
         Some(code) => format!("{}:{code}", entry.kind),
         None => entry.kind.to_owned(),

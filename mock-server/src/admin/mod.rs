@@ -9,7 +9,7 @@
 //! - `/admin/requests` — the request journal ([`journal`])
 //! - `POST /admin/reset[?app=]` — forget one app's state, or everything
 //!
-//! Who may call it ([`guard`]), because "loopback only" does not stop a browser on this machine:
+//! Who may call it (`guard`), because "loopback only" does not stop a browser on this machine:
 //! - without `--admin-token`, the peer must be loopback and the `Host` a loopback name or address
 //!   (`localhost`, `127.x.x.x`, `[::1]`, any port), so a DNS-rebound page cannot reach it; with
 //!   `--admin-token`, every request needs `Authorization: Bearer <token>` and may come from anywhere;
@@ -18,7 +18,7 @@
 //!   still call it;
 //! - a request with a body must be `Content-Type: application/json` (415 otherwise).
 //!
-//! [`intercept`] is the middleware that applies faults and limits to the platform's routes and
+//! [`intercept()`] is the middleware that applies faults and limits to the platform's routes and
 //! fills the journal.
 
 pub mod authorize;
@@ -47,15 +47,16 @@ use serde_json::{Value, json};
 
 pub use intercept::intercept;
 
-use crate::clock::smartcar_timestamp;
+use crate::domain::clock::smartcar_timestamp;
 use crate::state::{AppState, Settings};
 
-/// Test control's state: fault rules, limits, the journal and how the admin API is guarded.
+/// Test control's state: the domain's fault rules, limits and journal, and how the admin API is
+/// guarded.
 #[derive(Clone)]
 pub struct Control {
-    pub faults: faults::Faults,
-    pub journal: journal::Journal,
-    pub limits: limits::Limits,
+    pub faults: crate::domain::faults::Faults,
+    pub journal: crate::domain::journal::Journal,
+    pub limits: crate::domain::limits::Limits,
     /// `GET /oauth/authorize` answers at once with a code (`--auto-approve`).
     pub auto_approve: bool,
     admin_token: Option<Arc<str>>,
@@ -64,9 +65,9 @@ pub struct Control {
 impl Control {
     pub fn new(settings: &Settings) -> Self {
         Control {
-            faults: faults::Faults::default(),
-            journal: journal::Journal::new(settings.journal_size),
-            limits: limits::Limits::new(settings.limits),
+            faults: crate::domain::faults::Faults::default(),
+            journal: crate::domain::journal::Journal::new(settings.journal_size),
+            limits: crate::domain::limits::Limits::new(settings.limits),
             auto_approve: settings.auto_approve,
             admin_token: settings.admin_token.as_deref().map(Arc::from),
         }
@@ -300,7 +301,7 @@ async fn reset(
     let app = app.as_deref();
     let vehicles: Vec<uuid::Uuid> = state.world.vehicles(app).iter().map(|v| v.id).collect();
     state.world.reset(app);
-    state.webhooks.reset(app);
+    state.webhooks.registry().reset(app);
     state.control.faults.clear(app);
     state.control.journal.clear(app);
     state.control.limits.reset(app, &vehicles);

@@ -18,10 +18,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{AdminError, AppFilter, JsonBody};
-use crate::clock::smartcar_timestamp;
-use crate::fixtures::VehicleState;
+use crate::domain::clock::smartcar_timestamp;
+use crate::domain::vehicle::PatchError;
+use crate::domain::vehicle::Vehicle;
 use crate::state::AppState;
-use crate::world::Vehicle;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -71,53 +71,18 @@ async fn change(
 ) -> Result<Json<Value>, AdminError> {
     let id = vehicle_id(&id)?;
     if !patch.is_object() {
-        return Err(AdminError::BadRequest("the change must be a JSON object".to_owned()));
+        return Err(AdminError::BadRequest(PatchError::NotAnObject.to_string()));
     }
     state
         .world
         .update_vehicle(id, |vehicle| {
-            let mut merged = serde_json::to_value(&vehicle.state).map_err(|e| AdminError::BadRequest(e.to_string()))?;
-            merge(&mut merged, &patch);
-            vehicle.state = std::sync::Arc::new(
-                serde_path_to_error::deserialize::<_, VehicleState>(merged)
-                    .map_err(|error| AdminError::BadRequest(format!("state.{}: {}", error.path(), error.inner())))?,
-            );
+            let patched = vehicle
+                .state
+                .patched(&patch)
+                .map_err(|error| AdminError::BadRequest(error.to_string()))?;
+            vehicle.state = std::sync::Arc::new(patched);
             Ok(view(vehicle))
         })
         .ok_or_else(|| AdminError::NotFound(format!("no vehicle {id}")))?
         .map(Json)
-}
-
-/// JSON merge patch (RFC 7386) without deletion: objects merge key by key, the rest replaces.
-fn merge(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(target), Value::Object(patch)) => {
-            for (key, value) in patch {
-                match target.get_mut(key) {
-                    Some(slot) if slot.is_object() && value.is_object() => merge(slot, value),
-                    _ => {
-                        target.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-        }
-        (target, patch) => *target = patch.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn objects_merge_and_lists_are_replaced() {
-        let mut state = json!({ "charge": { "isPluggedIn": false, "state": "NOT_CHARGING" }, "doors": [1, 2] });
-
-        merge(&mut state, &json!({ "charge": { "isPluggedIn": true }, "doors": [3] }));
-
-        assert_eq!(
-            state,
-            json!({ "charge": { "isPluggedIn": true, "state": "NOT_CHARGING" }, "doors": [3] })
-        );
-    }
 }

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::permissions::Permission;
-use crate::world::Mode;
+use crate::domain::permissions::Permission;
+use crate::domain::world::Mode;
 
 /// How long a person may take from the first page to Allow.
 pub(super) const FLOW_LIFETIME: time::Duration = time::Duration::minutes(30);

@@ -4,16 +4,16 @@
 //!   `--auto-approve`, redirect back with a code at once ([`shortcut`])
 //! - `POST /connect/brand` — step 2, the brand list (skipped with `make=`)
 //! - `POST /connect/login` — step 3, the brand's sign-in form
-//! - `POST /connect/sign-in` — check the credentials, find the vehicles, show step 4 (grant)
+//! - `POST /connect/sign-in` — sign in (the domain's one sign-in function, with the typed
+//!   password), show the vehicles found: step 4 (grant)
 //! - `POST /connect/grant` — Allow or Deny: 302 back to the app with `code` or `error` (§3)
 //!
-//! Each step carries the flow as a signed, single-use token in a hidden field ([`flow`]). Every
+//! Each step carries the flow as a signed, single-use token in a hidden field (`flow`). Every
 //! response here forbids framing (`X-Frame-Options: DENY`, `frame-ancestors 'none'`), so no
 //! other site can overlay the consent pages (RFC 6749 §10.13); Connect runs in a popup or a
 //! full page, never in a frame. The JS SDK's `/v2/redirect` page is elsewhere and keeps working.
 
 mod flow;
-mod logins;
 mod pages;
 pub mod shortcut;
 
@@ -28,14 +28,17 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::domain::sign_in::{
+    self, ConnectErrorCode, Credentials, MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES, SignIn, SignInError,
+};
+use crate::domain::world::UserForgotten;
 pub use flow::{EchoedState, Flow, FlowError, FlowKeys, MAX_PENDING_STEPS, Step};
-pub use logins::{MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES, TestLogin};
 
+use crate::domain::fixtures::{App, Brand};
+use crate::domain::permissions::Permission;
+use crate::domain::world::Mode;
 use crate::error::ErrorReason;
-use crate::fixtures::{App, Brand};
-use crate::permissions::Permission;
 use crate::state::AppState;
-use crate::world::Mode;
 use pages::{BrandPage, BrandView, ErrorPage, GrantPage, LoginPage, PermissionView, PreamblePage, VehicleView};
 
 pub fn router() -> Router<AppState> {
@@ -75,13 +78,32 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
-    fn redirect(flow: &Flow, error: &'static str, description: impl Into<String>) -> Self {
+    pub(super) fn redirect(flow: &Flow, error: &'static str, description: impl Into<String>) -> Self {
         ConnectError::Redirect {
             redirect_uri: flow.redirect_uri.clone(),
             error,
             description: description.into(),
             extra: Vec::new(),
             state: flow.state.clone(),
+        }
+    }
+
+    /// Connect ends in `code`, with Smartcar's description and parameters for it.
+    pub(super) fn refused(flow: &Flow, code: ConnectErrorCode) -> Self {
+        ConnectError::Redirect {
+            redirect_uri: flow.redirect_uri.clone(),
+            error: code.as_str(),
+            description: code.description().to_owned(),
+            extra: code.extra(),
+            state: flow.state.clone(),
+        }
+    }
+
+    /// The session's user was forgotten (`--max-users`) between two steps.
+    fn cannot_continue(forgotten: UserForgotten) -> Self {
+        ConnectError::Page {
+            title: "This Connect session cannot continue",
+            message: forgotten.to_string(),
         }
     }
 }
@@ -365,109 +387,37 @@ struct SignInForm {
     password: String,
 }
 
-/// Step 3 → 4: sign in (test mode: anyone; live mode: the fixtures' accounts), find the vehicles.
+/// Step 3 → 4: sign in ([`sign_in::sign_in`] with the typed password), show the vehicles found.
 async fn sign_in(
     State(state): State<AppState>,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Result<Response, ConnectError> {
     let Form(form) = form.map_err(bad_form)?;
     let mut flow = continue_flow(&state, &form.flow, Step::Login)?;
-    let fixtures = &state.fixtures;
     let brand = flow
         .make
         .as_deref()
-        .and_then(|make| fixtures.brand(make))
+        .and_then(|make| state.fixtures.brand(make))
         .expect("the brand was chosen before sign-in");
-    let username = form.username.trim().to_owned();
-    if username.is_empty() {
-        return Ok(login_page(
-            &state,
-            &mut flow,
-            brand,
-            Some("Please enter your e-mail.".into()),
-            username,
-        ));
-    }
-    if username.len() > MAX_LOGIN_BYTES {
-        let message = format!(
-            "An e-mail has at most {MAX_LOGIN_BYTES} bytes; this one has {}.",
-            username.len()
-        );
-        return Ok(login_page(&state, &mut flow, brand, Some(message), String::new()));
-    }
-    if form.password.len() > MAX_PASSWORD_BYTES {
-        let message = format!("A password has at most {MAX_PASSWORD_BYTES} bytes here.");
-        return Ok(login_page(&state, &mut flow, brand, Some(message), username));
-    }
-
-    if let Some(error) = shortcut::queued_fault(&state, &flow, &username) {
-        return Err(error);
-    }
-
-    let (specs, forced_error) = if flow.mode == Mode::Live {
-        let account = fixtures
-            .account(&username)
-            .filter(|account| account.password == form.password);
-        let Some(account) = account else {
-            let message = "The e-mail or password is incorrect.".to_owned();
-            return Ok(login_page(&state, &mut flow, brand, Some(message), username));
-        };
-        let specs: Vec<_> = account
-            .vehicles
-            .iter()
-            .filter(|v| v.make == brand.make)
-            .cloned()
-            .collect();
-        (specs, None)
-    } else {
-        match TestLogin::parse(&username) {
-            TestLogin::InvalidSubscription => {
-                return Err(ConnectError::redirect(
-                    &flow,
-                    "invalid_subscription",
-                    "User does not have an active connected vehicle subscription.",
-                ));
-            }
-            TestLogin::VehicleIncompatible => {
-                let mut error =
-                    ConnectError::redirect(&flow, "vehicle_incompatible", "The user's vehicle is not compatible.");
-                if let ConnectError::Redirect { extra, .. } = &mut error {
-                    extra.extend([
-                        ("vin", logins::INCOMPATIBLE_VIN.to_owned()),
-                        ("make", "AUDI".to_owned()),
-                        ("model", "A4".to_owned()),
-                        ("year", "2017".to_owned()),
-                    ]);
-                }
-                return Err(error);
-            }
-            login => {
-                let forced = if let TestLogin::ForcedError(entry) = login {
-                    Some(entry)
-                } else {
-                    None
-                };
-                (login.vehicles(brand, fixtures), forced)
-            }
-        }
+    let request = SignIn {
+        app: &flow.app,
+        brand,
+        mode: flow.mode,
+        login: &form.username,
+        credentials: Credentials::Password(&form.password),
     };
-    if specs.is_empty() {
-        return Err(ConnectError::redirect(
-            &flow,
-            "no_vehicles",
-            "No vehicles found. Please add vehicles to your account and try again.",
-        ));
-    }
+    let signed_in = match sign_in::sign_in(&state.fixtures, &state.world, &state.control.faults, &request) {
+        Ok(signed_in) => signed_in,
+        Err(error) => return sign_in_refused(&state, &mut flow, brand, form.username.trim(), error),
+    };
 
-    let (user, vehicles) = state
-        .world
-        .sign_in(&flow.app, flow.mode, &username, forced_error, &specs);
     flow.step = Step::Grant;
-    flow.user = Some(user);
-    flow.vehicles = vehicles.iter().map(|vehicle| vehicle.id).collect();
+    flow.user = Some(signed_in.user);
+    flow.vehicles = signed_in.vehicles.iter().map(|vehicle| vehicle.id).collect();
     let preselected = flow.single_select_vin.as_deref();
     let app = app_of(&state, &flow)?;
-    let views = vehicles
+    let views = signed_in
+        .vehicles
         .iter()
         .enumerate()
         .map(|(i, vehicle)| VehicleView {
@@ -489,6 +439,32 @@ async fn sign_in(
         flow: state.flow_keys.sign(&flow, state.clock.now()),
     }
     .into_response())
+}
+
+/// A refused sign-in: the sign-in form again with why (kept username where it helps), or the end
+/// of Connect.
+fn sign_in_refused(
+    state: &AppState,
+    flow: &mut Flow,
+    brand: &Brand,
+    username: &str,
+    error: SignInError,
+) -> Result<Response, ConnectError> {
+    let (message, username) = match error {
+        SignInError::MissingLogin => ("Please enter your e-mail.".to_owned(), username),
+        SignInError::LoginTooLong { bytes } => (
+            format!("An e-mail has at most {MAX_LOGIN_BYTES} bytes; this one has {bytes}."),
+            "",
+        ),
+        SignInError::PasswordTooLong => (
+            format!("A password has at most {MAX_PASSWORD_BYTES} bytes here."),
+            username,
+        ),
+        SignInError::WrongCredentials => ("The e-mail or password is incorrect.".to_owned(), username),
+        SignInError::Refused(code) => return Err(ConnectError::refused(flow, code)),
+        SignInError::Forgotten(forgotten) => return Err(ConnectError::cannot_continue(forgotten)),
+    };
+    Ok(login_page(state, flow, brand, Some(message), username.to_owned()))
 }
 
 /// Step 4 → back to the app: Allow issues a code for the selected vehicles; Deny says so.
@@ -524,10 +500,7 @@ async fn grant(State(state): State<AppState>, body: axum::body::Bytes) -> Result
     let code = state
         .world
         .issue_code(&flow.app, &flow.redirect_uri, user, flow.scope.clone(), selected)
-        .map_err(|forgotten| ConnectError::Page {
-            title: "This Connect session cannot continue",
-            message: forgotten.to_string(),
-        })?;
+        .map_err(ConnectError::cannot_continue)?;
     Ok(redirect_to(
         &flow.redirect_uri,
         &[("code", code.to_string())],

@@ -4,7 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::permissions::Permission;
+use crate::domain::permissions::Permission;
 
 /// Step 1: who is asking, for what; `button#continue-button`.
 #[derive(Template, WebTemplate)]

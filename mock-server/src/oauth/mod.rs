@@ -18,10 +18,10 @@ use serde::Serialize;
 
 pub use error::TokenError;
 
-use crate::fixtures::App;
+use crate::domain::fixtures::App;
+use crate::domain::world::{GrantError, Tokens};
 use crate::request::SmartcarJson;
 use crate::state::AppState;
-use crate::world::{GrantError, Tokens};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/oauth/token", post(token)).route("/", post(token))
@@ -106,7 +106,7 @@ fn exchange_code(state: &AppState, app: &App, form: &TokenForm) -> Result<Tokens
                 GrantError::CodeExpired { ago } => format!("code expired {} ago on the virtual clock", describe(*ago)),
                 GrantError::CodeReused { redeemed_at } => format!(
                     "code was already exchanged at {} ({} ago)",
-                    crate::clock::time_of_day(*redeemed_at),
+                    crate::domain::clock::time_of_day(*redeemed_at),
                     describe(clock.now() - *redeemed_at)
                 ),
                 GrantError::CodeForAnotherClient => format!("code was issued to another app, not {}", app.client_id),
@@ -137,7 +137,7 @@ fn refresh(state: &AppState, app: &App, form: &TokenForm) -> Result<Tokens, Toke
             GrantError::RefreshTokenReused { used_at } => {
                 format!(
                     "refresh token was already used at {} and its grace period is over",
-                    crate::clock::time_of_day(*used_at)
+                    crate::domain::clock::time_of_day(*used_at)
                 )
             }
             GrantError::RefreshTokenForAnotherClient => {

@@ -18,11 +18,11 @@ use uuid::Uuid;
 
 use super::units::UnitSystem;
 use super::{Reply, VehicleRequest, dispatch, endpoints};
-use crate::caller::Caller;
+use crate::domain::caller::Caller;
+use crate::domain::world::Access;
 use crate::error::ApiError;
 use crate::request;
 use crate::state::AppState;
-use crate::world::Access;
 
 /// The most requests one batch may hold. Smartcar documents none; 50 covers every readable
 /// endpoint (about 30) with room for repeats, where a 1 MiB body could otherwise hold some 50,000
@@ -108,7 +108,11 @@ pub(super) fn answer(
             let counted = if i == 0 {
                 Ok(())
             } else {
-                state.control.limits.check(&caller, state.clock.now())
+                state
+                    .control
+                    .limits
+                    .check(&caller, state.clock.now())
+                    .map_err(ApiError::from)
             };
             match counted.and_then(|()| dispatch(state, access, vehicle_id, &item)) {
                 Ok(reply) => {

@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 
 use super::commands::success;
 use super::endpoints::{Call, Endpoint, missing};
-use crate::clock::smartcar_timestamp;
+use crate::domain::clock::smartcar_timestamp;
+use crate::domain::permissions::Permission as P;
+use crate::domain::vehicle::{Capability as C, ChargeState, Motion};
 use crate::error::ApiError;
-use crate::fixtures::{Capability as C, ChargeState, Motion};
-use crate::permissions::Permission as P;
 
 const TESLA: &[&str] = &["TESLA"];
 const CHEVROLET: &[&str] = &["CHEVROLET"];

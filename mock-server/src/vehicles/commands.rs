@@ -1,5 +1,5 @@
 //! The commands of smartcar-api.md §4.3 (routes declared in [`super::endpoints`]); each runs
-//! through [`crate::world::World::update_vehicle`], so reads see the change and webhook
+//! through [`crate::domain::world::World::update_vehicle`], so reads see the change and webhook
 //! delivery hears of it:
 //!
 //! - `POST /security` `{"action":"LOCK"|"UNLOCK"}` — `isLocked` and every door follow
@@ -8,19 +8,14 @@
 //! - `POST /navigation/destination` `{"latitude","longitude"}` — recorded on the vehicle
 //! - `DELETE /application` — `{"status":"success"}`; the dispatcher then disconnects
 //!
-//! In `simulated` and `live` mode commands are checked against the car's state as real cars are
-//! (test-mode.md A3): LOCK/UNLOCK while driving → `VEHICLE_STATE:IN_MOTION`; START/STOP
-//! unplugged → `CHARGING_PLUG_NOT_CONNECTED`; START while charging → `CHARGING_IN_PROGRESS`.
-//! In `test` mode they succeed (and still change the state), as on the real platform.
+//! Here the body is read; the rules (LOCK while driving is `VEHICLE_STATE:IN_MOTION`, START
+//! unplugged is `CHARGING_PLUG_NOT_CONNECTED`, … in `simulated` and `live` mode) are the
+//! vehicle's own ([`crate::domain::vehicle::Vehicle::lock`] and its siblings).
 
 use serde_json::{Value, json};
-use std::sync::Arc;
 
-use super::endpoints::{Call, missing};
-use crate::catalogue;
+use super::endpoints::Call;
 use crate::error::ApiError;
-use crate::fixtures::{ChargeState, Location, Motion};
-use crate::world::Mode;
 
 /// The body every successful command answers with.
 pub fn success() -> Value {
@@ -59,83 +54,28 @@ fn number(call: &Call<'_>, field: &str) -> Result<f64, ApiError> {
         .ok_or_else(|| ApiError::validation(field, format!("must be a number, got {value}")))
 }
 
-fn strict(call: &Call<'_>) -> bool {
-    call.vehicle.mode != Mode::Test
-}
-
 pub(super) fn lock_or_unlock(call: &mut Call<'_>) -> Result<Value, ApiError> {
     let lock = action(call, &["LOCK", "UNLOCK"])? == "LOCK";
-    if strict(call) && call.vehicle.state.motion == Motion::Driving {
-        return Err(ApiError::new(
-            &catalogue::VEHICLE_STATE_IN_MOTION,
-            "the vehicle is driving; it cannot be locked or unlocked",
-        ));
-    }
-    let security = Arc::make_mut(&mut call.vehicle.state)
-        .security
-        .as_mut()
-        .ok_or_else(|| missing("security"))?;
-    security.is_locked = lock;
-    let status = if lock { "LOCKED" } else { "UNLOCKED" };
-    for door in &mut security.doors {
-        status.clone_into(&mut door.status);
-    }
+    call.vehicle.lock(lock)?;
     Ok(success())
 }
 
 pub(super) fn start_or_stop_charge(call: &mut Call<'_>) -> Result<Value, ApiError> {
     let start = action(call, &["START", "STOP"])? == "START";
-    let strict = strict(call);
-    let charge = Arc::make_mut(&mut call.vehicle.state)
-        .charge
-        .as_mut()
-        .ok_or_else(|| missing("charge"))?;
-    if strict && !charge.is_plugged_in {
-        return Err(ApiError::new(
-            &catalogue::CHARGING_PLUG_NOT_CONNECTED,
-            "the vehicle is not plugged in",
-        ));
-    }
-    if strict && start && charge.state == ChargeState::Charging {
-        return Err(ApiError::new(
-            &catalogue::CHARGING_IN_PROGRESS,
-            "the vehicle is already charging",
-        ));
-    }
-    charge.state = if start {
-        ChargeState::Charging
-    } else {
-        ChargeState::NotCharging
-    };
+    call.vehicle.charge(start)?;
     Ok(success())
 }
 
 pub(super) fn set_charge_limit(call: &mut Call<'_>) -> Result<Value, ApiError> {
     let limit = number(call, "limit")?;
-    if !(0.0..=1.0).contains(&limit) || limit == 0.0 {
-        return Err(ApiError::validation(
-            "limit",
-            format!("must be a fraction above 0 and at most 1, got {limit}"),
-        ));
-    }
-    let charge_limit = Arc::make_mut(&mut call.vehicle.state)
-        .charge_limit
-        .as_mut()
-        .ok_or_else(|| missing("charge limit"))?;
-    charge_limit.limit = limit;
+    call.vehicle.set_charge_limit(limit)?;
     Ok(success())
 }
 
 pub(super) fn send_destination(call: &mut Call<'_>) -> Result<Value, ApiError> {
     let latitude = number(call, "latitude")?;
     let longitude = number(call, "longitude")?;
-    if !(-90.0..=90.0).contains(&latitude) {
-        return Err(ApiError::validation("latitude", "must be between -90 and 90"));
-    }
-    if !(-180.0..=180.0).contains(&longitude) {
-        return Err(ApiError::validation("longitude", "must be between -180 and 180"));
-    }
-    Arc::make_mut(&mut call.vehicle.state).destination = Some(Location { latitude, longitude });
+    call.vehicle.set_destination(latitude, longitude)?;
     Ok(success())
 }
 

@@ -8,10 +8,11 @@ use axum::http::Method;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::domain::permissions::Permission;
+use crate::domain::vehicle::Vehicle;
+use crate::domain::vehicle::{Battery, Capability, Fuel, Odometer, TirePressure};
+use crate::domain::world::Access;
 use crate::error::ApiError;
-use crate::fixtures::{Battery, Capability, Fuel, Odometer, TirePressure};
-use crate::permissions::Permission;
-use crate::world::{Access, Vehicle};
 
 use super::units::UnitSystem;
 use super::{brand, commands, reads};
@@ -48,7 +49,7 @@ pub struct Endpoint {
     pub capability: Option<Capability>,
     /// Reads of vehicle data carry `sc-unit-system`, `sc-data-age` and `sc-fetched-at`.
     pub reads_data: bool,
-    /// Commands change the vehicle's state: run through [`crate::world::World::update_vehicle`]
+    /// Commands change the vehicle's state: run through [`crate::domain::world::World::update_vehicle`]
     /// so `sc-data-age` moves and webhooks hear of it.
     pub changes_state: bool,
     /// `DELETE /application`: after answering (and releasing the world's lock) the dispatcher
@@ -137,7 +138,7 @@ pub fn find(method: &Method, path: &str) -> Option<&'static Endpoint> {
 pub(super) fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(|error| {
         ApiError::new(
-            &crate::catalogue::SERVER_INTERNAL,
+            &crate::domain::catalogue::SERVER_INTERNAL,
             format!("response failed to serialise: {error}"),
         )
     })
@@ -146,7 +147,7 @@ pub(super) fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
 /// The state a capability reads; its presence is checked when fixtures load.
 pub(super) fn missing(what: &str) -> ApiError {
     ApiError::new(
-        &crate::catalogue::VEHICLE_NOT_CAPABLE,
+        &crate::domain::catalogue::VEHICLE_NOT_CAPABLE,
         format!("the vehicle has no {what} value"),
     )
 }
@@ -246,4 +247,21 @@ fn security(call: &mut Call<'_>) -> Result<Value, ApiError> {
             .as_ref()
             .ok_or_else(|| missing("security"))?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::webhooks::signals::SIGNALS;
+
+    #[test]
+    fn each_webhook_signal_needs_what_the_read_at_its_path_needs() {
+        for signal in SIGNALS {
+            let read =
+                find(&Method::GET, signal.path).unwrap_or_else(|| panic!("{}: no GET {}", signal.code, signal.path));
+
+            assert_eq!(read.permission, Some(signal.permission), "{}", signal.code);
+            assert_eq!(read.capability, Some(signal.capability), "{}", signal.code);
+        }
+    }
 }

@@ -42,15 +42,15 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::catalogue;
-use crate::clock::smartcar_timestamp;
 use crate::credentials::check_version;
 pub use crate::credentials::query_pairs;
+use crate::domain::catalogue;
+use crate::domain::clock::smartcar_timestamp;
+use crate::domain::world::{Access, AccessError};
 use crate::error::ApiError;
 use crate::oauth::describe;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
-use crate::world::{Access, AccessError};
 use endpoints::Call;
 use units::UnitSystem;
 
@@ -229,7 +229,7 @@ pub fn dispatch(
         ));
     }
     let now = state.clock.now();
-    let answer = |vehicle: &mut crate::world::Vehicle| {
+    let answer = |vehicle: &mut crate::domain::vehicle::Vehicle| {
         if let Some(capability) = endpoint.capability {
             let wrong_make = endpoint
                 .make

@@ -19,12 +19,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{authenticate, bearer_token, query_pairs};
-use crate::catalogue;
+use crate::domain::catalogue;
+use crate::domain::permissions::Permission;
+use crate::domain::vehicle::Vehicle;
 use crate::error::ApiError;
-use crate::permissions::Permission;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
-use crate::world::Vehicle;
 
 pub const TEST_TOKEN: &str = "test-data-token";
 pub const TEST_VEHICLE: &str = "tst2e255-d3c8-4f90-9fec-e6e68b98e9cb";
@@ -151,7 +151,7 @@ fn derived_signals(vehicle: &Vehicle, scopes: &[Permission], at_ms: i64) -> Vec<
         state
             .charge
             .as_ref()
-            .map(|c| json!({ "value": c.state == crate::fixtures::ChargeState::Charging })),
+            .map(|c| json!({ "value": c.state == crate::domain::vehicle::ChargeState::Charging })),
     );
     add(
         Permission::ReadCharge,

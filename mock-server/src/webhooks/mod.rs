@@ -25,7 +25,6 @@
 pub mod client;
 pub mod delivery;
 pub mod payload;
-pub mod signals;
 pub mod signing;
 
 use axum::Router;
@@ -34,63 +33,20 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 pub use client::CaCert;
 pub use delivery::{DeliverySettings, Webhooks};
 
+use crate::domain::webhooks::{PayloadVersion, WebhookSpec};
+
 use crate::credentials::{bearer_amt_app, check_version};
 use crate::error::ApiError;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
 use crate::vehicles::authenticate;
-
-/// One webhook as an app declares it in `apps.json`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct WebhookSpec {
-    pub id: Uuid,
-    pub name: String,
-    /// Where events are POSTed (`http://` or `https://`).
-    pub callback_url: String,
-    /// The payload format.
-    #[serde(default)]
-    pub version: PayloadVersion,
-    /// Signal codes the webhook carries (see [`signals::SIGNALS`]).
-    #[serde(default)]
-    pub signals: Vec<String>,
-}
-
-impl WebhookSpec {
-    /// What serde cannot check: `(field, message)` on the first problem.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        let url_ok = reqwest::Url::parse(&self.callback_url)
-            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
-        if !url_ok {
-            return Err(("callbackUrl", format!("{:?} is not an http(s) URL", self.callback_url)));
-        }
-        if let Some(unknown) = self.signals.iter().find(|code| signals::find(code).is_none()) {
-            let known: Vec<&str> = signals::SIGNALS.iter().map(|s| s.code).collect();
-            return Err((
-                "signals",
-                format!("{unknown:?} is not a signal (known: {})", known.join(", ")),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// `"4.0"` (`eventType`, the current format) or `"2.0"` (legacy `eventName`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub enum PayloadVersion {
-    #[default]
-    #[serde(rename = "4.0")]
-    V4,
-    #[serde(rename = "2.0")]
-    V2,
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -131,6 +87,7 @@ async fn subscribe(
     }
     let webhook_id = state
         .webhooks
+        .registry()
         .owned_by(&access.app, &webhook)
         .ok_or_else(|| unknown_webhook(&webhook))?;
     state.webhooks.subscribe(webhook_id, vehicle, &access);
@@ -150,10 +107,11 @@ async fn unsubscribe(
     let app = bearer_amt_app(&state, &headers)?;
     let webhook_id = state
         .webhooks
+        .registry()
         .owned_by(&app.client_id, &webhook)
         .ok_or_else(|| unknown_webhook(&webhook))?;
     let vehicle = vehicle_id(&id)?;
-    state.webhooks.unsubscribe(webhook_id, vehicle);
+    state.webhooks.registry().unsubscribe(webhook_id, vehicle);
     Ok(ok(json!({ "status": "success" })))
 }
 
@@ -163,6 +121,7 @@ fn owned_webhook(state: &AppState, headers: &HeaderMap, version: &str, webhook: 
     let app = bearer_amt_app(state, headers)?;
     state
         .webhooks
+        .registry()
         .owned_by(&app.client_id, webhook)
         .ok_or_else(|| unknown_webhook(webhook))
 }
@@ -176,6 +135,7 @@ async fn deliveries(
     let webhook = owned_webhook(&state, &headers, &version, &webhook)?;
     let log = state
         .webhooks
+        .registry()
         .log(webhook)
         .ok_or_else(|| unknown_webhook(&webhook.to_string()))?;
     Ok(SmartcarJson(StatusCode::OK, log).into_response())

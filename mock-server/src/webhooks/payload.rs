@@ -14,10 +14,10 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::signals::Signal;
-use crate::catalogue::Entry;
-use crate::fixtures::VehicleState;
-use crate::world::Mode;
+use crate::domain::vehicle::VehicleState;
+use crate::domain::webhooks::diff::{ErrorReport, Trigger};
+use crate::domain::webhooks::signals::{self, Signal};
+use crate::domain::world::Mode;
 
 /// What the event says about the vehicle.
 #[derive(Debug, Clone)]
@@ -40,21 +40,6 @@ pub struct Envelope<'a> {
     pub event_id: Uuid,
     pub delivery_id: Uuid,
     pub delivered_at: OffsetDateTime,
-}
-
-/// Why a `VEHICLE_STATE` was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    FirstDelivery,
-    SignalUpdated,
-}
-
-/// A problem reading some signals, or the end of one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorReport {
-    pub entry: &'static Entry,
-    pub signals: Vec<&'static str>,
-    pub resolved: bool,
 }
 
 fn mode_word(mode: Mode) -> &'static str {
@@ -201,7 +186,7 @@ pub fn data_v2(
     }
     for error in errors.iter().filter(|error| !error.resolved) {
         for code in &error.signals {
-            let Some(signal) = super::signals::find(code) else {
+            let Some(signal) = signals::find(code) else {
                 continue;
             };
             if paths.contains(&signal.path) {

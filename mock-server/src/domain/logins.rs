@@ -13,18 +13,12 @@
 
 use std::sync::Arc;
 
-use crate::catalogue::{self, Entry};
-use crate::fixtures::{Brand, Capability, Fixtures, Powertrain, VehicleSpec};
-
-/// The longest username or e-mail any sign-in accepts, in bytes: the longest e-mail address
-/// that fits SMTP's path limit (RFC 5321 §4.5.3.1.3).
-pub const MAX_LOGIN_BYTES: usize = 254;
-/// The longest password the sign-in form accepts, in bytes. It is never stored; the cap only
-/// keeps a request from making the server compare or carry megabytes.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+use crate::domain::catalogue::{self, Entry};
+use crate::domain::fixtures::{Brand, Fixtures};
+use crate::domain::vehicle::{Capability, Powertrain, VehicleSpec};
 
 /// The VIN Smartcar's docs give the incompatible test vehicle.
-pub(super) const INCOMPATIBLE_VIN: &str = "0SCAUDI012FE3B132";
+pub const INCOMPATIBLE_VIN: &str = "0SCAUDI012FE3B132";
 const SUCCESSFUL_REQUEST_VIN: &str = "0SCAUDI037A5ADB1C";
 
 #[derive(Debug, Clone, PartialEq)]

@@ -36,9 +36,9 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::clock::Clock;
-use crate::fixtures::{VehicleSpec, VehicleState};
-use crate::permissions::Permission;
+use crate::domain::clock::Clock;
+use crate::domain::permissions::Permission;
+use crate::domain::vehicle::{Vehicle, VehicleSpec};
 
 /// Authorization codes live 10 minutes (test-mode.md A5).
 pub const CODE_LIFETIME: Duration = Duration::minutes(10);
@@ -90,22 +90,7 @@ pub struct User {
     pub mode: Mode,
     pub login: String,
     /// Set by a `<TYPE>.<CODE>@smartcar.com` test login: every non-static request fails with it.
-    pub forced_error: Option<&'static crate::catalogue::Entry>,
-}
-
-/// One connected vehicle: its fixture identity plus its own copy of the state.
-#[derive(Debug, Clone)]
-pub struct Vehicle {
-    pub id: Uuid,
-    pub app: String,
-    pub user: Uuid,
-    pub mode: Mode,
-    pub spec: Arc<VehicleSpec>,
-    /// Shared with the fixture until the first change (`Arc::make_mut`), so a new user's vehicle
-    /// costs a pointer, not a copy of every value.
-    pub state: Arc<VehicleState>,
-    /// When the state last changed: `sc-data-age`.
-    pub updated_at: OffsetDateTime,
+    pub forced_error: Option<&'static crate::domain::catalogue::Entry>,
 }
 
 /// A (user, vehicle) pair connected to an app, since `connected_at` (the first Allow).
@@ -131,12 +116,13 @@ struct UserRecord {
 }
 
 /// What a user approved on Connect: these permissions, for these vehicles, for this app. Alive
-/// while its code is unredeemed or a token of its family is remembered.
+/// while its code is unredeemed or a token of its family is remembered. The app, scopes and
+/// vehicles are shared slices, so authorizing a request hands out pointers and copies nothing.
 #[derive(Debug)]
 struct Grant {
-    app: String,
+    app: Arc<str>,
     user: Uuid,
-    scopes: Vec<Permission>,
+    scopes: Arc<[Permission]>,
     vehicles: Arc<[Uuid]>,
     /// Its code, until redeemed (or forgotten).
     unredeemed_code: Option<Uuid>,
@@ -227,14 +213,15 @@ pub struct UserForgotten {
     pub max_users: usize,
 }
 
-/// What a valid access token lets its bearer do.
+/// What a valid access token lets its bearer do. Cheap to clone (three `Arc`s shared with the
+/// grant), so it can travel with a request.
 #[derive(Debug, Clone)]
 pub struct Access {
-    pub app: String,
+    pub app: Arc<str>,
     pub user: Uuid,
-    pub scopes: Vec<Permission>,
-    pub vehicles: Vec<Uuid>,
-    pub forced_error: Option<&'static crate::catalogue::Entry>,
+    pub scopes: Arc<[Permission]>,
+    pub vehicles: Arc<[Uuid]>,
+    pub forced_error: Option<&'static crate::domain::catalogue::Entry>,
 }
 
 #[derive(Debug, Default)]
@@ -314,7 +301,7 @@ impl World {
         app: &str,
         mode: Mode,
         login: &str,
-        forced_error: Option<&'static crate::catalogue::Entry>,
+        forced_error: Option<&'static crate::domain::catalogue::Entry>,
         specs: &[Arc<VehicleSpec>],
     ) -> (Uuid, Vec<Vehicle>) {
         let now = self.clock.now();
@@ -358,7 +345,7 @@ impl World {
         app: &str,
         redirect_uri: &str,
         user: Uuid,
-        scopes: Vec<Permission>,
+        scopes: impl Into<Arc<[Permission]>>,
         vehicles: Vec<Uuid>,
     ) -> Result<Uuid, UserForgotten> {
         let now = self.clock.now();
@@ -390,9 +377,9 @@ impl World {
         grants.insert(
             grant,
             Grant {
-                app: app.to_owned(),
+                app: Arc::from(app),
                 user,
-                scopes,
+                scopes: scopes.into(),
                 vehicles: Arc::clone(&record.last_selection),
                 unredeemed_code: Some(code),
                 pairs: Vec::new(),
@@ -463,7 +450,7 @@ impl World {
         let record = refresh_tokens.get_mut(&key).ok_or(GrantError::UnknownRefreshToken)?;
         let grant = record.grant;
         let owner = grants.get(&grant).ok_or(GrantError::UnknownRefreshToken)?;
-        if owner.app != app {
+        if *owner.app != *app {
             return Err(GrantError::RefreshTokenForAnotherClient);
         }
         if now >= record.expires_at {
@@ -503,14 +490,14 @@ impl World {
         let grant = grants.get(&record.grant).ok_or(AccessError::Unknown)?;
         // `get` moves the user to the most recently used end.
         let owner = users
-            .get_mut(&grant.app)
+            .get_mut(&*grant.app)
             .and_then(|users| users.get(&grant.user))
             .ok_or(AccessError::Unknown)?;
         Ok(Access {
-            app: grant.app.clone(),
+            app: Arc::clone(&grant.app),
             user: grant.user,
-            scopes: grant.scopes.clone(),
-            vehicles: grant.vehicles.to_vec(),
+            scopes: Arc::clone(&grant.scopes),
+            vehicles: Arc::clone(&grant.vehicles),
             forced_error: owner.user.forced_error,
         })
     }
@@ -611,7 +598,7 @@ impl World {
         let key = Uuid::try_parse(token).ok()?;
         let inner = self.lock();
         let grant = inner.grants.get(&inner.access_tokens.get(&key)?.grant)?;
-        Some((grant.app.clone(), grant.user))
+        Some((grant.app.to_string(), grant.user))
     }
 
     /// A copy of every vehicle of one app (`Some`) or of all apps, oldest first.
@@ -735,7 +722,7 @@ impl Inner {
         }
         if let Some(record) = self
             .users
-            .get_mut(&grant.app)
+            .get_mut(&*grant.app)
             .and_then(|users| users.peek_mut(&grant.user))
         {
             record.grants.remove(&id);
@@ -799,7 +786,7 @@ impl Inner {
             ..
         } = self;
         let grant = grants.get_mut(&grant_id)?;
-        if let Some(users) = users.get_mut(&grant.app) {
+        if let Some(users) = users.get_mut(&*grant.app) {
             users.promote(&grant.user);
         }
         // Drop forgotten pairs from the family now and then, so a grant refreshed for months
@@ -855,7 +842,7 @@ mod tests {
     fn spec() -> Arc<VehicleSpec> {
         static SPEC: std::sync::OnceLock<Arc<VehicleSpec>> = std::sync::OnceLock::new();
         let spec = SPEC.get_or_init(|| {
-            let fixtures = crate::fixtures::Fixtures::embedded().expect("fixtures");
+            let fixtures = crate::domain::fixtures::Fixtures::embedded().expect("fixtures");
             Arc::clone(&fixtures.brand("CHEVROLET").expect("brand").vehicles[0])
         });
         Arc::clone(spec)
@@ -893,6 +880,20 @@ mod tests {
             Err(AccessError::Unknown)
         ));
         assert!(works(&world, &latest));
+    }
+
+    #[test]
+    fn authorizing_shares_the_grant_s_slices_instead_of_copying_them() {
+        let world = world();
+        let tokens = connect(&world, "a@example.com");
+        let token = tokens.access_token.to_string();
+
+        let first = world.authorize(&token).expect("a fresh token");
+        let second = world.authorize(&token).expect("a fresh token");
+
+        assert!(Arc::ptr_eq(&first.app, &second.app));
+        assert!(Arc::ptr_eq(&first.scopes, &second.scopes));
+        assert!(Arc::ptr_eq(&first.vehicles, &second.vehicles));
     }
 
     #[test]
@@ -1077,7 +1078,7 @@ mod tests {
     fn tokens_issued_at_the_clock_s_furthest_reach_work() {
         let world = world();
         // The clock stops at its limit (100 years ahead) rather than going further.
-        world.clock.advance(crate::clock::MAX_OFFSET * 2);
+        world.clock.advance(crate::domain::clock::MAX_OFFSET * 2);
 
         let tokens = connect(&world, "a@example.com");
 

@@ -1,8 +1,9 @@
 //! Smartcar's API error catalogue as data: every `type`/`code` with its HTTP status, description,
 //! resolution and user-facing message (test-mode.md A6, smartcar-api.md §6).
 //!
-//! One table feeds all three envelopes (v1 `error`/`message`, v2 flat, v3 `errors[]`) — see
-//! [`crate::error::ApiError`] — and test control serves any row of it on demand.
+//! One table feeds all three envelopes the API surfaces render (v1 `error`/`message`, v2 flat, v3
+//! `errors[]`), and test control serves any row of it on demand. A status is a plain number here;
+//! the surfaces turn it into HTTP.
 
 /// One row of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +18,7 @@ pub struct Entry {
     pub resolution: Option<&'static str>,
     pub suggested_user_message: Option<&'static str>,
     /// A v1.0-only `code` and `message` (`VS_000`, …) for the legacy test logins of
-    /// [`V1_TEST_LOGINS`]; `None` for the v2 rows, whose v1 text comes from [`Entry::v1`].
+    /// `V1_TEST_LOGINS`; `None` for the v2 rows, whose v1 text comes from [`Entry::v1`].
     pub v1_override: Option<(&'static str, &'static str)>,
 }
 
@@ -70,12 +71,23 @@ impl Entry {
         }
     }
 
-    /// The HTTP reason phrase, which v3 sends as `title`.
+    /// The HTTP reason phrase of the row's status, which v3 sends as `title`; 430 has none in
+    /// HTTP, and Smartcar calls it a billing error.
     pub fn title(&self) -> &'static str {
-        axum::http::StatusCode::from_u16(self.status)
-            .ok()
-            .and_then(|status| status.canonical_reason())
-            .unwrap_or("Billing Error")
+        match self.status {
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            409 => "Conflict",
+            429 => "Too Many Requests",
+            500 => "Internal Server Error",
+            501 => "Not Implemented",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            504 => "Gateway Timeout",
+            _ => "Billing Error",
+        }
     }
 }
 

@@ -1,0 +1,38 @@
+//! The platform's domain: what Smartcar is and does, with no HTTP in it.
+//!
+//! The surfaces around it (Connect pages, token endpoint, vehicle API, admin API, webhook
+//! sender) parse a request, call in here, and render what comes back. Nothing here imports
+//! `axum`, `http`, `hyper`, `tower` or `reqwest`, or any module outside `domain` (the test
+//! `tests/domain_purity.rs` reads the sources to keep it so): statuses are numbers, methods and
+//! paths are text, bodies are bytes.
+//!
+//! # Layout
+//! - [`clock`]: the virtual clock every expiry and timestamp reads.
+//! - [`permissions`]: the permissions of a Connect `scope`.
+//! - [`catalogue`]: Smartcar's error table as data.
+//! - [`fixtures`]: apps, brands, accounts — the seed, parsed and validated at start-up.
+//! - [`vehicle`]: a vehicle's spec, its state, and the connected copy a user owns.
+//! - [`compatibility`]: what Smartcar supports for a VIN, a model or a test-mode level.
+//! - [`webhooks`]: the webhooks apps declare and the signals they carry.
+//! - [`world`]: the mutable state (users, vehicles, grants, codes, tokens) behind a handle.
+//! - [`logins`]: the test-mode login grammar (`<n>-vehicles@smartcar.com`, …).
+//! - [`sign_in`]: signing in to Connect, and the errors Connect ends in.
+//! - [`caller`]: who a request is from, as its credentials prove.
+//! - [`faults`]: the fault-injection rule book (test control).
+//! - [`limits`]: Smartcar's request limits, switchable (test control).
+//! - [`journal`]: what the mock received and answered, per app (test control).
+
+pub mod caller;
+pub mod catalogue;
+pub mod clock;
+pub mod compatibility;
+pub mod faults;
+pub mod fixtures;
+pub mod journal;
+pub mod limits;
+pub mod logins;
+pub mod permissions;
+pub mod sign_in;
+pub mod vehicle;
+pub mod webhooks;
+pub mod world;
