@@ -152,7 +152,7 @@ mod tests {
         let ca = CaCert::from_pem(pem.as_bytes(), Path::new("/tmp/receiver.pem")).expect("a CA");
 
         assert_eq!(ca.path(), Path::new("/tmp/receiver.pem"));
-        assert_eq!(ca.certificates.len(), 2, "the leaf and the authority that signed it");
+        assert_eq!(ca.certificates.len(), 1, "the authority --tls-cert-out writes");
     }
 
     #[test]
