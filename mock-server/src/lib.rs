@@ -1,6 +1,11 @@
 //! An offline Smartcar platform: Connect, the token endpoint and the vehicle API on one listener.
 //!
+//! Start it inside a test or program with [`MockServer`]; `mock-server --help` runs it as a process.
+//!
 //! # Layout
+//! - [`MockServer`]: the platform started in-process, and test control through typed requests
+//!   ([`AuthorizeRequest`], [`FaultSpec`], [`StatePatch`], [`ClockAdvance`], [`LimitChange`], …:
+//!   the same types the admin API reads).
 //! - [`domain`]: what the platform is and does, with no HTTP in it — fixtures, the vehicle model
 //!   and its command rules, the world (users, vehicles, grants, codes, tokens), the clock, the
 //!   error catalogue, signing in, the login grammar, and test control's stores (faults, limits,
@@ -32,6 +37,7 @@ pub mod connect;
 pub mod credentials;
 pub mod domain;
 pub mod error;
+mod facade;
 pub mod management;
 pub mod oauth;
 pub mod request;
@@ -52,7 +58,17 @@ use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
-pub use domain::fixtures::Fixtures;
+pub use domain::fixtures::{App, Fixtures};
+pub use facade::{Authorize, MockServer, MockServerBuilder, StartError};
+// The typed admin requests and answers: what the admin API deserialises, the CLI sends and the
+// facade takes.
+pub use admin::authorize::{AuthorizeRequest, Code, Tokens};
+pub use admin::clock::{ClockAdvance, ClockSet};
+pub use admin::journal::JournalQuery;
+pub use admin::vehicles::StatePatch;
+pub use admin::{AdminError, AppFilter};
+pub use domain::faults::{ConnectFaultSpec, ErrorName, FaultSpec};
+pub use domain::limits::{LimitChange, LimitSettings};
 pub use state::AppState;
 
 /// Request bodies above this are refused with a Smartcar-shaped error.
