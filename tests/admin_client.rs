@@ -97,8 +97,7 @@ pub async fn json_of(response: Response) -> (StatusCode, Value) {
 impl TestEnv {
     /// A server started with these switches (`--auto-approve`, `--admin-token`, `--limits`, …).
     pub async fn with_settings(settings: mock_server::state::Settings) -> Self {
-        let fixtures = mock_server::Fixtures::embedded().expect("the built-in fixtures load");
-        Self::with_state(mock_server::AppState::with_settings(fixtures, settings)).await
+        Self::with(mock_server::MockServer::builder().settings(settings)).await
     }
 }
 

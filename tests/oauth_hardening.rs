@@ -2,7 +2,7 @@
 //! §4.1.2, RFC 9700 §4.14.2) and client credentials read strictly (RFC 6749 §2.3.1).
 
 use base64::Engine;
-use mock_server::{AppState, Fixtures};
+use mock_server::{Fixtures, MockServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -148,7 +148,7 @@ async fn basic_credentials_are_form_decoded() {
     app.client_id = "a b".to_owned();
     app.client_secret = "c+d".to_owned();
     fixtures.upsert_app(app);
-    let env = TestEnv::with_state(AppState::new(fixtures)).await;
+    let env = TestEnv::with(MockServer::builder().fixtures(fixtures)).await;
     let authorized: Value = env
         .http
         .post(env.url("/admin/authorize"))

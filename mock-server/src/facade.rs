@@ -6,7 +6,6 @@
 //! request types as the admin API (`/admin/…`) and the `mock-server` subcommands, and shuts the
 //! server down when it is dropped.
 
-use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -539,19 +538,20 @@ impl MockServerBuilder {
                 let _ = stopped.changed().await;
             }
         };
-        let mut tasks = vec![tokio::spawn(crate::serve_with(
+        let mut tasks = vec![tokio::spawn(serving::serve(
             listener,
-            state.clone(),
+            None,
+            crate::platform(state.clone()),
             self.limits.clone(),
             stopped(&stop),
         ))];
         let tls = match tls {
             Some((listener, certificate, acceptor)) => {
                 let tls_addr = listener.local_addr()?;
-                tasks.push(tokio::spawn(serve_tls(
+                tasks.push(tokio::spawn(serving::serve(
                     listener,
-                    acceptor,
-                    state.clone(),
+                    Some(acceptor),
+                    crate::platform(state.clone()),
                     self.limits,
                     stopped(&stop),
                 )));
@@ -577,16 +577,6 @@ async fn bind(bind: Bind) -> io::Result<TcpListener> {
         Bind::Addr(addr) => TcpListener::bind(addr).await,
         Bind::Listener(listener) => Ok(listener),
     }
-}
-
-fn serve_tls(
-    listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    state: AppState,
-    limits: Limits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> impl Future<Output = io::Result<()>> + Send + 'static {
-    serving::serve(listener, Some(acceptor), crate::platform(state), limits, shutdown)
 }
 
 /// A browser-free authorization being written; [`MockServer::authorize`] starts one.

@@ -48,12 +48,9 @@ pub mod tls;
 pub mod vehicles;
 pub mod webhooks;
 
-use std::future::Future;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
@@ -109,26 +106,6 @@ fn request_logging_on() -> bool {
 /// §1.3), so paths are normalised before routing.
 pub fn platform(state: AppState) -> NormalizePath<Router> {
     NormalizePathLayer::trim_trailing_slash().layer(app(state))
-}
-
-/// Serves the platform on `listener` with the default [`serving::Limits`] until `shutdown`
-/// completes, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_with(listener, state, serving::Limits::default(), shutdown).await
-}
-
-/// [`serve`] under `limits` (timeouts and the connection cap).
-pub async fn serve_with(
-    listener: TcpListener,
-    state: AppState,
-    limits: serving::Limits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serving::serve(listener, None, platform(state), limits, shutdown).await
 }
 
 /// Completes on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.
