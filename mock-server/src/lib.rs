@@ -26,13 +26,10 @@
 //! - [`admin`]: test control under `/admin` (not Smartcar); [`caller`]: who a request is from,
 //!   read from its credentials.
 //! - [`state`]: [`AppState`], the handle every handler reaches the domain through.
-//! - [`config`]: the command line; [`cli`]: the subcommands that drive a running server's admin API.
 
 pub mod admin;
 pub mod caller;
-pub mod cli;
 pub mod compatibility;
-pub mod config;
 pub mod connect;
 pub mod credentials;
 pub mod domain;

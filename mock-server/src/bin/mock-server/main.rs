@@ -1,13 +1,21 @@
-//! `mock-server`: parse the command line; run a client subcommand ([`mock_server::cli`]), or load
-//! fixtures and serve the platform (a [`MockServer`]) until Ctrl-C or SIGTERM.
+//! `mock-server`: parse the command line; run a client subcommand ([`cli`]), or load fixtures and
+//! serve the platform (a [`MockServer`]) until Ctrl-C or SIGTERM.
+//!
+//! The flags live here, not in the library (as ripgrep keeps its flags out of its library
+//! crates): [`config`] is the serve flags, [`cli`] the subcommands that drive a running server's
+//! admin API with the library's typed requests.
+
+mod cli;
+mod config;
 
 use std::io::Write;
 
 use anyhow::Context;
 use clap::Parser;
 use mock_server::MockServer;
-use mock_server::cli::{Cli, Command};
 use mock_server::serving;
+
+use crate::cli::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -20,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
     let config = match cli.command {
         None => cli.serve,
         Some(Command::Serve(config)) => config,
-        Some(command) => return mock_server::cli::run(command).await,
+        Some(command) => return cli::run(command).await,
     };
     // Bound here, so that an address that cannot be had is named with its flag.
     let mut server = MockServer::builder()
