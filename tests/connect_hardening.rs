@@ -6,7 +6,7 @@ use mock_server::{Fixtures, MockServer};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::harness::{CLIENT_ID, REDIRECT_URI, TestEnv, location, text_of};
+use crate::support::{CLIENT_ID, REDIRECT_URI, TestEnv, location, text_of};
 
 fn authorize_query<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut query = vec![

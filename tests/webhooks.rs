@@ -28,7 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::harness::{Connect, TestEnv};
+use crate::support::{Connect, TestEnv};
 
 const AMT: &str = "demo-amt";
 /// The demo app's current-format webhook and its legacy one (fixtures/apps.json).

@@ -203,6 +203,12 @@ impl TestEnv {
         (tokens, id)
     }
 
+    /// Any answer's status and JSON body.
+    pub async fn json(&self, response: Response) -> (StatusCode, Value) {
+        let status = response.status();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
     /// `GET path` with a bearer token.
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.http
