@@ -708,6 +708,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_dropped_server_stops_listening_too() {
+        let server = MockServer::start().await;
+        let addr = server.addr();
+
+        drop(server);
+
+        // The listener closes as the serving task sees the signal: poll until it has.
+        let closed = async {
+            while tokio::net::TcpStream::connect(addr).await.is_ok() {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), closed)
+            .await
+            .expect("the listener closes");
+    }
+
+    #[tokio::test]
+    async fn fixtures_that_do_not_load_are_a_start_error() {
+        let outcome = MockServer::builder()
+            .fixtures_dir("/nonexistent/fixtures")
+            .try_start()
+            .await;
+
+        assert!(matches!(outcome, Err(StartError::Fixtures(_))), "{outcome:?}");
+    }
+
+    #[tokio::test]
     async fn the_first_app_given_is_the_default_of_authorize() {
         let server = MockServer::builder()
             .app(App::new("first", "s").redirect_uri("https://first.test/cb"))
