@@ -69,13 +69,6 @@ impl TestEnv {
 }
 
 impl TestEnv {
-    /// A server started with these switches (`--auto-approve`, `--admin-token`, `--limits`, …).
-    pub async fn with_settings(settings: mock_server::state::Settings) -> Self {
-        Self::with(mock_server::MockServer::builder().settings(settings)).await
-    }
-}
-
-impl TestEnv {
     /// Like [`TestEnv::read`], but a transport failure is returned instead of panicking.
     pub async fn read_raw(&self, car: &Connected, path: &str) -> reqwest::Result<Response> {
         self.http

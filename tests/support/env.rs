@@ -59,6 +59,11 @@ impl TestEnv {
         Self::with(MockServer::builder()).await
     }
 
+    /// A server started with these switches (`--auto-approve`, `--admin-token`, `--limits`, …).
+    pub async fn with_settings(settings: mock_server::state::Settings) -> Self {
+        Self::with(MockServer::builder().settings(settings)).await
+    }
+
     /// The platform as `server` says (fixtures, switches), on port 0.
     pub async fn with(server: MockServerBuilder) -> Self {
         let server = server.start().await;
