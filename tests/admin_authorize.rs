@@ -5,8 +5,8 @@ use mock_server::state::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::admin_client::{json_of, text};
-use crate::harness::{CLIENT_ID, Connect, REDIRECT_URI, TestEnv, location, query_value};
+use crate::support::text;
+use crate::support::{CLIENT_ID, Connect, REDIRECT_URI, TestEnv, location, query_value};
 
 #[tokio::test]
 async fn one_admin_call_returns_tokens_that_read_the_connected_vehicle() {
@@ -29,7 +29,7 @@ async fn one_admin_call_returns_tokens_that_read_the_connected_vehicle() {
     assert!(answer["refresh_token"].is_string() && answer["user_id"].is_string());
     assert_eq!(odometer.status(), StatusCode::OK);
     assert_eq!(
-        json_of(permissions).await.1["permissions"],
+        env.json(permissions).await.1["permissions"],
         json!(["read_odometer", "control_charge"])
     );
 }
@@ -152,9 +152,10 @@ async fn auto_approve_answers_the_authorize_url_with_a_code_for_the_make() {
     let location = location(&response);
     let code = query_value(&location, "code").expect("a code");
     let tokens = env.exchange(&code).await;
-    let vehicles = json_of(env.get("/v2.0/vehicles", &tokens.access_token).await).await.1;
+    let vehicles = env.json(env.get("/v2.0/vehicles", &tokens.access_token).await).await.1;
     let id = text(&vehicles["vehicles"][0]);
-    let attributes = json_of(env.get(&format!("/v2.0/vehicles/{id}"), &tokens.access_token).await)
+    let attributes = env
+        .json(env.get(&format!("/v2.0/vehicles/{id}"), &tokens.access_token).await)
         .await
         .1;
 
@@ -181,7 +182,7 @@ async fn auto_approve_uses_the_apps_default_brand_and_the_same_user_each_time() 
     for _ in 0..2 {
         let location = location(&env.open_connect(&query).await);
         let tokens = env.exchange(&query_value(&location, "code").expect("a code")).await;
-        users.push(json_of(env.get("/v2.0/user", &tokens.access_token).await).await.1["id"].clone());
+        users.push(env.json(env.get("/v2.0/user", &tokens.access_token).await).await.1["id"].clone());
     }
 
     assert_eq!(users[0], users[1]);
@@ -303,7 +304,7 @@ async fn with_an_admin_token_the_admin_api_needs_it() {
     assert_eq!(without.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(with.status(), StatusCode::OK);
-    assert_eq!(json_of(with).await.1["status"], "ok");
+    assert_eq!(env.json(with).await.1["status"], "ok");
 }
 
 #[tokio::test]

@@ -3,8 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::admin_client::json_of;
-use crate::harness::TestEnv;
+use crate::support::TestEnv;
 
 const AUTHENTICATION: &str = "The authorization header is missing or malformed, or it contains invalid or expired authentication credentials. Please check for missing parameters, spelling and casing mistakes, and other syntax issues.";
 
@@ -14,7 +13,7 @@ async fn advancing_two_hours_expires_the_access_token_with_the_exact_error_and_r
     let car = env.authorize("CHEVROLET", "read_odometer").await;
 
     env.advance_clock("2h").await;
-    let (status, body) = json_of(env.read(&car, "/odometer").await).await;
+    let (status, body) = env.json(env.read(&car, "/odometer").await).await;
     let refreshed = env
         .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &car.refresh_token)])
         .await;
@@ -38,7 +37,7 @@ async fn sixty_one_days_kill_the_refresh_token_too() {
         .await;
 
     assert_eq!(
-        json_of(refreshed).await,
+        env.json(refreshed).await,
         (
             StatusCode::BAD_REQUEST,
             json!({ "error": "invalid_request", "error_description": format!("Invalid refresh_token: {}.", car.refresh_token) })
@@ -53,7 +52,7 @@ async fn eleven_minutes_expire_an_authorization_code() {
         .admin_ok(
             Method::POST,
             "/admin/authorize",
-            Some(json!({ "redirect_uri": crate::harness::REDIRECT_URI, "exchange": false })),
+            Some(json!({ "redirect_uri": crate::support::REDIRECT_URI, "exchange": false })),
         )
         .await;
 
@@ -62,7 +61,7 @@ async fn eleven_minutes_expire_an_authorization_code() {
         .token_request(&[
             ("grant_type", "authorization_code"),
             ("code", answer["code"].as_str().expect("a code")),
-            ("redirect_uri", crate::harness::REDIRECT_URI),
+            ("redirect_uri", crate::support::REDIRECT_URI),
         ])
         .await;
 

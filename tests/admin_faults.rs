@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::admin_client::json_of;
-use crate::harness::TestEnv;
+use crate::support::TestEnv;
 
 const SCOPE: &str = "read_vehicle_info read_odometer read_charge read_vin";
 
@@ -46,7 +45,7 @@ async fn a_fault_answers_with_the_exact_catalogue_body_and_matching_request_id()
 
     let response = env.read(&car, "/odometer").await;
     let request_id = response.headers()["sc-request-id"].to_str().expect("ascii").to_owned();
-    let (status, body) = json_of(response).await;
+    let (status, body) = env.json(response).await;
 
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
@@ -70,16 +69,18 @@ async fn the_envelope_follows_the_request_v1_and_v3() {
     let car = env.authorize("CHEVROLET", SCOPE).await;
     env.add_fault(json!({ "error": "UPSTREAM:INVALID_DATA" })).await;
 
-    let v1 = json_of(
-        env.get(&format!("/v1.0/vehicles/{}/odometer", car.vehicle), &car.access_token)
-            .await,
-    )
-    .await;
-    let v3 = json_of(
-        env.get(&format!("/v3/vehicles/{}/signals", car.vehicle), &car.access_token)
-            .await,
-    )
-    .await;
+    let v1 = env
+        .json(
+            env.get(&format!("/v1.0/vehicles/{}/odometer", car.vehicle), &car.access_token)
+                .await,
+        )
+        .await;
+    let v3 = env
+        .json(
+            env.get(&format!("/v3/vehicles/{}/signals", car.vehicle), &car.access_token)
+                .await,
+        )
+        .await;
 
     assert_eq!(v1.0, StatusCode::BAD_GATEWAY);
     assert_eq!(v1.1["error"], "gateway_timeout_error");
@@ -195,7 +196,7 @@ async fn rules_can_be_removed_one_by_one_or_all_at_once() {
 
     env.admin_ok(Method::DELETE, &format!("/admin/faults/{first}"), None)
         .await;
-    let after_one = json_of(env.read(&car, "/odometer").await).await.1;
+    let after_one = env.json(env.read(&car, "/odometer").await).await.1;
     env.admin_ok(Method::DELETE, "/admin/faults", None).await;
     let after_all = env.read(&car, "/odometer").await;
     let (gone, _) = env.admin(Method::DELETE, &format!("/admin/faults/{first}"), None).await;
@@ -259,8 +260,8 @@ async fn a_stranger_does_not_spend_a_rule_scoped_to_an_app_or_a_vehicle() {
         }
         strangers.push(request.send().await.expect("GET").status());
     }
-    let first = json_of(env.read(&car, "/odometer").await).await.1;
-    let second = json_of(env.read(&car, "/odometer").await).await.1;
+    let first = env.json(env.read(&car, "/odometer").await).await.1;
+    let second = env.json(env.read(&car, "/odometer").await).await.1;
 
     assert_eq!(strangers, [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED]);
     assert_eq!(first["code"], "ASLEEP", "the app's rule was still there for the owner");

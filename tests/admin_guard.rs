@@ -6,8 +6,7 @@ use reqwest::header::{CONTENT_TYPE, HOST, ORIGIN};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::admin_client::json_of;
-use crate::harness::TestEnv;
+use crate::support::TestEnv;
 
 const ONE_HOUR: &str = r#"{"by": "1h"}"#;
 
@@ -26,7 +25,7 @@ async fn a_body_that_is_not_json_is_refused_with_415_and_changes_nothing() {
         if let Some(content_type) = content_type {
             request = request.header(CONTENT_TYPE, content_type);
         }
-        let (status, answer) = json_of(request.send().await.expect("POST")).await;
+        let (status, answer) = env.json(request.send().await.expect("POST")).await;
 
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type:?}");
         assert_eq!(answer["error"], "unsupported_media_type");
@@ -68,7 +67,7 @@ async fn a_foreign_host_name_is_refused_so_dns_rebinding_cannot_reach_the_admin_
         .send()
         .await
         .expect("GET");
-    let (status, answer) = json_of(response).await;
+    let (status, answer) = env.json(response).await;
 
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(answer["error"], "forbidden");
@@ -141,7 +140,7 @@ async fn a_cross_site_request_is_refused_even_without_a_body() {
             .send()
             .await
             .expect("DELETE");
-        let (status, answer) = json_of(response).await;
+        let (status, answer) = env.json(response).await;
 
         assert_eq!(status, StatusCode::FORBIDDEN, "{origin}");
         assert!(

@@ -4,8 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::admin_client::Connected;
-use crate::harness::TestEnv;
+use crate::support::Connected;
+use crate::support::TestEnv;
 
 const OTHER_APP: &str = "sdk-test-client";
 

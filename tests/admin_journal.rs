@@ -3,8 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::admin_client::json_of;
-use crate::harness::{CLIENT_ID, Connect, REDIRECT_URI, TestEnv};
+use crate::support::{CLIENT_ID, Connect, REDIRECT_URI, TestEnv};
 
 fn reason(record: &Value) -> &str {
     record["reason"]
@@ -218,14 +217,15 @@ async fn a_bad_filter_is_refused() {
     let (status, _) = env
         .admin(Method::GET, "/admin/requests?since=yesterday-ish", None)
         .await;
-    let (unknown, _) = json_of(
-        env.http
-            .get(env.url("/admin/requests?colour=red"))
-            .send()
-            .await
-            .expect("GET"),
-    )
-    .await;
+    let (unknown, _) = env
+        .json(
+            env.http
+                .get(env.url("/admin/requests?colour=red"))
+                .send()
+                .await
+                .expect("GET"),
+        )
+        .await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(unknown, StatusCode::BAD_REQUEST);

@@ -5,8 +5,7 @@ use mock_server::state::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::admin_client::json_of;
-use crate::harness::TestEnv;
+use crate::support::TestEnv;
 
 #[tokio::test]
 async fn limits_are_off_by_default() {
@@ -52,7 +51,7 @@ async fn the_app_bucket_of_120_answers_429_with_retry_after_and_refills_on_the_c
     }
     let limited = env.read(&car, "/odometer").await;
     let retry_after = limited.headers()["retry-after"].to_str().expect("ascii").to_owned();
-    let (status, body) = json_of(limited).await;
+    let (status, body) = env.json(limited).await;
     env.advance_clock("30s").await;
     let recovered = env.read(&car, "/odometer").await.status();
     let again = env.read(&car, "/odometer").await.status();
@@ -86,7 +85,7 @@ async fn a_throttled_vehicle_gets_rate_limit_vehicle_while_others_carry_on() {
     env.read(&busy, "/odometer").await;
     let throttled = env.read(&busy, "/odometer").await;
     let retry_after = throttled.headers()["retry-after"].to_str().expect("ascii").to_owned();
-    let body = json_of(throttled).await.1;
+    let body = env.json(throttled).await.1;
     let other = env.read(&quiet, "/odometer").await.status();
     env.advance_clock("1m").await;
     let later = env.read(&busy, "/odometer").await.status();
@@ -117,16 +116,16 @@ async fn the_monthly_quota_answers_billing_430_until_the_next_month() {
     for _ in 0..3 {
         assert_eq!(env.read(&car, "/odometer").await.status(), StatusCode::OK);
     }
-    let (status, body) = json_of(env.read(&car, "/odometer").await).await;
+    let (status, body) = env.json(env.read(&car, "/odometer").await).await;
     env.advance_clock("20d").await;
     let refreshed = env
         .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &car.refresh_token)])
         .await;
-    let access_token = json_of(refreshed).await.1["access_token"]
+    let access_token = env.json(refreshed).await.1["access_token"]
         .as_str()
         .expect("a token")
         .to_owned();
-    let car = crate::admin_client::Connected { access_token, ..car };
+    let car = crate::support::Connected { access_token, ..car };
     let next_month = env.read(&car, "/odometer").await.status();
 
     assert_eq!(status.as_u16(), 430);
@@ -209,11 +208,11 @@ async fn a_stranger_naming_the_app_spends_neither_its_bucket_nor_the_vehicles_qu
     let refreshed = env
         .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &car.refresh_token)])
         .await;
-    let access_token = json_of(refreshed).await.1["access_token"]
+    let access_token = env.json(refreshed).await.1["access_token"]
         .as_str()
         .expect("a token")
         .to_owned();
-    let car = crate::admin_client::Connected { access_token, ..car };
+    let car = crate::support::Connected { access_token, ..car };
     let mut owner = Vec::new();
     for _ in 0..3 {
         owner.push(env.read(&car, "/odometer").await.status().as_u16());
@@ -244,16 +243,17 @@ async fn every_item_of_a_batch_counts_and_an_item_over_the_limit_gets_its_error(
         { "path": "/odometer" }, { "path": "/odometer" }, { "path": "/odometer" }, { "path": "/odometer" }
     ] });
 
-    let (status, body) = json_of(
-        env.http
-            .post(env.url(&format!("/v2.0/vehicles/{}/batch", car.vehicle)))
-            .bearer_auth(&car.access_token)
-            .json(&batch)
-            .send()
-            .await
-            .expect("POST"),
-    )
-    .await;
+    let (status, body) = env
+        .json(
+            env.http
+                .post(env.url(&format!("/v2.0/vehicles/{}/batch", car.vehicle)))
+                .bearer_auth(&car.access_token)
+                .json(&batch)
+                .send()
+                .await
+                .expect("POST"),
+        )
+        .await;
     let after = env.read(&car, "/odometer").await.status();
 
     assert_eq!(status, StatusCode::OK);

@@ -3,8 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::admin_client::json_of;
-use crate::harness::TestEnv;
+use crate::support::TestEnv;
 
 const SCOPE: &str = "read_vehicle_info read_odometer read_charge read_location read_battery read_security";
 
@@ -25,15 +24,15 @@ async fn a_state_change_is_visible_to_the_next_read() {
     .await;
 
     assert_eq!(
-        json_of(env.read(&car, "/charge").await).await.1,
+        env.json(env.read(&car, "/charge").await).await.1,
         json!({ "isPluggedIn": true, "state": "CHARGING" })
     );
     assert_eq!(
-        json_of(env.read(&car, "/odometer").await).await.1,
+        env.json(env.read(&car, "/odometer").await).await.1,
         json!({ "distance": 12345.5 })
     );
     assert_eq!(
-        json_of(env.read(&car, "/location").await).await.1,
+        env.json(env.read(&car, "/location").await).await.1,
         json!({ "latitude": 40.0, "longitude": -105.25 })
     );
 }
@@ -132,13 +131,15 @@ async fn plugging_the_car_in_lets_a_charge_command_succeed() {
     )
     .await;
 
-    let unplugged = json_of(env.command(&car, "/charge", json!({ "action": "START" })).await).await;
+    let unplugged = env
+        .json(env.command(&car, "/charge", json!({ "action": "START" })).await)
+        .await;
     env.set_state(&car, json!({ "charge": { "isPluggedIn": true } })).await;
     let plugged = env
         .command(&car, "/charge", json!({ "action": "START" }))
         .await
         .status();
-    let charge = json_of(env.read(&car, "/charge").await).await.1;
+    let charge = env.json(env.read(&car, "/charge").await).await.1;
 
     assert_eq!(unplugged.0, StatusCode::CONFLICT);
     assert_eq!(unplugged.1["code"], "CHARGING_PLUG_NOT_CONNECTED");

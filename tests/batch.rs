@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::vehicle_support::{ALL, Car};
+use crate::support::{ALL, Car};
 
 fn requests(paths: &[&str]) -> Value {
     json!({ "requests": paths.iter().map(|path| json!({ "path": path })).collect::<Vec<_>>() })
@@ -29,7 +29,7 @@ async fn a_batch_answers_in_request_order_with_normalised_paths() {
     );
     assert_eq!(
         responses[2]["body"],
-        json!({ "id": car.id, "make": "CHEVROLET", "model": "Volt", "year": 2019 })
+        json!({ "id": car.vehicle, "make": "CHEVROLET", "model": "Volt", "year": 2019 })
     );
 }
 
@@ -121,7 +121,7 @@ async fn a_v1_batch_renders_item_errors_in_the_v1_envelope() {
     let answer = car
         .send(
             Method::POST,
-            &format!("/v1.0/vehicles/{}/batch", car.id),
+            &format!("/v1.0/vehicles/{}/batch", car.vehicle),
             Some(requests(&["/location"])),
             &[],
         )

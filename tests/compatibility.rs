@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{CLIENT_ID, CLIENT_SECRET, TestEnv};
+use crate::support::{CLIENT_ID, CLIENT_SECRET, TestEnv};
 
 async fn ask(env: &TestEnv, path: &str, query: &[(&str, &str)]) -> (StatusCode, Value) {
     let response = env

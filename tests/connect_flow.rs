@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use reqwest::header;
 
-use crate::harness::{CLIENT_ID, Connect, REDIRECT_URI, TestEnv, hidden_flow, location, query_value, text_of};
+use crate::support::{CLIENT_ID, Connect, REDIRECT_URI, TestEnv, hidden_flow, location, query_value, text_of};
 
 fn authorize_query<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut query = vec![

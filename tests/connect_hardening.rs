@@ -2,11 +2,11 @@
 //! vehicle count, no framing, and `state` returned byte for byte.
 
 use mock_server::state::Settings;
-use mock_server::{AppState, Fixtures};
+use mock_server::{Fixtures, MockServer};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::harness::{CLIENT_ID, REDIRECT_URI, TestEnv, location, text_of};
+use crate::support::{CLIENT_ID, REDIRECT_URI, TestEnv, location, text_of};
 
 fn authorize_query<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut query = vec![
@@ -274,7 +274,7 @@ async fn allowing_after_the_user_was_forgotten_names_the_cap() {
         ..Settings::default()
     };
     let fixtures = Fixtures::embedded().expect("fixtures");
-    let env = TestEnv::with_state(AppState::with_settings(fixtures, settings)).await;
+    let env = TestEnv::with(MockServer::builder().fixtures(fixtures).settings(settings)).await;
     let first = grant_page(&env, "first@example.com").await;
     grant_page(&env, "second@example.com").await;
 

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::harness::{CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, hidden_flow, location, query_value};
+use crate::support::{CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, hidden_flow, location, query_value};
 
 const FLOWS: usize = 1000;
 /// Flows walking at once: enough to overlap heavily, few enough for a 2-core CI machine.
@@ -122,7 +122,7 @@ async fn walk(http: reqwest::Client, base: String, n: usize) -> Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_connect_flows_each_get_exactly_one_working_token_pair() {
-    let env = crate::harness::TestEnv::start().await;
+    let env = crate::support::TestEnv::start().await;
     let started = Instant::now();
     let gate = Arc::new(Semaphore::new(AT_ONCE));
     let walking = Arc::new(AtomicUsize::new(0));

@@ -3,7 +3,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use crate::harness::TestEnv;
+use crate::support::TestEnv;
 
 #[tokio::test]
 async fn odd_requests_never_get_a_5xx() {

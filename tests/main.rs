@@ -4,8 +4,9 @@
 // Test modules share helpers with plain `pub`; nothing here is a public API.
 #![allow(unreachable_pub)]
 
-// Shared set-up and helpers named after user actions.
-mod harness;
+// Shared set-up and helpers named after user actions: the server, a connected car, the admin
+// API, the vehicle API's answers.
+mod support;
 
 // Connect: validation, the five steps, redirects and Connect errors.
 mod connect_flow;
@@ -19,8 +20,6 @@ mod hostile_input;
 mod browser;
 // The Rust `smartcar` crate, unmodified, against the mock.
 mod sdk_rust;
-// Helpers for the vehicle API tests: a connected car and requests to it.
-mod vehicle_support;
 // The remaining v2 reads, v1 variants and brand endpoints.
 mod vehicle_reads;
 // Commands that change state, simulated-mode checks, disconnect.
@@ -47,7 +46,6 @@ mod connect_load;
 mod oauth_hardening;
 // Test control (not Smartcar): the admin API and its helpers.
 mod admin_authorize;
-mod admin_client;
 mod admin_clock;
 mod admin_faults;
 mod admin_guard;

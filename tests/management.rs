@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::TestEnv;
+use crate::support::TestEnv;
 
 const AMT: &str = "demo-amt";
 

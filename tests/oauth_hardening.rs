@@ -2,19 +2,14 @@
 //! §4.1.2, RFC 9700 §4.14.2) and client credentials read strictly (RFC 6749 §2.3.1).
 
 use base64::Engine;
-use mock_server::{AppState, Fixtures};
+use mock_server::{Fixtures, MockServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{CLIENT_ID, CLIENT_SECRET, Connect, REDIRECT_URI, TestEnv, Tokens};
-
-async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.expect("a JSON body"))
-}
+use crate::support::{CLIENT_ID, CLIENT_SECRET, Connect, REDIRECT_URI, TestEnv, Tokens};
 
 async fn refresh(env: &TestEnv, refresh_token: &str) -> (StatusCode, Value) {
-    json_of(
+    env.json(
         env.token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
             .await,
     )
@@ -41,15 +36,16 @@ async fn a_reused_code_revokes_the_tokens_its_first_use_issued() {
     let refreshed = tokens_of(&body);
     assert_eq!(reads(&env, &first).await, StatusCode::OK);
 
-    let (status, body) = json_of(
-        env.token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT_URI),
-        ])
-        .await,
-    )
-    .await;
+    let (status, body) = env
+        .json(
+            env.token_request(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+            ])
+            .await,
+        )
+        .await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -111,7 +107,7 @@ async fn exchange_with(env: &TestEnv, basic: Option<(&str, &str)>, body: &[(&str
     if let Some((id, secret)) = basic {
         request = request.basic_auth(id, Some(secret));
     }
-    json_of(request.send().await.expect("token")).await
+    env.json(request.send().await.expect("token")).await
 }
 
 #[tokio::test]
@@ -148,7 +144,7 @@ async fn basic_credentials_are_form_decoded() {
     app.client_id = "a b".to_owned();
     app.client_secret = "c+d".to_owned();
     fixtures.upsert_app(app);
-    let env = TestEnv::with_state(AppState::new(fixtures)).await;
+    let env = TestEnv::with(MockServer::builder().fixtures(fixtures)).await;
     let authorized: Value = env
         .http
         .post(env.url("/admin/authorize"))

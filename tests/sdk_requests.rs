@@ -6,7 +6,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::vehicle_support::{ALL, Car};
+use crate::support::{ALL, Car};
 
 #[tokio::test]
 async fn node_disconnect_with_a_json_content_type_and_no_body_succeeds() {
@@ -16,7 +16,7 @@ async fn node_disconnect_with_a_json_content_type_and_no_body_succeeds() {
         .env
         .http
         .delete(car.env.url(&car.path("/application")))
-        .bearer_auth(&car.token)
+        .bearer_auth(&car.access_token)
         .header(CONTENT_TYPE, "application/json")
         .send()
         .await

@@ -15,7 +15,7 @@
 //! tests/sdk/node). Tests for mock features listed in tests/sdk/pending-features.txt print
 //! `SKIP <test>: not implemented in mock yet: <feature>` and return; the parent counts them.
 
-use crate::harness::{CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, TestEnv};
+use crate::support::{CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, TestEnv};
 
 /// Set in the child's environment; the `child` tests do nothing without it.
 const CHILD_MARKER: &str = "SDK_RUST_CHILD";
@@ -81,7 +81,7 @@ mod child {
     use smartcar::{Permission, ScopeBuilder};
 
     use super::CHILD_MARKER;
-    use crate::harness::{CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, hidden_flow, location, query_value, text_of};
+    use crate::support::{CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, hidden_flow, location, query_value, text_of};
 
     const ACTION_MESSAGE: &str = "Successfully sent request to vehicle";
 

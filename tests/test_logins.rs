@@ -3,8 +3,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::harness::Connect;
-use crate::vehicle_support::{ALL, Car};
+use crate::support::Connect;
+use crate::support::{ALL, Car};
 
 async fn login(username: &str) -> Car {
     Car::connect_with(Connect {
@@ -49,7 +49,12 @@ async fn the_v1_vehicle_state_login_answers_vs_000_on_v1() {
     let car = login("smartcar@vs-000.vehicle-state-error.com").await;
 
     let answer = car
-        .send(Method::GET, &format!("/v1.0/vehicles/{}/odometer", car.id), None, &[])
+        .send(
+            Method::GET,
+            &format!("/v1.0/vehicles/{}/odometer", car.vehicle),
+            None,
+            &[],
+        )
         .await;
 
     assert_eq!(
@@ -68,7 +73,12 @@ async fn the_v1_owner_action_login_answers_voa_000_on_v1() {
     let car = login("smartcar@voa-000.vehicle-owner-action-required.com").await;
 
     let answer = car
-        .send(Method::GET, &format!("/v1.0/vehicles/{}/battery", car.id), None, &[])
+        .send(
+            Method::GET,
+            &format!("/v1.0/vehicles/{}/battery", car.vehicle),
+            None,
+            &[],
+        )
         .await;
 
     assert_eq!(answer.body["error"], "vehicle_owner_action_required");

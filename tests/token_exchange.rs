@@ -3,27 +3,23 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{CLIENT_ID, Connect, REDIRECT_URI, TestEnv};
-
-async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.expect("a JSON body"))
-}
+use crate::support::{CLIENT_ID, Connect, REDIRECT_URI, TestEnv};
 
 #[tokio::test]
 async fn exchanging_a_code_returns_bearer_tokens_valid_for_two_hours() {
     let env = TestEnv::start().await;
     let code = env.code(&Connect::default()).await;
 
-    let (status, body) = json_of(
-        env.token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT_URI),
-        ])
-        .await,
-    )
-    .await;
+    let (status, body) = env
+        .json(
+            env.token_request(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+            ])
+            .await,
+        )
+        .await;
 
     assert_eq!(status, StatusCode::OK);
     let keys: Vec<&str> = body.as_object().expect("object").keys().map(String::as_str).collect();
@@ -45,7 +41,7 @@ async fn an_authorization_code_works_only_once() {
     ];
     env.exchange(&code).await;
 
-    let (status, body) = json_of(env.token_request(&form).await).await;
+    let (status, body) = env.json(env.token_request(&form).await).await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -63,7 +59,7 @@ async fn an_unknown_code_gets_smartcars_exact_error() {
         ("redirect_uri", REDIRECT_URI),
     ];
 
-    let (status, body) = json_of(env.token_request(&form).await).await;
+    let (status, body) = env.json(env.token_request(&form).await).await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -82,7 +78,7 @@ async fn a_code_is_bound_to_the_redirect_uri_used_at_connect() {
         ("redirect_uri", "http://localhost:8000/exchange"),
     ];
 
-    let (status, body) = json_of(env.token_request(&form).await).await;
+    let (status, body) = env.json(env.token_request(&form).await).await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error_description"], format!("Invalid code: {code}."));
@@ -120,7 +116,7 @@ async fn a_code_expires_after_ten_minutes() {
         ("code", code.as_str()),
         ("redirect_uri", REDIRECT_URI),
     ];
-    let (status, _) = json_of(env.token_request(&form).await).await;
+    let (status, _) = env.json(env.token_request(&form).await).await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
@@ -195,11 +191,12 @@ async fn a_refresh_returns_new_tokens_and_keeps_the_old_access_token_working() {
     let env = TestEnv::start().await;
     let first = env.exchange(&env.code(&Connect::default()).await).await;
 
-    let (status, body) = json_of(
-        env.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &first.refresh_token)])
-            .await,
-    )
-    .await;
+    let (status, body) = env
+        .json(
+            env.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &first.refresh_token)])
+                .await,
+        )
+        .await;
 
     assert_eq!(status, StatusCode::OK);
     assert_ne!(body["access_token"], first.access_token.as_str());
@@ -234,14 +231,15 @@ async fn a_used_refresh_token_stops_working_after_its_grace_period() {
 async fn an_invalid_refresh_token_gets_smartcars_exact_error() {
     let env = TestEnv::start().await;
 
-    let (status, body) = json_of(
-        env.token_request(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", "THIS_SHOULD_NOT_WORK"),
-        ])
-        .await,
-    )
-    .await;
+    let (status, body) = env
+        .json(
+            env.token_request(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "THIS_SHOULD_NOT_WORK"),
+            ])
+            .await,
+        )
+        .await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -254,8 +252,8 @@ async fn an_invalid_refresh_token_gets_smartcars_exact_error() {
 async fn a_missing_or_unknown_grant_type_is_refused() {
     let env = TestEnv::start().await;
 
-    let (missing_status, missing) = json_of(env.token_request(&[("code", "x")]).await).await;
-    let (unknown_status, unknown) = json_of(env.token_request(&[("grant_type", "password")]).await).await;
+    let (missing_status, missing) = env.json(env.token_request(&[("code", "x")]).await).await;
+    let (unknown_status, unknown) = env.json(env.token_request(&[("grant_type", "password")]).await).await;
 
     assert_eq!(missing_status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -288,11 +286,12 @@ async fn an_oversized_body_gets_a_token_error_not_a_crash() {
     let env = TestEnv::start().await;
     let huge = "a".repeat(2 * 1024 * 1024);
 
-    let (status, body) = json_of(
-        env.token_request(&[("grant_type", "authorization_code"), ("code", &huge)])
-            .await,
-    )
-    .await;
+    let (status, body) = env
+        .json(
+            env.token_request(&[("grant_type", "authorization_code"), ("code", &huge)])
+                .await,
+        )
+        .await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -315,5 +314,5 @@ async fn a_body_that_is_not_a_form_is_a_missing_grant_type() {
         .await
         .expect("token");
 
-    assert_eq!(json_of(response).await.1["error"], "invalid_request");
+    assert_eq!(env.json(response).await.1["error"], "invalid_request");
 }

@@ -3,8 +3,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::harness::TestEnv;
-use crate::vehicle_support::{ALL, Answer, Car, send};
+use crate::support::TestEnv;
+use crate::support::{ALL, Answer, Car, send};
 
 const TEST_VEHICLE: &str = "tst2e255-d3c8-4f90-9fec-e6e68b98e9cb";
 
@@ -115,7 +115,7 @@ async fn a_connected_vehicles_signals_follow_its_v2_state() {
     let odometer = car
         .send(
             Method::GET,
-            &format!("/v3/vehicles/{}/signals/odometer-traveleddistance", car.id),
+            &format!("/v3/vehicles/{}/signals/odometer-traveleddistance", car.vehicle),
             None,
             &[],
         )
@@ -123,7 +123,7 @@ async fn a_connected_vehicles_signals_follow_its_v2_state() {
     let locked = car
         .send(
             Method::GET,
-            &format!("/v3/vehicles/{}/signals/closure-islocked", car.id),
+            &format!("/v3/vehicles/{}/signals/closure-islocked", car.vehicle),
             None,
             &[],
         )
@@ -141,7 +141,7 @@ async fn signals_are_limited_to_granted_permissions() {
     let car = Car::connect("CHEVROLET", "read_odometer").await;
 
     let answer = car
-        .send(Method::GET, &format!("/v3/vehicles/{}/signals", car.id), None, &[])
+        .send(Method::GET, &format!("/v3/vehicles/{}/signals", car.vehicle), None, &[])
         .await;
 
     assert_eq!(answer.body["meta"]["totalCount"], json!(1));
@@ -151,12 +151,12 @@ async fn signals_are_limited_to_granted_permissions() {
 #[tokio::test]
 async fn signal_pages_link_to_their_neighbours() {
     let car = Car::connect("CHEVROLET", ALL).await;
-    let base = format!("/vehicles/{}/signals", car.id);
+    let base = format!("/vehicles/{}/signals", car.vehicle);
 
     let answer = car
         .send(
             Method::GET,
-            &format!("/v3/vehicles/{}/signals?page=2&pageSize=3", car.id),
+            &format!("/v3/vehicles/{}/signals?page=2&pageSize=3", car.vehicle),
             None,
             &[],
         )

@@ -3,27 +3,25 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::TestEnv;
+use crate::support::TestEnv;
 
 const EVERYTHING: &str = "read_vehicle_info read_vin read_odometer read_location read_fuel read_battery \
                           read_charge read_engine_oil read_tires read_security";
-
-async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.expect("a JSON body"))
-}
 
 #[tokio::test]
 async fn connecting_a_chevrolet_shows_its_attributes_and_odometer() {
     let env = TestEnv::start().await;
     let (tokens, id) = env.connect_vehicle("CHEVROLET", EVERYTHING).await;
 
-    let (_, attributes) = json_of(env.get(&format!("/v2.0/vehicles/{id}"), &tokens.access_token).await).await;
-    let (_, odometer) = json_of(
-        env.get(&format!("/v2.0/vehicles/{id}/odometer"), &tokens.access_token)
-            .await,
-    )
-    .await;
+    let (_, attributes) = env
+        .json(env.get(&format!("/v2.0/vehicles/{id}"), &tokens.access_token).await)
+        .await;
+    let (_, odometer) = env
+        .json(
+            env.get(&format!("/v2.0/vehicles/{id}/odometer"), &tokens.access_token)
+                .await,
+        )
+        .await;
 
     assert_eq!(
         attributes,
@@ -52,11 +50,12 @@ async fn every_first_read_answers_with_its_exact_key_set() {
     ];
 
     for (path, keys) in cases {
-        let (status, body) = json_of(
-            env.get(&format!("/v2.0/vehicles/{id}/{path}"), &tokens.access_token)
-                .await,
-        )
-        .await;
+        let (status, body) = env
+            .json(
+                env.get(&format!("/v2.0/vehicles/{id}/{path}"), &tokens.access_token)
+                    .await,
+            )
+            .await;
 
         assert_eq!(status, StatusCode::OK, "{path}");
         let mut actual: Vec<&str> = body.as_object().expect("object").keys().map(String::as_str).collect();
@@ -137,7 +136,7 @@ async fn a_request_without_a_token_gets_the_exact_authentication_error() {
     let response = env.http.get(env.url("/v2.0/vehicles")).send().await.expect("request");
 
     let request_id = response.headers()["sc-request-id"].to_str().expect("ascii").to_owned();
-    let (status, body) = json_of(response).await;
+    let (status, body) = env.json(response).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         body,
@@ -182,7 +181,7 @@ async fn an_expired_access_token_gets_authentication_and_the_refresh_still_works
         ])
         .await;
 
-    assert_eq!(json_of(expired).await.1["type"], "AUTHENTICATION");
+    assert_eq!(env.json(expired).await.1["type"], "AUTHENTICATION");
     assert_eq!(refreshed.status(), StatusCode::OK);
 }
 
@@ -191,11 +190,12 @@ async fn a_missing_permission_gets_403_before_any_capability_check() {
     let env = TestEnv::start().await;
     let (tokens, id) = env.connect_vehicle("FORD", "read_vehicle_info read_battery").await;
 
-    let (status, body) = json_of(
-        env.get(&format!("/v2.0/vehicles/{id}/fuel"), &tokens.access_token)
-            .await,
-    )
-    .await;
+    let (status, body) = env
+        .json(
+            env.get(&format!("/v2.0/vehicles/{id}/fuel"), &tokens.access_token)
+                .await,
+        )
+        .await;
 
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["type"], "PERMISSION");
@@ -207,11 +207,12 @@ async fn a_vehicle_without_the_capability_gets_501_compatibility() {
     let env = TestEnv::start().await;
     let (tokens, id) = env.connect_vehicle("FORD", "read_fuel").await;
 
-    let (status, body) = json_of(
-        env.get(&format!("/v2.0/vehicles/{id}/fuel"), &tokens.access_token)
-            .await,
-    )
-    .await;
+    let (status, body) = env
+        .json(
+            env.get(&format!("/v2.0/vehicles/{id}/fuel"), &tokens.access_token)
+                .await,
+        )
+        .await;
 
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
     assert_eq!(
@@ -230,7 +231,7 @@ async fn v1_errors_use_the_v1_body() {
         .await;
 
     let request_id = response.headers()["sc-request-id"].to_str().expect("ascii").to_owned();
-    let (status, body) = json_of(response).await;
+    let (status, body) = env.json(response).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         body,
@@ -248,8 +249,12 @@ async fn a_vehicle_id_that_is_not_a_uuid_is_a_validation_error_on_v2_and_v1() {
     let env = TestEnv::start().await;
     let (tokens, _) = env.connect_vehicle("CHEVROLET", EVERYTHING).await;
 
-    let (v2_status, v2) = json_of(env.get("/v2.0/vehicles/bad_id/odometer", &tokens.access_token).await).await;
-    let (v1_status, v1) = json_of(env.get("/v1.0/vehicles/bad_id/odometer", &tokens.access_token).await).await;
+    let (v2_status, v2) = env
+        .json(env.get("/v2.0/vehicles/bad_id/odometer", &tokens.access_token).await)
+        .await;
+    let (v1_status, v1) = env
+        .json(env.get("/v1.0/vehicles/bad_id/odometer", &tokens.access_token).await)
+        .await;
 
     assert_eq!(
         (v2_status, v2["type"].as_str()),
@@ -267,11 +272,12 @@ async fn a_vehicle_of_another_user_is_not_reachable() {
     let (mine, _) = env.connect_vehicle("CHEVROLET", EVERYTHING).await;
     let (_, theirs) = env.connect_vehicle("CHEVROLET", EVERYTHING).await;
 
-    let (status, body) = json_of(
-        env.get(&format!("/v2.0/vehicles/{theirs}/odometer"), &mine.access_token)
-            .await,
-    )
-    .await;
+    let (status, body) = env
+        .json(
+            env.get(&format!("/v2.0/vehicles/{theirs}/odometer"), &mine.access_token)
+                .await,
+        )
+        .await;
 
     assert_eq!(
         (status, body["type"].as_str()),
@@ -284,13 +290,18 @@ async fn unknown_routes_and_versions_get_a_smartcar_404() {
     let env = TestEnv::start().await;
     let (tokens, id) = env.connect_vehicle("CHEVROLET", EVERYTHING).await;
 
-    let (path_status, path) = json_of(
-        env.get(&format!("/v2.0/vehicles/{id}/teleport"), &tokens.access_token)
-            .await,
-    )
-    .await;
-    let (version_status, version) = json_of(env.get("/vJohnny%20Appleseed/user", &tokens.access_token).await).await;
-    let (other_status, other) = json_of(env.get("/nothing/here/at/all", &tokens.access_token).await).await;
+    let (path_status, path) = env
+        .json(
+            env.get(&format!("/v2.0/vehicles/{id}/teleport"), &tokens.access_token)
+                .await,
+        )
+        .await;
+    let (version_status, version) = env
+        .json(env.get("/vJohnny%20Appleseed/user", &tokens.access_token).await)
+        .await;
+    let (other_status, other) = env
+        .json(env.get("/nothing/here/at/all", &tokens.access_token).await)
+        .await;
 
     assert_eq!(
         (path_status, path["type"].as_str(), path["code"].as_str()),
@@ -327,9 +338,13 @@ async fn vehicles_are_paged_with_the_total_count() {
     let env = TestEnv::start().await;
     let (tokens, _) = env.connect_vehicle("CHEVROLET", EVERYTHING).await;
 
-    let (_, all) = json_of(env.get("/v2.0/vehicles", &tokens.access_token).await).await;
-    let (_, second_page) = json_of(env.get("/v2.0/vehicles?limit=1&offset=1", &tokens.access_token).await).await;
-    let (bad_status, _) = json_of(env.get("/v2.0/vehicles?limit=ten", &tokens.access_token).await).await;
+    let (_, all) = env.json(env.get("/v2.0/vehicles", &tokens.access_token).await).await;
+    let (_, second_page) = env
+        .json(env.get("/v2.0/vehicles?limit=1&offset=1", &tokens.access_token).await)
+        .await;
+    let (bad_status, _) = env
+        .json(env.get("/v2.0/vehicles?limit=ten", &tokens.access_token).await)
+        .await;
 
     assert_eq!(all["paging"], json!({ "count": 1, "offset": 0 }));
     assert_eq!(
@@ -346,11 +361,12 @@ async fn permissions_list_the_granted_names_without_the_required_prefix() {
         .connect_vehicle("CHEVROLET", "required:read_odometer read_vin")
         .await;
 
-    let (_, body) = json_of(
-        env.get(&format!("/v2.0/vehicles/{id}/permissions"), &tokens.access_token)
-            .await,
-    )
-    .await;
+    let (_, body) = env
+        .json(
+            env.get(&format!("/v2.0/vehicles/{id}/permissions"), &tokens.access_token)
+                .await,
+        )
+        .await;
 
     assert_eq!(
         body,
@@ -363,7 +379,7 @@ async fn the_user_endpoint_returns_the_users_id() {
     let env = TestEnv::start().await;
     let (tokens, _) = env.connect_vehicle("CHEVROLET", EVERYTHING).await;
 
-    let (status, body) = json_of(env.get("/v2.0/user", &tokens.access_token).await).await;
+    let (status, body) = env.json(env.get("/v2.0/user", &tokens.access_token).await).await;
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.as_object().map(|o| o.len()), Some(1));
@@ -374,21 +390,22 @@ async fn the_user_endpoint_returns_the_users_id() {
 async fn a_forced_error_login_fails_data_reads_but_not_static_ones() {
     let env = TestEnv::start().await;
     let code = env
-        .code(&crate::harness::Connect {
+        .code(&crate::support::Connect {
             username: "VEHICLE_STATE.UNKNOWN@smartcar.com".to_owned(),
             scope: Some(EVERYTHING),
             ..Default::default()
         })
         .await;
     let tokens = env.exchange(&code).await;
-    let (_, list) = json_of(env.get("/v2.0/vehicles", &tokens.access_token).await).await;
+    let (_, list) = env.json(env.get("/v2.0/vehicles", &tokens.access_token).await).await;
     let id = list["vehicles"][0].as_str().expect("vehicle").to_owned();
 
-    let (odometer_status, odometer) = json_of(
-        env.get(&format!("/v2.0/vehicles/{id}/odometer"), &tokens.access_token)
-            .await,
-    )
-    .await;
+    let (odometer_status, odometer) = env
+        .json(
+            env.get(&format!("/v2.0/vehicles/{id}/odometer"), &tokens.access_token)
+                .await,
+        )
+        .await;
     let vin = env.get(&format!("/v2.0/vehicles/{id}/vin"), &tokens.access_token).await;
 
     assert_eq!(odometer_status, StatusCode::CONFLICT);

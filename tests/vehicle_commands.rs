@@ -4,8 +4,8 @@ use mock_server::domain::vehicle::Motion;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::Connect;
-use crate::vehicle_support::{ALL, Car, connect_on};
+use crate::support::Connect;
+use crate::support::{ALL, Car, connect_on};
 
 fn sent() -> Value {
     json!({ "status": "success", "message": "Successfully sent request to vehicle" })
@@ -226,7 +226,7 @@ async fn a_refused_command_changes_nothing() {
 #[tokio::test]
 async fn state_is_per_user() {
     let car = Car::connect("FORD", ALL).await;
-    let (other_token, other_id) = connect_on(
+    let other = connect_on(
         &car.env,
         Connect {
             brand: "FORD",
@@ -237,11 +237,11 @@ async fn state_is_per_user() {
     .await;
 
     car.post("/security", json!({ "action": "LOCK" })).await;
-    let other = crate::vehicle_support::send(
+    let other = crate::support::send(
         &car.env,
-        &other_token,
+        &other.access_token,
         Method::GET,
-        &format!("/v2.0/vehicles/{other_id}/security"),
+        &format!("/v2.0/vehicles/{}/security", other.vehicle),
         None,
         &[],
     )
@@ -297,7 +297,7 @@ async fn a_command_moves_the_data_age_of_later_reads() {
     car.post("/security", json!({ "action": "LOCK" })).await;
     let after = car.get("/security").await;
 
-    let at = |answer: &crate::vehicle_support::Answer, name: &str| {
+    let at = |answer: &crate::support::Answer, name: &str| {
         let text = answer.header(name).expect("the header");
         time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).expect("a timestamp")
     };

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::vehicle_support::{ALL, Car};
+use crate::support::{ALL, Car};
 
 #[tokio::test]
 async fn battery_capacity_is_reported_in_kilowatt_hours() {
@@ -210,7 +210,7 @@ async fn a_v1_read_answers_the_same_body() {
     let answer = car
         .send(
             Method::GET,
-            &format!("/v1.0/vehicles/{}/charge/limit", car.id),
+            &format!("/v1.0/vehicles/{}/charge/limit", car.vehicle),
             None,
             &[],
         )
@@ -226,7 +226,7 @@ async fn a_v1_refusal_uses_the_v1_envelope() {
     let answer = car
         .send(
             Method::GET,
-            &format!("/v1.0/vehicles/{}/diagnostics/dtcs", car.id),
+            &format!("/v1.0/vehicles/{}/diagnostics/dtcs", car.vehicle),
             None,
             &[],
         )

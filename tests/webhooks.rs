@@ -21,14 +21,14 @@ use hmac::{Hmac, Mac};
 use mock_server::state::Settings;
 use mock_server::webhooks::DeliverySettings;
 use mock_server::webhooks::client::parse_ca_cert;
-use mock_server::{AppState, Fixtures};
+use mock_server::{Fixtures, MockServer};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::harness::{Connect, TestEnv};
+use crate::support::{Connect, TestEnv};
 
 const AMT: &str = "demo-amt";
 /// The demo app's current-format webhook and its legacy one (fixtures/apps.json).
@@ -200,7 +200,7 @@ async fn mock(url: &str, delivery: DeliverySettings) -> TestEnv {
         webhook_delivery: delivery,
         ..Settings::default()
     };
-    TestEnv::with_state(AppState::with_settings(fixtures, settings)).await
+    TestEnv::with(MockServer::builder().fixtures(fixtures).settings(settings)).await
 }
 
 /// Fast retries so failing receivers are quick to test.

@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use demo_backend::Config;
+use mock_server::MockServer;
 use reqwest::Url;
 use tokio::net::TcpListener;
 
@@ -48,13 +49,17 @@ async fn main() -> anyhow::Result<()> {
 
     // Scripts read the port from this exact first line.
     println!("listening on http://{}", listener.local_addr()?);
-    if !["connect_origin", "auth_origin", "api_origin"]
+    // The in-process mock serves as long as this handle lives: until the process ends.
+    let _mock = if ["connect_origin", "auth_origin", "api_origin"]
         .iter()
         .any(|id| given(&matches, id))
     {
-        let mock = start_mock(&mut cli.config, cli.mock_addr, &demo, given(&matches, "redirect_uri")).await?;
+        None
+    } else {
+        let (mock, server) = start_mock(&mut cli.config, cli.mock_addr, &demo, given(&matches, "redirect_uri")).await?;
         println!("Smartcar mock (in-process) on {}", mock.origin().ascii_serialization());
-    }
+        Some(server)
+    };
     println!("Open {demo} in a browser and click Connect.");
     std::io::stdout().flush()?;
 
@@ -72,7 +77,13 @@ fn given(matches: &ArgMatches, id: &str) -> bool {
 /// Starts the mock with its built-in fixtures on `addr` and points `config` at it. Unless the
 /// person chose a redirect URI, the demo page's popup goes to the mock's JS SDK redirect page,
 /// which posts back to `demo`. Whatever the redirect URI, the mock registers it for the app.
-async fn start_mock(config: &mut Config, addr: SocketAddr, demo: &Url, redirect_given: bool) -> anyhow::Result<Url> {
+/// The mock's URL, and the mock: it serves until dropped.
+async fn start_mock(
+    config: &mut Config,
+    addr: SocketAddr,
+    demo: &Url,
+    redirect_given: bool,
+) -> anyhow::Result<(Url, MockServer)> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the mock to {addr}"))?;
@@ -97,13 +108,13 @@ async fn start_mock(config: &mut Config, addr: SocketAddr, demo: &Url, redirect_
     app.redirect_uris.push(config.redirect_uri.to_string());
     fixtures.upsert_app(app);
 
-    let state = mock_server::AppState::new(fixtures);
-    tokio::spawn(async move {
-        if let Err(error) = mock_server::serve(listener, state, std::future::pending()).await {
-            tracing::error!(%error, "the in-process mock stopped");
-        }
-    });
-    Ok(mock)
+    let server = MockServer::builder()
+        .fixtures(fixtures)
+        .listener(listener)
+        .try_start()
+        .await
+        .context("starting the in-process mock")?;
+    Ok((mock, server))
 }
 
 /// How a browser on this machine reaches `addr`: `localhost` for loopback and wildcard

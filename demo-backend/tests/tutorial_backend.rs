@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use demo_backend::config::CaCert;
-use mock_server::{AppState as MockState, Fixtures};
+use mock_server::{Fixtures, MockServer};
 use reqwest::{StatusCode, Url, header};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -42,7 +42,8 @@ struct TestEnv {
     redirect_uri: Url,
     /// Follows no redirect, so each hop is an assertion.
     browser: reqwest::Client,
-    mock_state: MockState,
+    /// The mock; it serves as long as the environment lives.
+    mock_server: MockServer,
 }
 
 impl TestEnv {
@@ -54,10 +55,9 @@ impl TestEnv {
     /// As [`TestEnv::start`], with the mock reached as `platform` says.
     async fn start_with(redirect_to: RedirectTo, platform: Platform) -> TestEnv {
         let (mock_listener, mut mock) = bind().await;
-        let certificate = (platform != Platform::Http).then(|| {
+        if platform != Platform::Http {
             mock.set_scheme("https").expect("http becomes https");
-            mock_server::tls::self_signed().expect("a certificate")
-        });
+        }
         let (backend_listener, backend) = bind().await;
         let redirect_uri = match redirect_to {
             RedirectTo::SdkPage => {
@@ -73,36 +73,18 @@ impl TestEnv {
         let mut app = fixtures.app("demo-client").expect("the demo app").clone();
         app.redirect_uris.push(redirect_uri.to_string());
         fixtures.upsert_app(app);
-        let mock_state = MockState::new(fixtures);
-        match certificate.clone() {
-            None => {
-                tokio::spawn(mock_server::serve(
-                    mock_listener,
-                    mock_state.clone(),
-                    std::future::pending(),
-                ));
-            }
-            Some(certificate) => {
-                let app = mock_server::app(mock_state.clone());
-                tokio::spawn(async move {
-                    mock_server::tls::serve_tls(
-                        mock_listener,
-                        app,
-                        &certificate.cert_pem,
-                        &certificate.key_pem,
-                        std::future::pending(),
-                    )
-                    .await
-                });
-            }
+        let mock_server = MockServer::builder().fixtures(fixtures);
+        // Over HTTPS, the pre-bound listener is the TLS one; the plain one is on a port of its own.
+        let mock_server = match platform {
+            Platform::Http => mock_server.listener(mock_listener),
+            Platform::Https | Platform::HttpsUntrusted => mock_server.tls_listener(mock_listener),
         }
-        let ca_cert = certificate
-            .as_ref()
+        .start()
+        .await;
+        let ca_cert = mock_server
+            .ca_pem()
             .filter(|_| platform == Platform::Https)
-            .map(|certificate| {
-                CaCert::from_pem(certificate.cert_pem.as_bytes(), Path::new("mock.pem"))
-                    .expect("the mock's certificate")
-            });
+            .map(|ca_pem| CaCert::from_pem(ca_pem.as_bytes(), Path::new("mock.pem")).expect("the mock's certificate"));
 
         let config = demo_backend::Config {
             client_id: "demo-client".to_owned(),
@@ -121,8 +103,8 @@ impl TestEnv {
         let mut browser = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy();
-        if let Some(certificate) = &certificate {
-            let trusted = reqwest::Certificate::from_pem(certificate.cert_pem.as_bytes()).expect("a PEM certificate");
+        if let Some(ca_pem) = mock_server.ca_pem() {
+            let trusted = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("a PEM certificate");
             browser = browser.tls_certs_merge([trusted]);
         }
         let browser = browser.build().expect("a client");
@@ -131,7 +113,7 @@ impl TestEnv {
             backend,
             redirect_uri,
             browser,
-            mock_state,
+            mock_server,
         }
     }
 
@@ -437,7 +419,7 @@ async fn an_expired_access_token_is_refreshed_before_reading_the_vehicle() {
     tokio::time::pause();
     tokio::time::advance(std::time::Duration::from_secs(7200)).await;
     tokio::time::resume();
-    env.mock_state.clock.advance(time::Duration::seconds(7200));
+    env.mock_server.state().clock.advance(time::Duration::seconds(7200));
     let vehicle = env.get("/vehicle").await;
 
     assert_eq!(vehicle.status(), StatusCode::OK, "the token was refreshed");

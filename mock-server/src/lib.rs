@@ -1,6 +1,11 @@
 //! An offline Smartcar platform: Connect, the token endpoint and the vehicle API on one listener.
 //!
+//! Start it inside a test or program with [`MockServer`]; `mock-server --help` runs it as a process.
+//!
 //! # Layout
+//! - [`MockServer`]: the platform started in-process, and test control through typed requests
+//!   ([`AuthorizeRequest`], [`FaultSpec`], [`StatePatch`], [`ClockAdvance`], [`LimitChange`], …:
+//!   the same types the admin API reads).
 //! - [`domain`]: what the platform is and does, with no HTTP in it — fixtures, the vehicle model
 //!   and its command rules, the world (users, vehicles, grants, codes, tokens), the clock, the
 //!   error catalogue, signing in, the login grammar, and test control's stores (faults, limits,
@@ -21,17 +26,15 @@
 //! - [`admin`]: test control under `/admin` (not Smartcar); [`caller`]: who a request is from,
 //!   read from its credentials.
 //! - [`state`]: [`AppState`], the handle every handler reaches the domain through.
-//! - [`config`]: the command line; [`cli`]: the subcommands that drive a running server's admin API.
 
 pub mod admin;
 pub mod caller;
-pub mod cli;
 pub mod compatibility;
-pub mod config;
 pub mod connect;
 pub mod credentials;
 pub mod domain;
 pub mod error;
+mod facade;
 pub mod management;
 pub mod oauth;
 pub mod request;
@@ -42,17 +45,24 @@ pub mod tls;
 pub mod vehicles;
 pub mod webhooks;
 
-use std::future::Future;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
-pub use domain::fixtures::Fixtures;
+pub use domain::fixtures::{App, Fixtures};
+pub use facade::{Authorize, MockServer, MockServerBuilder, StartError};
+// The typed admin requests and answers: what the admin API deserialises, the CLI sends and the
+// facade takes.
+pub use admin::authorize::{AuthorizeRequest, Code, Tokens};
+pub use admin::clock::{ClockAdvance, ClockSet};
+pub use admin::journal::JournalQuery;
+pub use admin::vehicles::StatePatch;
+pub use admin::{AdminError, AppFilter};
+pub use domain::faults::{ConnectFaultSpec, ErrorName, FaultSpec};
+pub use domain::limits::{LimitChange, LimitSettings};
 pub use state::AppState;
 
 /// Request bodies above this are refused with a Smartcar-shaped error.
@@ -93,26 +103,6 @@ fn request_logging_on() -> bool {
 /// §1.3), so paths are normalised before routing.
 pub fn platform(state: AppState) -> NormalizePath<Router> {
     NormalizePathLayer::trim_trailing_slash().layer(app(state))
-}
-
-/// Serves the platform on `listener` with the default [`serving::Limits`] until `shutdown`
-/// completes, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_with(listener, state, serving::Limits::default(), shutdown).await
-}
-
-/// [`serve`] under `limits` (timeouts and the connection cap).
-pub async fn serve_with(
-    listener: TcpListener,
-    state: AppState,
-    limits: serving::Limits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serving::serve(listener, None, platform(state), limits, shutdown).await
 }
 
 /// Completes on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.

@@ -8,13 +8,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mock_server::serving::{self, ConnectionCap, Limits};
-use mock_server::{AppState, Fixtures};
+use mock_server::MockServer;
+use mock_server::serving::{ConnectionCap, Limits};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
@@ -41,8 +39,7 @@ struct Served {
     listener: Listener,
     connector: TlsConnector,
     cap: ConnectionCap,
-    stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
-    server: tokio::sync::Mutex<Option<JoinHandle<std::io::Result<()>>>>,
+    server: tokio::sync::Mutex<Option<MockServer>>,
 }
 
 fn short_limits(max_connections: usize) -> Limits {
@@ -55,33 +52,22 @@ fn short_limits(max_connections: usize) -> Limits {
 
 impl Served {
     async fn start(listener: Listener, limits: Limits) -> Served {
-        let state = AppState::new(Fixtures::embedded().expect("the built-in fixtures"));
-        let socket = TcpListener::bind("127.0.0.1:0").await.expect("a port");
-        let addr = socket.local_addr().expect("an address");
-        let certificate = mock_server::tls::self_signed().expect("a certificate");
-        let acceptor = match listener {
-            Listener::Plain => None,
-            Listener::Tls => {
-                Some(mock_server::tls::acceptor(&certificate.cert_pem, &certificate.key_pem).expect("an acceptor"))
-            }
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
         let cap = limits.connections.clone();
-        let server = tokio::spawn(serving::serve(
-            socket,
-            acceptor,
-            mock_server::platform(state),
-            limits,
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let server = MockServer::builder().connection_limits(limits);
+        // The TLS test talks to the HTTPS listener only; the plain one beside it stays idle.
+        let server = match listener {
+            Listener::Plain => server.start().await,
+            Listener::Tls => server.tls().start().await,
+        };
+        let addr = match listener {
+            Listener::Plain => server.addr(),
+            Listener::Tls => server.tls_addr().expect("an HTTPS listener"),
+        };
         Served {
             addr,
             listener,
-            connector: trusting(&certificate.ca_pem),
+            connector: trusting(server.ca_pem().unwrap_or_default()),
             cap,
-            stop: std::sync::Mutex::new(Some(stop)),
             server: tokio::sync::Mutex::new(Some(server)),
         }
     }
@@ -131,16 +117,12 @@ impl Served {
 
     /// Stops the server and waits for it to finish draining.
     async fn stop(&self) {
-        if let Some(stop) = self.stop.lock().expect("not poisoned").take() {
-            let _ = stop.send(());
-        }
         let Some(server) = self.server.lock().await.take() else {
             return;
         };
-        tokio::time::timeout(GUARD, server)
+        tokio::time::timeout(GUARD, server.shutdown())
             .await
             .expect("the server drains")
-            .expect("no panic")
             .expect("a clean shutdown");
     }
 }

@@ -5,11 +5,12 @@
 //! demo backend in its one-command mode use that running backend instead of starting their own:
 //! `scripts/test-workshop-kit.sh` points them at the unpacked workshop kit this way.
 
+use mock_server::MockServer;
 use reqwest::Url;
 use serde_json::json;
 
 use super::driver::{
-    back_to_opener, bind, click, find, serve_mock, serve_page, switch_to_popup, text_of, walk_connect, with_browser,
+    back_to_opener, bind, click, find, serve_page, start_mock, switch_to_popup, text_of, walk_connect, with_browser,
 };
 
 /// The running demo backend to test instead of an in-process one.
@@ -17,32 +18,34 @@ const DEMO_BACKEND_URL: &str = "DEMO_BACKEND_URL";
 
 /// The demo page's URL: `DEMO_BACKEND_URL` when set, or else the mock and the demo backend started
 /// here, with the popup flow's redirect URI (the mock's `/v2/redirect`, posting back to the
-/// backend's origin).
-async fn start_demo() -> String {
+/// backend's origin). The mock, when started here, serves while its handle lives.
+async fn start_demo() -> (String, Option<MockServer>) {
     match std::env::var(DEMO_BACKEND_URL) {
-        Ok(running) if !running.is_empty() => running,
+        Ok(running) if !running.is_empty() => (running, None),
         _ => {
             let (mock_listener, mock) = bind().await;
             let mut redirect_uri = Url::parse(&mock).expect("a URL").join("/v2/redirect").expect("a path");
-            start_demo_with(mock_listener, &mock, move |backend| {
+            let (demo, mock) = start_demo_with(mock_listener, &mock, move |backend| {
                 redirect_uri.query_pairs_mut().append_pair("app_origin", backend);
                 redirect_uri
             })
-            .await
+            .await;
+            (demo, Some(mock))
         }
     }
 }
 
 /// The mock on `mock_listener` (reached at `mock`), and the demo backend pointed at it with the
-/// redirect URI `redirect_uri` makes from the backend's origin; returns the demo page's URL.
+/// redirect URI `redirect_uri` makes from the backend's origin; returns the demo page's URL and
+/// the mock.
 async fn start_demo_with(
     mock_listener: tokio::net::TcpListener,
     mock: &str,
     redirect_uri: impl FnOnce(&str) -> Url,
-) -> String {
+) -> (String, MockServer) {
     let (backend_listener, backend) = bind().await;
     let redirect_uri = redirect_uri(&backend);
-    serve_mock(mock_listener, &[redirect_uri.as_str()]);
+    let mock_server = start_mock(mock_listener, &[redirect_uri.as_str()]).await;
 
     let mock = Url::parse(mock).expect("a URL");
     let config = demo_backend::Config {
@@ -58,12 +61,12 @@ async fn start_demo_with(
         allowed_origins: Vec::new(),
     };
     tokio::spawn(demo_backend::serve(backend_listener, config, std::future::pending()));
-    backend
+    (backend, mock_server)
 }
 
 #[tokio::test]
 async fn connecting_on_the_demo_page_shows_the_vehicle() {
-    let demo = start_demo().await;
+    let (demo, _mock) = start_demo().await;
 
     with_browser(&[], |browser| async move {
         browser.goto(&demo).await.expect("the demo page loads");
@@ -86,7 +89,7 @@ async fn connecting_on_the_demo_page_shows_the_vehicle() {
 
 #[tokio::test]
 async fn denying_access_on_the_demo_page_shows_connects_description() {
-    let demo = start_demo().await;
+    let (demo, _mock) = start_demo().await;
 
     with_browser(&[], |browser| async move {
         browser.goto(&demo).await.expect("the demo page loads");
@@ -107,7 +110,7 @@ async fn denying_access_on_the_demo_page_shows_connects_description() {
 
 #[tokio::test]
 async fn an_incompatible_vehicle_on_the_demo_page_shows_its_error() {
-    let demo = start_demo().await;
+    let (demo, _mock) = start_demo().await;
 
     with_browser(&[], |browser| async move {
         browser.goto(&demo).await.expect("the demo page loads");
@@ -134,7 +137,7 @@ async fn a_message_from_an_origin_the_redirect_uri_merely_starts_with_is_ignored
     let other_port = other_listener.local_addr().expect("an address").port();
     serve_page(other_listener, "<!doctype html><p id=\"other-site\">another site</p>");
     let redirect_origin = format!("http://mock.test:{mock_port}");
-    let demo = start_demo_with(mock_listener, &format!("http://localhost:{mock_port}"), |backend| {
+    let (demo, _mock) = start_demo_with(mock_listener, &format!("http://localhost:{mock_port}"), |backend| {
         let mut uri = Url::parse(&redirect_origin)
             .expect("a URL")
             .join("/v2/redirect")

@@ -13,7 +13,7 @@ use fantoccini::elements::Element;
 use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use mock_server::{AppState, Fixtures};
+use mock_server::{Fixtures, MockServer};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -158,12 +158,17 @@ pub async fn bind() -> (TcpListener, String) {
     (listener, format!("http://localhost:{port}"))
 }
 
-/// Serves the mock on `listener` with its built-in fixtures, `redirect_uris` added to the demo
-/// app.
-pub fn serve_mock(listener: TcpListener, redirect_uris: &[&str]) -> AppState {
-    let state = AppState::new(demo_fixtures(redirect_uris));
-    tokio::spawn(mock_server::serve(listener, state.clone(), std::future::pending()));
-    state
+/// Starts the mock on `listener` with its built-in fixtures, `redirect_uris` added to the demo
+/// app; it serves until the handle is dropped.
+pub async fn start_mock(listener: TcpListener, redirect_uris: &[&str]) -> MockServer {
+    mock_builder(listener, redirect_uris).start().await
+}
+
+/// The mock [`start_mock`] starts, for a test that adds to it (an HTTPS listener).
+pub fn mock_builder(listener: TcpListener, redirect_uris: &[&str]) -> mock_server::MockServerBuilder {
+    MockServer::builder()
+        .fixtures(demo_fixtures(redirect_uris))
+        .listener(listener)
 }
 
 /// The built-in fixtures, with `redirect_uris` registered for `demo-client`.

@@ -13,12 +13,13 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use fantoccini::Client;
+use mock_server::MockServer;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::driver::{
-    back_to_opener, bind, click, eventually, page_value, serve_app, serve_mock, switch_to_popup, walk_connect,
-    with_browser,
+    back_to_opener, bind, click, eventually, mock_builder, page_value, serve_app, start_mock, switch_to_popup,
+    walk_connect, with_browser,
 };
 
 /// Both versions, with the option each takes the client id as (`applicationId` since 2.11).
@@ -116,14 +117,15 @@ async fn connect_with_the_sdk(browser: &Client, page: &str, username: &str, allo
     page_value(browser, "window.completions[0]").await
 }
 
-/// The mock on plain HTTP and an app origin whose pages shim `window.open` to it.
-async fn start_shimmed() -> (String, String) {
+/// The mock on plain HTTP (its URL and handle) and an app origin whose pages shim `window.open`
+/// to it.
+async fn start_shimmed() -> (String, String, MockServer) {
     let (mock_listener, mock) = bind().await;
     let (app_listener, app) = bind().await;
     let redirect_uri = [&mock, "/v2/redirect?app_origin=", &app].concat();
-    serve_mock(mock_listener, &[&redirect_uri]);
+    let server = start_mock(mock_listener, &[&redirect_uri]).await;
     serve_sdk_apps(app_listener, &redirect_uri, Some(&window_open_shim(&mock)));
-    (mock, app)
+    (mock, app, server)
 }
 
 /// The code is real: the token endpoint exchanges it for the redirect URI it was issued for.
@@ -147,7 +149,7 @@ async fn assert_exchangeable(mock: &str, code: &str, redirect_uri: &str) {
 
 #[tokio::test]
 async fn the_real_sdk_receives_a_code_through_a_window_open_shim() {
-    let (mock, app) = start_shimmed().await;
+    let (mock, app, _server) = start_shimmed().await;
 
     with_browser(&[], |browser| async move {
         for (version, _) in VERSIONS {
@@ -171,7 +173,7 @@ async fn the_real_sdk_receives_a_code_through_a_window_open_shim() {
 
 #[tokio::test]
 async fn the_real_sdk_reports_a_denial_as_access_denied() {
-    let (_, app) = start_shimmed().await;
+    let (_, app, _server) = start_shimmed().await;
 
     with_browser(&[], |browser| async move {
         for (version, _) in VERSIONS {
@@ -193,7 +195,7 @@ async fn the_real_sdk_reports_a_denial_as_access_denied() {
 
 #[tokio::test]
 async fn the_real_sdk_reports_an_incompatible_vehicle_with_its_info() {
-    let (_, app) = start_shimmed().await;
+    let (_, app, _server) = start_shimmed().await;
 
     with_browser(&[], |browser| async move {
         for (version, _) in VERSIONS {
@@ -229,18 +231,10 @@ async fn the_unmodified_sdk_reaches_the_mock_through_tls_host_mapping() {
     let (app_listener, app) = bind().await;
     // The React tutorial's redirect URI, with this test's app origin.
     let redirect_uri = [SDK_ORIGIN, "/v2/redirect?app_origin=", &app].concat();
-    let state = serve_mock(mock_listener, &[&redirect_uri]);
-    let certificate = mock_server::tls::self_signed().expect("a certificate");
-    tokio::spawn(async move {
-        mock_server::tls::serve_tls(
-            tls_listener,
-            mock_server::app(state),
-            &certificate.cert_pem,
-            &certificate.key_pem,
-            std::future::pending(),
-        )
-        .await
-    });
+    let _server = mock_builder(mock_listener, &[&redirect_uri])
+        .tls_listener(tls_listener)
+        .start()
+        .await;
     serve_sdk_apps(app_listener, &redirect_uri, None);
     let flags = [
         format!(

@@ -4,7 +4,7 @@
 use fantoccini::Client;
 use serde_json::{Value, json};
 
-use super::driver::{bind, eventually, page_value, serve_mock, serve_page, with_browser};
+use super::driver::{bind, eventually, page_value, serve_page, start_mock, with_browser};
 
 /// An opener page that records every message it receives, with the sender's origin.
 const RECORDER: &str = r#"<!doctype html>
@@ -36,7 +36,7 @@ async fn first_message_from_popup(browser: &Client, url: &str) -> Value {
 async fn the_redirect_page_posts_the_exact_smartcar_auth_message_to_app_origin() {
     let (mock_listener, mock) = bind().await;
     let (app_listener, app) = bind().await;
-    serve_mock(mock_listener, &[]);
+    let _mock = start_mock(mock_listener, &[]).await;
     serve_page(app_listener, RECORDER);
     // Connect's redirect, with the JS SDK's raw base64 state as Connect encodes it.
     let url = [
@@ -80,7 +80,7 @@ async fn the_redirect_page_posts_the_exact_smartcar_auth_message_to_app_origin()
 async fn every_field_of_an_error_redirect_reaches_the_opener() {
     let (mock_listener, mock) = bind().await;
     let (app_listener, app) = bind().await;
-    serve_mock(mock_listener, &[]);
+    let _mock = start_mock(mock_listener, &[]).await;
     serve_page(app_listener, RECORDER);
     let url = [
         &mock,
@@ -122,7 +122,7 @@ async fn every_field_of_an_error_redirect_reaches_the_opener() {
 #[tokio::test]
 async fn without_app_origin_the_message_goes_to_the_redirect_pages_own_origin() {
     let (mock_listener, mock) = bind().await;
-    serve_mock(mock_listener, &[]);
+    let _mock = start_mock(mock_listener, &[]).await;
 
     with_browser(&[], |browser| async move {
         // Any page of the mock's origin can be the opener (the server-side redirect pattern).

@@ -19,8 +19,8 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::{AdminError, JsonBody};
 use crate::domain::permissions::Permission;
@@ -29,33 +29,89 @@ use crate::domain::world::Mode;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/authorize", post(authorize))
+    Router::new().route("/authorize", post(handle))
 }
 
 /// A scope as a list or as Connect's space-separated text.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
-enum Scope {
+pub enum Scope {
     Text(String),
     List(Vec<String>),
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The body of `POST /admin/authorize`, and what [`crate::MockServer::authorize`] fills in. Every
+/// field is optional; the module doc says what each defaults to.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct AuthorizeRequest {
-    client_id: Option<String>,
-    brand: Option<String>,
-    scope: Option<Scope>,
-    email: Option<String>,
-    mode: Option<String>,
-    redirect_uri: Option<String>,
-    exchange: Option<bool>,
+pub struct AuthorizeRequest {
+    /// The app (default: the first app of the fixtures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The brand, e.g. `FORD` (default: the app's default brand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// The permissions (default: the app's default scope).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// The login, in the test-mode grammar in test mode (default: a new user each time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// `live`, `test` or `simulated` (default: `test`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// A registered redirect URI of the app (default: its first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    /// `false` answers with the code instead of exchanging it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<bool>,
 }
 
-async fn authorize(
+/// A connected user's tokens, already exchanged: what `POST /admin/authorize` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Tokens {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds the access token lives (7200).
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub user_id: Uuid,
+    /// The vehicles connected, in the order `GET /v2.0/vehicles` lists them.
+    pub vehicle_ids: Vec<Uuid>,
+    /// The login the user signed in with.
+    pub email: String,
+    pub client_id: String,
+}
+
+/// An authorization code, not yet exchanged: the answer to `"exchange": false`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Code {
+    pub code: String,
+    /// The redirect URI the code is bound to (the token request must name it).
+    pub redirect_uri: String,
+    pub user_id: Uuid,
+    pub vehicle_ids: Vec<Uuid>,
+}
+
+/// Tokens, or a code when the request said `"exchange": false`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Authorized {
+    Tokens(Tokens),
+    Code(Code),
+}
+
+async fn handle(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<AuthorizeRequest>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<Json<Authorized>, AdminError> {
+    authorize(&state, request).map(Json)
+}
+
+/// Signs a user in as `request` says and connects their vehicles, as Connect would.
+pub(crate) fn authorize(state: &AppState, request: AuthorizeRequest) -> Result<Authorized, AdminError> {
     let app = match &request.client_id {
         Some(id) => state
             .fixtures
@@ -94,7 +150,7 @@ async fn authorize(
     };
     let email = match request.email {
         Some(email) => email,
-        None => format!("{}@test.example", uuid::Uuid::new_v4()),
+        None => format!("{}@test.example", Uuid::new_v4()),
     };
     let approval = Approval {
         sign_in: SignIn {
@@ -110,27 +166,27 @@ async fn authorize(
     let approved =
         sign_in::approve(&state.fixtures, &state.world, &state.control.faults, &approval).map_err(refused)?;
     if request.exchange == Some(false) {
-        return Ok(Json(json!({
-            "code": approved.code,
-            "redirect_uri": redirect_uri,
-            "user_id": approved.user,
-            "vehicle_ids": approved.vehicles,
-        })));
+        return Ok(Authorized::Code(Code {
+            code: approved.code.to_string(),
+            redirect_uri,
+            user_id: approved.user,
+            vehicle_ids: approved.vehicles,
+        }));
     }
     let tokens = state
         .world
         .redeem_code(&app.client_id, &approved.code.to_string(), Some(&redirect_uri))
         .map_err(|error| AdminError::BadRequest(format!("the fresh code could not be exchanged: {error:?}")))?;
-    Ok(Json(json!({
-        "access_token": tokens.access_token,
-        "token_type": "Bearer",
-        "expires_in": tokens.expires_in,
-        "refresh_token": tokens.refresh_token,
-        "user_id": tokens.user,
-        "vehicle_ids": tokens.vehicles,
-        "email": approved.login,
-        "client_id": app.client_id,
-    })))
+    Ok(Authorized::Tokens(Tokens {
+        access_token: tokens.access_token.to_string(),
+        token_type: "Bearer".to_owned(),
+        expires_in: tokens.expires_in,
+        refresh_token: tokens.refresh_token.to_string(),
+        user_id: tokens.user,
+        vehicle_ids: tokens.vehicles,
+        email: approved.login,
+        client_id: app.client_id.clone(),
+    }))
 }
 
 /// How a refused sign-in answers: a Connect error is a 409 named after it, a bad e-mail a 400.

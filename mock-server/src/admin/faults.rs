@@ -22,9 +22,9 @@ use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/faults", get(list).post(add).delete(clear))
-        .route("/faults/connect", post(add_connect))
-        .route("/faults/{id}", delete(remove))
+        .route("/faults", get(handle_list).post(handle_add).delete(handle_clear))
+        .route("/faults/connect", post(handle_add_connect))
+        .route("/faults/{id}", delete(handle_remove))
 }
 
 /// The spec as written, plus `id`, `seed`, `fired`, `remaining`, and `error` as the catalogue
@@ -54,26 +54,26 @@ fn connect_rule_view(rule: &ConnectRuleSnapshot) -> Value {
     view
 }
 
-async fn list(State(state): State<AppState>, Query(filter): Query<AppFilter>) -> Json<Value> {
-    let book = state.control.faults.list(filter.app.as_deref());
+/// Every rule (of one app), as the admin API shows them.
+pub(crate) fn list(state: &AppState, app: Option<&str>) -> Value {
+    let book = state.control.faults.list(app);
     let rules: Vec<Value> = book.rules.iter().map(rule_view).collect();
     let connect: Vec<Value> = book.connect.iter().map(connect_rule_view).collect();
-    Json(json!({ "rules": rules, "connect": connect }))
+    json!({ "rules": rules, "connect": connect })
 }
 
-async fn add(State(state): State<AppState>, JsonBody(spec): JsonBody<FaultSpec>) -> Result<Json<Value>, AdminError> {
+/// Adds an API rule; the rule as the admin API shows it.
+pub(crate) fn add(state: &AppState, spec: FaultSpec) -> Result<Value, AdminError> {
     let rule = state
         .control
         .faults
         .add(spec)
         .map_err(|error| AdminError::BadRequest(error.to_string()))?;
-    Ok(Json(rule_view(&rule)))
+    Ok(rule_view(&rule))
 }
 
-async fn add_connect(
-    State(state): State<AppState>,
-    JsonBody(spec): JsonBody<ConnectFaultSpec>,
-) -> Result<Json<Value>, AdminError> {
+/// Adds a Connect rule for a known app; the rule as the admin API shows it.
+pub(crate) fn add_connect(state: &AppState, spec: ConnectFaultSpec) -> Result<Value, AdminError> {
     if state.fixtures.app(&spec.app).is_none() {
         return Err(AdminError::NotFound(format!("no app has client id {}", spec.app)));
     }
@@ -82,18 +82,42 @@ async fn add_connect(
         .faults
         .add_connect(spec)
         .map_err(|error| AdminError::BadRequest(error.to_string()))?;
-    Ok(Json(connect_rule_view(&rule)))
+    Ok(connect_rule_view(&rule))
 }
 
-async fn remove(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<Value>, AdminError> {
+/// Removes rule `id`, API or Connect.
+pub(crate) fn remove(state: &AppState, id: u64) -> Result<(), AdminError> {
     if state.control.faults.remove(id) {
-        Ok(Json(json!({ "removed": id })))
+        Ok(())
     } else {
         Err(AdminError::NotFound(format!("no fault rule {id}")))
     }
 }
 
-async fn clear(State(state): State<AppState>, Query(filter): Query<AppFilter>) -> Json<Value> {
+async fn handle_list(State(state): State<AppState>, Query(filter): Query<AppFilter>) -> Json<Value> {
+    Json(list(&state, filter.app.as_deref()))
+}
+
+async fn handle_add(
+    State(state): State<AppState>,
+    JsonBody(spec): JsonBody<FaultSpec>,
+) -> Result<Json<Value>, AdminError> {
+    add(&state, spec).map(Json)
+}
+
+async fn handle_add_connect(
+    State(state): State<AppState>,
+    JsonBody(spec): JsonBody<ConnectFaultSpec>,
+) -> Result<Json<Value>, AdminError> {
+    add_connect(&state, spec).map(Json)
+}
+
+async fn handle_remove(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<Value>, AdminError> {
+    remove(&state, id)?;
+    Ok(Json(json!({ "removed": id })))
+}
+
+async fn handle_clear(State(state): State<AppState>, Query(filter): Query<AppFilter>) -> Json<Value> {
     state.control.faults.clear(filter.app.as_deref());
     Json(json!({ "cleared": true }))
 }

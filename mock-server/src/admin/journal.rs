@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::routing::get;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -23,34 +23,42 @@ use crate::domain::journal::{self, Excerpt, Filter, HeaderExcerpt, PathFilter, R
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/requests", get(query).delete(clear))
+    Router::new().route("/requests", get(handle_find).delete(handle_clear))
 }
 
-/// The query of `GET /admin/requests`; every field is optional.
-#[derive(Debug, Default, Deserialize)]
+/// The query of `GET /admin/requests`; every field is optional, and the records must match all
+/// that are given.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RequestsQuery {
+pub struct JournalQuery {
     /// Records whose credentials were this app's.
-    app: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
     /// Unattributed records that named this client id.
-    claimed_app: Option<String>,
-    vehicle: Option<Uuid>,
-    user: Option<Uuid>,
-    method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_app: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// A glob (`*/charge`, `**/odometer`) or, without `*`, any part of the path.
-    path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     /// `429`, or a class such as `4xx`.
-    status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     /// Newer than a time (`2030-01-01T12:00:00Z`) or than a duration ago on the virtual clock (`5m`).
-    since: Option<String>,
-    limit: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// At most this many records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
 }
 
-async fn query(
-    State(state): State<AppState>,
-    query: Result<Query<RequestsQuery>, QueryRejection>,
-) -> Result<Json<Value>, AdminError> {
-    let Query(query) = query.map_err(|rejection| AdminError::BadRequest(rejection.body_text()))?;
+/// The matching records, newest first, as the admin API shows them.
+pub(crate) fn find(state: &AppState, query: &JournalQuery) -> Result<Vec<Value>, AdminError> {
     let bad = |error: &dyn std::error::Error| AdminError::BadRequest(error.to_string());
     let since = match query.since.as_deref() {
         Some(text) => Some(journal::since(text, state.clock.now()).map_err(|error| bad(&error))?),
@@ -61,21 +69,28 @@ async fn query(
         None => None,
     };
     let filter = Filter {
-        app: query.app,
-        claimed_app: query.claimed_app,
+        app: query.app.clone(),
+        claimed_app: query.claimed_app.clone(),
         vehicle: query.vehicle,
         user: query.user,
-        method: query.method,
+        method: query.method.clone(),
         path,
-        status: query.status,
+        status: query.status.clone(),
         since,
         limit: query.limit,
     };
-    let records: Vec<Value> = state.control.journal.find(&filter).iter().map(|r| view(r)).collect();
-    Ok(Json(json!({ "requests": records })))
+    Ok(state.control.journal.find(&filter).iter().map(|r| view(r)).collect())
 }
 
-async fn clear(State(state): State<AppState>, Query(filter): Query<AppFilter>) -> Json<Value> {
+async fn handle_find(
+    State(state): State<AppState>,
+    query: Result<Query<JournalQuery>, QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
+    let Query(query) = query.map_err(|rejection| AdminError::BadRequest(rejection.body_text()))?;
+    Ok(Json(json!({ "requests": find(&state, &query)? })))
+}
+
+async fn handle_clear(State(state): State<AppState>, Query(filter): Query<AppFilter>) -> Json<Value> {
     state.control.journal.clear(filter.app.as_deref());
     Json(json!({ "cleared": true }))
 }

@@ -41,8 +41,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body::Body as _;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use intercept::intercept;
@@ -77,7 +77,7 @@ impl Control {
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
-        .route("/reset", post(reset))
+        .route("/reset", post(handle_reset))
         .merge(authorize::router())
         .merge(faults::router())
         .merge(clock::router())
@@ -275,10 +275,26 @@ impl From<JsonRejection> for AdminError {
     }
 }
 
-/// `?app=<client id>`.
-#[derive(Debug, Default, Deserialize)]
+/// `?app=<client id>`: one app, or every app when absent. The request of `POST /admin/reset` (as
+/// its query or body), and the filter of the lists and clears.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct AppFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
+}
+
+impl AppFilter {
+    /// Every app.
+    pub fn all() -> Self {
+        AppFilter { app: None }
+    }
+
+    /// The app with this client id.
+    pub fn app(client_id: impl Into<String>) -> Self {
+        AppFilter {
+            app: Some(client_id.into()),
+        }
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {
@@ -287,18 +303,23 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
 
 /// `POST /admin/reset[?app=]` (or `{"app": …}`): users, tokens, vehicle state, faults, limits and
 /// the journal of one app, or of all apps and the clock too. Fixtures stay.
-async fn reset(
+async fn handle_reset(
     State(state): State<AppState>,
     Query(query): Query<AppFilter>,
     JsonBody(body): JsonBody<AppFilter>,
 ) -> Result<Json<Value>, AdminError> {
     let app = query.app.or(body.app);
-    if let Some(app) = &app
+    reset(&state, app.as_deref())?;
+    Ok(Json(json!({ "reset": app.as_deref().unwrap_or("everything") })))
+}
+
+/// Forgets what `app` (or every app, and the clock) did; the fixtures stay.
+pub(crate) fn reset(state: &AppState, app: Option<&str>) -> Result<(), AdminError> {
+    if let Some(app) = app
         && state.fixtures.app(app).is_none()
     {
         return Err(AdminError::NotFound(format!("no app has client id {app}")));
     }
-    let app = app.as_deref();
     let vehicles: Vec<uuid::Uuid> = state.world.vehicles(app).iter().map(|v| v.id).collect();
     state.world.reset(app);
     state.webhooks.registry().reset(app);
@@ -308,7 +329,7 @@ async fn reset(
     if app.is_none() {
         state.clock.reset();
     }
-    Ok(Json(json!({ "reset": app.unwrap_or("everything") })))
+    Ok(())
 }
 
 #[cfg(test)]

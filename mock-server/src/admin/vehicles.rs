@@ -14,7 +14,8 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{AdminError, AppFilter, JsonBody};
@@ -25,10 +26,68 @@ use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/vehicles", get(list))
-        .route("/vehicles/{id}", get(show).patch(change))
+        .route("/vehicles", get(handle_list))
+        .route("/vehicles/{id}", get(handle_show).patch(handle_patch))
 }
 
+/// The body of `PATCH /admin/vehicles/{id}`: a partial vehicle state, in the shape of `state` in
+/// the answer. Objects merge; anything else is replaced.
+///
+/// ```
+/// use mock_server::StatePatch;
+/// use serde_json::json;
+///
+/// let patch = StatePatch::new().set("charge.isPluggedIn", true).set("motion", "DRIVING");
+///
+/// assert_eq!(
+///     serde_json::to_value(&patch).unwrap(),
+///     json!({ "charge": { "isPluggedIn": true }, "motion": "DRIVING" })
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct StatePatch(Value);
+
+impl StatePatch {
+    /// A patch that changes nothing yet.
+    pub fn new() -> Self {
+        StatePatch(Value::Object(Map::new()))
+    }
+
+    /// Sets the field at the dotted `path` (`charge.isPluggedIn`) to `value`.
+    pub fn set(mut self, path: &str, value: impl Into<Value>) -> Self {
+        let mut slot = &mut self.0;
+        for key in path.split('.') {
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            slot = &mut slot[key];
+        }
+        *slot = value.into();
+        self
+    }
+
+    /// The patch as JSON.
+    pub fn as_json(&self) -> &Value {
+        &self.0
+    }
+}
+
+impl Default for StatePatch {
+    fn default() -> Self {
+        StatePatch::new()
+    }
+}
+
+impl From<Value> for StatePatch {
+    /// Any JSON; one that is not an object is refused when it is applied, as the admin API
+    /// refuses it.
+    fn from(patch: Value) -> Self {
+        StatePatch(patch)
+    }
+}
+
+/// A vehicle as the admin API shows it.
 fn view(vehicle: &Vehicle) -> Value {
     let spec = &vehicle.spec;
     json!({
@@ -51,26 +110,22 @@ fn vehicle_id(text: &str) -> Result<Uuid, AdminError> {
     Uuid::try_parse(text).map_err(|_| AdminError::NotFound(format!("{text:?} is not a vehicle id")))
 }
 
-async fn list(State(state): State<AppState>, Query(filter): Query<AppFilter>) -> Json<Value> {
-    let vehicles: Vec<Value> = state.world.vehicles(filter.app.as_deref()).iter().map(view).collect();
-    Json(json!({ "vehicles": vehicles }))
+/// Every connected vehicle (of one app), as the admin API shows them.
+pub(crate) fn list(state: &AppState, app: Option<&str>) -> Vec<Value> {
+    state.world.vehicles(app).iter().map(view).collect()
 }
 
-async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, AdminError> {
-    let id = vehicle_id(&id)?;
+/// One vehicle, as the admin API shows it.
+pub(crate) fn show(state: &AppState, id: Uuid) -> Result<Value, AdminError> {
     state
         .world
-        .with_vehicle(id, |vehicle| Json(view(vehicle)))
+        .with_vehicle(id, |vehicle| view(vehicle))
         .ok_or_else(|| AdminError::NotFound(format!("no vehicle {id}")))
 }
 
-async fn change(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    JsonBody(patch): JsonBody<Value>,
-) -> Result<Json<Value>, AdminError> {
-    let id = vehicle_id(&id)?;
-    if !patch.is_object() {
+/// Merges `patch` into the vehicle's state and announces the change; the vehicle as shown after.
+pub(crate) fn patch(state: &AppState, id: Uuid, patch: &StatePatch) -> Result<Value, AdminError> {
+    if !patch.0.is_object() {
         return Err(AdminError::BadRequest(PatchError::NotAnObject.to_string()));
     }
     state
@@ -78,11 +133,26 @@ async fn change(
         .update_vehicle(id, |vehicle| {
             let patched = vehicle
                 .state
-                .patched(&patch)
+                .patched(&patch.0)
                 .map_err(|error| AdminError::BadRequest(error.to_string()))?;
             vehicle.state = std::sync::Arc::new(patched);
             Ok(view(vehicle))
         })
         .ok_or_else(|| AdminError::NotFound(format!("no vehicle {id}")))?
-        .map(Json)
+}
+
+async fn handle_list(State(state): State<AppState>, Query(filter): Query<AppFilter>) -> Json<Value> {
+    Json(json!({ "vehicles": list(&state, filter.app.as_deref()) }))
+}
+
+async fn handle_show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, AdminError> {
+    show(&state, vehicle_id(&id)?).map(Json)
+}
+
+async fn handle_patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<StatePatch>,
+) -> Result<Json<Value>, AdminError> {
+    patch(&state, vehicle_id(&id)?, &request).map(Json)
 }

@@ -52,16 +52,24 @@ impl Default for LimitSettings {
     }
 }
 
-/// A change, for one app (`app`) or as the server default: only the fields given move.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A change, for one app (`app`) or as the server default: only the fields given move. The body of
+/// `PUT /admin/limits`, which the CLI sends.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_capacity: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_refill_per_minute: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vehicle_capacity: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vehicle_refill_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monthly_vehicle_requests: Option<u32>,
 }
 

@@ -1,12 +1,11 @@
-//! Helpers for the vehicle API tests: a connected car and requests to it, answered as
-//! `(status, headers, JSON body)`.
+//! Helpers for the vehicle API tests: a server with one car connected through Connect, and
+//! requests to it, answered as `(status, headers, JSON body)`.
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use uuid::Uuid;
 
-use crate::harness::{Connect, TestEnv};
+use crate::support::{Connect, Connected, TestEnv};
 
 /// Every permission a vehicle endpoint needs.
 pub const ALL: &str = "read_vehicle_info read_vin read_odometer read_location read_fuel read_battery read_charge \
@@ -37,11 +36,19 @@ impl Answer {
     }
 }
 
-/// A vehicle connected through Connect, and the token that reaches it.
+/// A server of its own with a vehicle connected through Connect: the car (`car.vehicle`,
+/// `car.access_token`, …) and the server it is on.
 pub struct Car {
     pub env: TestEnv,
-    pub token: String,
-    pub id: String,
+    pub connected: Connected,
+}
+
+impl std::ops::Deref for Car {
+    type Target = Connected;
+
+    fn deref(&self) -> &Connected {
+        &self.connected
+    }
 }
 
 impl Car {
@@ -57,17 +64,13 @@ impl Car {
 
     pub async fn connect_with(connect: Connect<'_>) -> Car {
         let env = TestEnv::start().await;
-        let (token, id) = connect_on(&env, connect).await;
-        Car { env, token, id }
-    }
-
-    pub fn uuid(&self) -> Uuid {
-        Uuid::parse_str(&self.id).expect("a UUID")
+        let connected = connect_on(&env, connect).await;
+        Car { env, connected }
     }
 
     /// `/v2.0/vehicles/{id}{path}`.
     pub fn path(&self, path: &str) -> String {
-        format!("/v2.0/vehicles/{}{path}", self.id)
+        format!("/v2.0/vehicles/{}{path}", self.vehicle)
     }
 
     pub async fn get(&self, path: &str) -> Answer {
@@ -80,17 +83,23 @@ impl Car {
 
     /// Any request to an absolute path on the mock, with this car's token.
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Answer {
-        send(&self.env, &self.token, method, path, body, headers).await
+        send(&self.env, &self.access_token, method, path, body, headers).await
     }
 }
 
-/// Connects on an existing server and returns `(access token, first vehicle id)`.
-pub async fn connect_on(env: &TestEnv, connect: Connect<'_>) -> (String, String) {
+/// Connects on an existing server through Connect's pages: the user and their first vehicle.
+pub async fn connect_on(env: &TestEnv, connect: Connect<'_>) -> Connected {
     let code = env.code(&connect).await;
     let tokens = env.exchange(&code).await;
     let answer = send(env, &tokens.access_token, Method::GET, "/v2.0/vehicles", None, &[]).await;
-    let id = answer.body["vehicles"][0].as_str().expect("a vehicle").to_owned();
-    (tokens.access_token, id)
+    let vehicle = answer.body["vehicles"][0].as_str().expect("a vehicle").to_owned();
+    let user = send(env, &tokens.access_token, Method::GET, "/v2.0/user", None, &[]).await;
+    Connected {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        user: user.body["id"].as_str().expect("a user id").to_owned(),
+        vehicle,
+    }
 }
 
 pub async fn send(

@@ -1,12 +1,9 @@
 //! `TestEnv`: a mock server on port 0 in the test's own runtime, and helpers named after what a
 //! person or an app does (open Connect, sign in, allow, exchange the code, call the API).
 
-use std::net::SocketAddr;
-
-use mock_server::{AppState, Fixtures};
+use mock_server::{AppState, MockServer, MockServerBuilder};
 use reqwest::{Response, StatusCode, header};
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 pub const CLIENT_ID: &str = "demo-client";
 pub const CLIENT_SECRET: &str = "demo-secret";
@@ -14,6 +11,9 @@ pub const REDIRECT_URI: &str = "https://example.com/auth";
 
 pub struct TestEnv {
     pub base: String,
+    /// Held so the platform lives as long as the environment: dropping it shuts the server down.
+    _server: MockServer,
+    /// The server's state, for tests that reach into the world or test control.
     pub state: AppState,
     /// A browser-like client that does not follow redirects, so each hop can be asserted.
     pub http: reqwest::Client,
@@ -56,21 +56,26 @@ pub struct Tokens {
 
 impl TestEnv {
     pub async fn start() -> Self {
-        Self::with_state(AppState::new(Fixtures::embedded().expect("the built-in fixtures load"))).await
+        Self::with(MockServer::builder()).await
     }
 
-    pub async fn with_state(state: AppState) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let addr: SocketAddr = listener.local_addr().expect("local addr");
-        tokio::spawn(mock_server::serve(listener, state.clone(), std::future::pending()));
+    /// A server started with these switches (`--auto-approve`, `--admin-token`, `--limits`, …).
+    pub async fn with_settings(settings: mock_server::state::Settings) -> Self {
+        Self::with(MockServer::builder().settings(settings)).await
+    }
+
+    /// The platform as `server` says (fixtures, switches), on port 0.
+    pub async fn with(server: MockServerBuilder) -> Self {
+        let server = server.start().await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
             .expect("client");
         TestEnv {
-            base: format!("http://{addr}"),
-            state,
+            base: server.uri(),
+            state: server.state().clone(),
+            _server: server,
             http,
         }
     }
@@ -201,6 +206,12 @@ impl TestEnv {
             .expect("json");
         let id = vehicles["vehicles"][0].as_str().expect("a vehicle").to_owned();
         (tokens, id)
+    }
+
+    /// Any answer's status and JSON body.
+    pub async fn json(&self, response: Response) -> (StatusCode, Value) {
+        let status = response.status();
+        (status, response.json().await.expect("a JSON body"))
     }
 
     /// `GET path` with a bearer token.

@@ -4,16 +4,7 @@
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::TestEnv;
-
-/// A car connected through `POST /admin/authorize`.
-#[derive(Debug, Clone)]
-pub struct Connected {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub user: String,
-    pub vehicle: String,
-}
+use crate::support::{Connected, TestEnv};
 
 impl TestEnv {
     /// Any admin call; the status and the JSON answer.
@@ -43,17 +34,12 @@ impl TestEnv {
                 Some(json!({ "client_id": client_id, "brand": brand, "scope": scope })),
             )
             .await;
-        Connected {
-            access_token: text(&answer["access_token"]),
-            refresh_token: text(&answer["refresh_token"]),
-            user: text(&answer["user_id"]),
-            vehicle: text(&answer["vehicle_ids"][0]),
-        }
+        Connected::from_authorized(&answer)
     }
 
     /// Connects a `brand` vehicle for the demo app.
     pub async fn authorize(&self, brand: &str, scope: &str) -> Connected {
-        self.authorize_as(crate::harness::CLIENT_ID, brand, scope).await
+        self.authorize_as(crate::support::CLIENT_ID, brand, scope).await
     }
 
     /// Adds an API fault rule; its id.
@@ -82,26 +68,6 @@ impl TestEnv {
     }
 }
 
-pub fn text(value: &Value) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("{value} is not text"))
-        .to_owned()
-}
-
-pub async fn json_of(response: Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.expect("JSON"))
-}
-
-impl TestEnv {
-    /// A server started with these switches (`--auto-approve`, `--admin-token`, `--limits`, …).
-    pub async fn with_settings(settings: mock_server::state::Settings) -> Self {
-        let fixtures = mock_server::Fixtures::embedded().expect("the built-in fixtures load");
-        Self::with_state(mock_server::AppState::with_settings(fixtures, settings)).await
-    }
-}
-
 impl TestEnv {
     /// Like [`TestEnv::read`], but a transport failure is returned instead of panicking.
     pub async fn read_raw(&self, car: &Connected, path: &str) -> reqwest::Result<Response> {
@@ -123,12 +89,7 @@ impl TestEnv {
                 Some(json!({ "brand": brand, "scope": scope, "mode": "simulated" })),
             )
             .await;
-        Connected {
-            access_token: text(&answer["access_token"]),
-            refresh_token: text(&answer["refresh_token"]),
-            user: text(&answer["user_id"]),
-            vehicle: text(&answer["vehicle_ids"][0]),
-        }
+        Connected::from_authorized(&answer)
     }
 
     /// `POST /v2.0/vehicles/{vehicle}{path}` with a JSON body and the car's token.

@@ -27,24 +27,32 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use mock_server::admin::authorize::Scope;
+use mock_server::domain::sign_in::ConnectErrorCode;
+use mock_server::{
+    AppFilter, AuthorizeRequest, ClockAdvance, ClockSet, ConnectFaultSpec, ErrorName, FaultSpec, JournalQuery,
+    LimitChange, StatePatch,
+};
 use reqwest::Method;
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
 
 use crate::config::Config;
 
 /// An offline Smartcar platform: Connect, OAuth and the vehicle API on one port, plus test control.
 #[derive(Debug, Parser)]
 #[command(name = "mock-server", version, about, args_conflicts_with_subcommands = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
     /// With no subcommand, the server runs with these options.
     #[command(flatten)]
-    pub serve: Config,
+    pub(crate) serve: Config,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the platform (what `mock-server` alone does).
     Serve(Config),
     /// Is the server up? Prints its status and the time on its clock.
@@ -70,7 +78,7 @@ pub enum Command {
 
 /// Which server to drive.
 #[derive(Debug, Clone, Args)]
-pub struct Target {
+pub(crate) struct Target {
     /// The running mock's base URL.
     #[arg(
         long,
@@ -78,14 +86,14 @@ pub struct Target {
         default_value = "http://127.0.0.1:4000",
         global = true
     )]
-    pub server: String,
+    pub(crate) server: String,
     /// The server's `--admin-token`, if it was started with one.
     #[arg(long, env = "SMARTCAR_MOCK_ADMIN_TOKEN", global = true)]
-    pub admin_token: Option<String>,
+    pub(crate) admin_token: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct TokenArgs {
+pub(crate) struct TokenArgs {
     #[command(flatten)]
     target: Target,
     /// The app (default: the first app of the fixtures).
@@ -112,7 +120,7 @@ pub struct TokenArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct FaultArgs {
+pub(crate) struct FaultArgs {
     #[command(flatten)]
     target: Target,
     #[command(subcommand)]
@@ -140,10 +148,10 @@ struct FaultAdd {
     app: Option<String>,
     /// Only requests of this user id.
     #[arg(long)]
-    user: Option<String>,
+    user: Option<Uuid>,
     /// Only requests for this vehicle id.
     #[arg(long)]
-    vehicle: Option<String>,
+    vehicle: Option<Uuid>,
     /// Only this HTTP method.
     #[arg(long)]
     method: Option<String>,
@@ -183,8 +191,8 @@ struct FaultConnect {
     email: Option<String>,
     /// access_denied, invalid_subscription, vehicle_incompatible, no_vehicles,
     /// configuration_error or server_error.
-    #[arg(long)]
-    error: String,
+    #[arg(long, value_parser = connect_error)]
+    error: ConnectErrorCode,
     /// How many authorizations fail (default 1).
     #[arg(long)]
     times: Option<u32>,
@@ -198,7 +206,7 @@ struct AppOption {
 }
 
 #[derive(Debug, Args)]
-pub struct ClockArgs {
+pub(crate) struct ClockArgs {
     #[command(flatten)]
     target: Target,
     #[command(subcommand)]
@@ -218,7 +226,7 @@ enum ClockAction {
 }
 
 #[derive(Debug, Args)]
-pub struct VehicleArgs {
+pub(crate) struct VehicleArgs {
     #[command(flatten)]
     target: Target,
     #[command(subcommand)]
@@ -240,7 +248,7 @@ enum VehicleAction {
 }
 
 #[derive(Debug, Args)]
-pub struct LimitsArgs {
+pub(crate) struct LimitsArgs {
     #[command(flatten)]
     target: Target,
     #[command(subcommand)]
@@ -252,13 +260,13 @@ enum LimitsAction {
     /// The limits in force (the default).
     Show(AppOption),
     /// Switch the limits on, optionally changing them.
-    On(LimitChange),
+    On(LimitArgs),
     /// Switch the limits off.
     Off(AppOption),
 }
 
 #[derive(Debug, Args)]
-struct LimitChange {
+struct LimitArgs {
     /// Only for this app (default: the server default).
     #[arg(long)]
     app: Option<String>,
@@ -280,7 +288,7 @@ struct LimitChange {
 }
 
 #[derive(Debug, Args)]
-pub struct JournalArgs {
+pub(crate) struct JournalArgs {
     #[command(flatten)]
     target: Target,
     /// Only this app (client id).
@@ -288,10 +296,10 @@ pub struct JournalArgs {
     app: Option<String>,
     /// Only this vehicle id.
     #[arg(long)]
-    vehicle: Option<String>,
+    vehicle: Option<Uuid>,
     /// Only this user id.
     #[arg(long)]
-    user: Option<String>,
+    user: Option<Uuid>,
     /// Only this HTTP method.
     #[arg(long)]
     method: Option<String>,
@@ -310,7 +318,7 @@ pub struct JournalArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ResetArgs {
+pub(crate) struct ResetArgs {
     #[command(flatten)]
     target: Target,
     /// Only this app (default: everything, and the clock).
@@ -319,7 +327,7 @@ pub struct ResetArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct HostsArgs {
+pub(crate) struct HostsArgs {
     /// The mock's HTTPS address (its --tls-addr). A hosts file maps names, not ports, so clients
     /// reach it only on port 443.
     #[arg(long, env = "SMARTCAR_MOCK_TLS_ADDR", default_value = "127.0.0.1:443")]
@@ -330,51 +338,37 @@ pub struct HostsArgs {
 }
 
 /// Runs a client subcommand and prints the server's JSON answer.
-pub async fn run(command: Command) -> anyhow::Result<()> {
+pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
     let answer = match command {
         Command::Serve(_) => bail!("serve is not a client subcommand"),
         Command::Hosts(args) => return print(&hosts(args.tls_addr, args.tls_cert_out.as_deref())),
-        Command::Health(target) => call(&target, Method::GET, "/admin/health", &[], None).await?,
-        Command::Token(args) => token(args).await?,
+        Command::Health(target) => call(target.request(Method::GET, "/admin/health")?).await?,
+        Command::Token(args) => {
+            let target = &args.target;
+            call(target.request(Method::POST, "/admin/authorize")?.json(&args.request())).await?
+        }
         Command::Fault(args) => fault(args).await?,
         Command::Clock(args) => {
             let target = &args.target;
-            match args.action.unwrap_or(ClockAction::Show) {
-                ClockAction::Show => call(target, Method::GET, "/admin/clock", &[], None).await?,
-                ClockAction::Advance { by } => {
-                    call(
-                        target,
-                        Method::POST,
-                        "/admin/clock/advance",
-                        &[],
-                        Some(json!({ "by": by })),
-                    )
-                    .await?
-                }
-                ClockAction::Set { now } => {
-                    call(target, Method::PUT, "/admin/clock", &[], Some(json!({ "now": now }))).await?
-                }
-                ClockAction::Reset => call(target, Method::DELETE, "/admin/clock", &[], None).await?,
-            }
+            let request = match args.action.unwrap_or(ClockAction::Show) {
+                ClockAction::Show => target.request(Method::GET, "/admin/clock")?,
+                ClockAction::Advance { by } => target
+                    .request(Method::POST, "/admin/clock/advance")?
+                    .json(&ClockAdvance { by }),
+                ClockAction::Set { now } => target.request(Method::PUT, "/admin/clock")?.json(&ClockSet { now }),
+                ClockAction::Reset => target.request(Method::DELETE, "/admin/clock")?,
+            };
+            call(request).await?
         }
         Command::Vehicle(args) => vehicle(args).await?,
         Command::Limits(args) => limits(args).await?,
         Command::Journal(args) => {
-            let query = pairs([
-                ("app", args.app),
-                ("vehicle", args.vehicle),
-                ("user", args.user),
-                ("method", args.method),
-                ("path", args.path),
-                ("status", args.status),
-                ("since", args.since),
-                ("limit", args.limit.map(|n| n.to_string())),
-            ]);
-            call(&args.target, Method::GET, "/admin/requests", &query, None).await?
+            let target = &args.target;
+            call(target.request(Method::GET, "/admin/requests")?.query(&args.query())).await?
         }
         Command::Reset(args) => {
-            let query = pairs([("app", args.app)]);
-            call(&args.target, Method::POST, "/admin/reset", &query, None).await?
+            let filter = AppFilter { app: args.app };
+            call(args.target.request(Method::POST, "/admin/reset")?.query(&filter)).await?
         }
     };
     print(&serde_json::to_string_pretty(&answer)?)
@@ -390,7 +384,7 @@ fn print(text: &str) -> anyhow::Result<()> {
 
 /// The hosts-file lines for a mock whose HTTPS listener is `tls_addr`, then (as comments, so the
 /// whole text can be appended to a hosts file) how each runtime trusts the certificate `cert`.
-pub fn hosts(tls_addr: SocketAddr, cert: Option<&Path>) -> String {
+pub(crate) fn hosts(tls_addr: SocketAddr, cert: Option<&Path>) -> String {
     // A wildcard address listens on loopback too; a hosts file needs one address to dial.
     let ip = match tls_addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -411,7 +405,7 @@ pub fn hosts(tls_addr: SocketAddr, cert: Option<&Path>) -> String {
             ip_port = SocketAddr::new(tls_addr.ip(), 443),
         ));
     }
-    for host in crate::tls::SMARTCAR_HOSTS {
+    for host in mock_server::tls::SMARTCAR_HOSTS {
         text.push_str(&format!("{ip} {host}\n"));
     }
     let (cert, written) = match cert {
@@ -440,92 +434,116 @@ pub fn hosts(tls_addr: SocketAddr, cert: Option<&Path>) -> String {
     text
 }
 
-async fn token(args: TokenArgs) -> anyhow::Result<Value> {
-    let mut body = Map::new();
-    insert(&mut body, "client_id", args.client_id);
-    insert(&mut body, "brand", args.brand);
-    if !args.scope.is_empty() {
-        body.insert("scope".into(), args.scope.join(" ").into());
+/// A Connect error by the name the admin API reads (`access_denied`, …).
+fn connect_error(text: &str) -> Result<ConnectErrorCode, String> {
+    use serde::de::IntoDeserializer;
+    let text: serde::de::value::StrDeserializer<'_, serde::de::value::Error> = text.into_deserializer();
+    ConnectErrorCode::deserialize(text).map_err(|error| error.to_string())
+}
+
+impl TokenArgs {
+    /// The body of `POST /admin/authorize`.
+    fn request(&self) -> AuthorizeRequest {
+        AuthorizeRequest {
+            client_id: self.client_id.clone(),
+            brand: self.brand.clone(),
+            scope: (!self.scope.is_empty()).then(|| Scope::Text(self.scope.join(" "))),
+            email: self.email.clone(),
+            mode: self.mode.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            exchange: self.code_only.then_some(false),
+        }
     }
-    insert(&mut body, "email", args.email);
-    insert(&mut body, "mode", args.mode);
-    insert(&mut body, "redirect_uri", args.redirect_uri);
-    if args.code_only {
-        body.insert("exchange".into(), false.into());
+}
+
+impl FaultAdd {
+    /// The body of `POST /admin/faults`.
+    fn spec(self) -> FaultSpec {
+        FaultSpec {
+            app: self.app,
+            user: self.user,
+            vehicle: self.vehicle,
+            method: self.method,
+            path: self.path,
+            error: self.error.map(ErrorName::Text),
+            retry_after: self.retry_after,
+            latency: self.latency,
+            drop: self.drop,
+            times: self.times,
+            probability: self.probability,
+            seed: self.seed,
+        }
     }
-    call(
-        &args.target,
-        Method::POST,
-        "/admin/authorize",
-        &[],
-        Some(Value::Object(body)),
-    )
-    .await
+}
+
+impl JournalArgs {
+    /// The query of `GET /admin/requests`.
+    fn query(&self) -> JournalQuery {
+        JournalQuery {
+            app: self.app.clone(),
+            claimed_app: None,
+            vehicle: self.vehicle,
+            user: self.user,
+            method: self.method.clone(),
+            path: self.path.clone(),
+            status: self.status.clone(),
+            since: self.since.clone(),
+            limit: self.limit,
+        }
+    }
+}
+
+impl LimitArgs {
+    /// The body of `PUT /admin/limits` that switches the limits on with these changes.
+    fn switch_on(self) -> LimitChange {
+        LimitChange {
+            app: self.app,
+            enabled: Some(true),
+            app_capacity: self.app_capacity,
+            app_refill_per_minute: self.app_refill_per_minute,
+            vehicle_capacity: self.vehicle_capacity,
+            vehicle_refill_seconds: self.vehicle_refill_seconds,
+            monthly_vehicle_requests: self.monthly_vehicle_requests,
+        }
+    }
 }
 
 async fn fault(args: FaultArgs) -> anyhow::Result<Value> {
     let target = &args.target;
-    match args.action {
-        FaultAction::Add(add) => {
-            let mut body = Map::new();
-            insert(&mut body, "app", add.app);
-            insert(&mut body, "user", add.user);
-            insert(&mut body, "vehicle", add.vehicle);
-            insert(&mut body, "method", add.method);
-            insert(&mut body, "path", add.path);
-            insert(&mut body, "error", add.error);
-            insert(&mut body, "retry_after", add.retry_after);
-            insert(&mut body, "latency", add.latency);
-            if add.drop {
-                body.insert("drop".into(), true.into());
-            }
-            insert(&mut body, "times", add.times);
-            insert(&mut body, "probability", add.probability);
-            insert(&mut body, "seed", add.seed);
-            call(target, Method::POST, "/admin/faults", &[], Some(Value::Object(body))).await
-        }
+    let request = match args.action {
+        FaultAction::Add(add) => target.request(Method::POST, "/admin/faults")?.json(&add.spec()),
         FaultAction::Connect(connect) => {
-            let mut body = Map::new();
-            body.insert("app".into(), connect.app.into());
-            insert(&mut body, "email", connect.email);
-            body.insert("error".into(), connect.error.into());
-            insert(&mut body, "times", connect.times);
-            call(
-                target,
-                Method::POST,
-                "/admin/faults/connect",
-                &[],
-                Some(Value::Object(body)),
-            )
-            .await
+            let spec = ConnectFaultSpec {
+                app: connect.app,
+                email: connect.email,
+                error: connect.error,
+                times: connect.times,
+            };
+            target.request(Method::POST, "/admin/faults/connect")?.json(&spec)
         }
-        FaultAction::List(app) => call(target, Method::GET, "/admin/faults", &pairs([("app", app.app)]), None).await,
-        FaultAction::Remove { id } => call(target, Method::DELETE, &format!("/admin/faults/{id}"), &[], None).await,
-        FaultAction::Clear(app) => {
-            call(
-                target,
-                Method::DELETE,
-                "/admin/faults",
-                &pairs([("app", app.app)]),
-                None,
-            )
-            .await
-        }
-    }
+        FaultAction::List(app) => target
+            .request(Method::GET, "/admin/faults")?
+            .query(&AppFilter { app: app.app }),
+        FaultAction::Remove { id } => target.request(Method::DELETE, &format!("/admin/faults/{id}"))?,
+        FaultAction::Clear(app) => target
+            .request(Method::DELETE, "/admin/faults")?
+            .query(&AppFilter { app: app.app }),
+    };
+    call(request).await
 }
 
 async fn vehicle(args: VehicleArgs) -> anyhow::Result<Value> {
     let target = &args.target;
-    match args.action {
-        VehicleAction::List(app) => {
-            call(target, Method::GET, "/admin/vehicles", &pairs([("app", app.app)]), None).await
-        }
-        VehicleAction::Show { id } => call(target, Method::GET, &vehicle_path(&id)?, &[], None).await,
-        VehicleAction::Set { id, changes } => {
-            let patch = state_patch(&changes)?;
-            call(target, Method::PATCH, &vehicle_path(&id)?, &[], Some(patch)).await
-        }
-    }
+    let request = match args.action {
+        VehicleAction::List(app) => target
+            .request(Method::GET, "/admin/vehicles")?
+            .query(&AppFilter { app: app.app }),
+        VehicleAction::Show { id } => target.request(Method::GET, &vehicle_path(&id)?)?,
+        VehicleAction::Set { id, changes } => target
+            .request(Method::PATCH, &vehicle_path(&id)?)?
+            .json(&state_patch(&changes)?),
+    };
+    call(request).await
 }
 
 fn vehicle_path(id: &str) -> anyhow::Result<String> {
@@ -533,91 +551,69 @@ fn vehicle_path(id: &str) -> anyhow::Result<String> {
     Ok(format!("/admin/vehicles/{id}"))
 }
 
-/// `charge.isPluggedIn=true motion=DRIVING` (or one JSON object) as a state change.
-pub fn state_patch(changes: &[String]) -> anyhow::Result<Value> {
+/// `charge.isPluggedIn=true motion=DRIVING` (or one JSON object) as a state change. Values are
+/// JSON where they parse as JSON, else text.
+pub(crate) fn state_patch(changes: &[String]) -> anyhow::Result<StatePatch> {
     if let [only] = changes
         && only.trim_start().starts_with('{')
     {
-        return serde_json::from_str(only).context("the change is not a JSON object");
+        let patch: Value = serde_json::from_str(only).context("the change is not a JSON object")?;
+        return Ok(StatePatch::from(patch));
     }
-    let mut patch = Value::Object(Map::new());
+    let mut patch = StatePatch::new();
     for change in changes {
         let Some((path, value)) = change.split_once('=') else {
             bail!("{change:?} is not field.path=value");
         };
         let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
-        let mut slot = &mut patch;
-        for key in path.split('.') {
-            if !slot.is_object() {
-                *slot = Value::Object(Map::new());
-            }
-            slot = &mut slot[key];
-        }
-        *slot = value;
+        patch = patch.set(path, value);
     }
     Ok(patch)
 }
 
 async fn limits(args: LimitsArgs) -> anyhow::Result<Value> {
     let target = &args.target;
-    match args.action.unwrap_or(LimitsAction::Show(AppOption { app: None })) {
-        LimitsAction::Show(app) => call(target, Method::GET, "/admin/limits", &pairs([("app", app.app)]), None).await,
-        LimitsAction::On(change) => {
-            let mut body = Map::new();
-            body.insert("enabled".into(), true.into());
-            insert(&mut body, "app", change.app);
-            insert(&mut body, "app_capacity", change.app_capacity);
-            insert(&mut body, "app_refill_per_minute", change.app_refill_per_minute);
-            insert(&mut body, "vehicle_capacity", change.vehicle_capacity);
-            insert(&mut body, "vehicle_refill_seconds", change.vehicle_refill_seconds);
-            insert(&mut body, "monthly_vehicle_requests", change.monthly_vehicle_requests);
-            call(target, Method::PUT, "/admin/limits", &[], Some(Value::Object(body))).await
-        }
+    let request = match args.action.unwrap_or(LimitsAction::Show(AppOption { app: None })) {
+        LimitsAction::Show(app) => target
+            .request(Method::GET, "/admin/limits")?
+            .query(&AppFilter { app: app.app }),
+        LimitsAction::On(change) => target.request(Method::PUT, "/admin/limits")?.json(&change.switch_on()),
         LimitsAction::Off(app) => {
-            let mut body = Map::new();
-            body.insert("enabled".into(), false.into());
-            insert(&mut body, "app", app.app);
-            call(target, Method::PUT, "/admin/limits", &[], Some(Value::Object(body))).await
+            let change = LimitChange {
+                app: app.app,
+                enabled: Some(false),
+                ..LimitChange::default()
+            };
+            target.request(Method::PUT, "/admin/limits")?.json(&change)
         }
+    };
+    call(request).await
+}
+
+impl Target {
+    /// A call of the admin API at `path`, with the admin token when one was given.
+    fn request(&self, method: Method, path: &str) -> anyhow::Result<reqwest::RequestBuilder> {
+        mock_server::webhooks::client::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .context("building the HTTP client")?;
+        let url = format!("{}{path}", self.server.trim_end_matches('/'));
+        let request = client.request(method, url);
+        Ok(match &self.admin_token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        })
     }
 }
 
-fn insert(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {
-    if let Some(value) = value {
-        map.insert(key.to_owned(), value.into());
-    }
-}
-
-fn pairs<const N: usize>(items: [(&'static str, Option<String>); N]) -> Vec<(&'static str, String)> {
-    items
-        .into_iter()
-        .filter_map(|(key, value)| value.map(|value| (key, value)))
-        .collect()
-}
-
-/// One admin call: the JSON answer, or an error carrying the server's message.
-async fn call(
-    target: &Target,
-    method: Method,
-    path: &str,
-    query: &[(&str, String)],
-    body: Option<Value>,
-) -> anyhow::Result<Value> {
-    crate::webhooks::client::install_crypto_provider();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .context("building the HTTP client")?;
-    let url = format!("{}{path}", target.server.trim_end_matches('/'));
-    let mut request = client.request(method, &url).query(query);
-    if let Some(token) = &target.admin_token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request
-        .send()
+/// Sends one admin call: the JSON answer, or an error carrying the server's message.
+async fn call(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    let (client, request) = request.build_split();
+    let request = request.context("writing the request")?;
+    let url = request.url().clone();
+    let response = client
+        .execute(request)
         .await
         .with_context(|| format!("calling {url} (is the mock running? --server / SMARTCAR_MOCK_SERVER)"))?;
     let status = response.status();
@@ -647,8 +643,8 @@ mod tests {
         .map(String::from);
 
         assert_eq!(
-            state_patch(&changes).expect("a patch"),
-            json!({ "charge": { "isPluggedIn": true, "state": "CHARGING" }, "odometer": { "distance": 12.5 } })
+            state_patch(&changes).expect("a patch").as_json(),
+            &serde_json::json!({ "charge": { "isPluggedIn": true, "state": "CHARGING" }, "odometer": { "distance": 12.5 } })
         );
     }
 
@@ -707,7 +703,10 @@ mod tests {
         let zero = Cli::try_parse_from(["mock-server", "--max-connections", "0"]);
 
         assert_eq!(capped.serve.max_connections.get(), 2);
-        assert_eq!(default.serve.max_connections, crate::serving::DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(
+            default.serve.max_connections,
+            mock_server::serving::DEFAULT_MAX_CONNECTIONS
+        );
         assert!(zero.is_err());
     }
 
@@ -736,5 +735,46 @@ mod tests {
             panic!("a token command");
         };
         assert_eq!(args.scope, ["read_odometer", "control_charge"]);
+    }
+
+    #[test]
+    fn a_token_subcommand_sends_the_admin_apis_authorize_request() {
+        let cli = Cli::try_parse_from([
+            "mock-server",
+            "token",
+            "--brand",
+            "FORD",
+            "--scope",
+            "read_odometer",
+            "control_charge",
+            "--code-only",
+        ])
+        .expect("parses");
+
+        let Some(Command::Token(args)) = cli.command else {
+            panic!("a token command");
+        };
+        assert_eq!(
+            serde_json::to_value(args.request()).expect("JSON"),
+            serde_json::json!({ "brand": "FORD", "scope": "read_odometer control_charge", "exchange": false })
+        );
+    }
+
+    #[test]
+    fn a_connect_fault_takes_the_connect_errors_by_their_names_only() {
+        let known = Cli::try_parse_from([
+            "mock-server",
+            "fault",
+            "connect",
+            "--app",
+            "a",
+            "--error",
+            "no_vehicles",
+        ]);
+        let unknown = Cli::try_parse_from(["mock-server", "fault", "connect", "--app", "a", "--error", "nope"]);
+
+        assert!(known.is_ok());
+        let error = unknown.expect_err("not a Connect error").to_string();
+        assert!(error.contains("access_denied"), "{error}");
     }
 }

@@ -5,29 +5,27 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-
-use crate::domain::fixtures::{App, Fixtures};
-use crate::domain::permissions::Permission;
+use mock_server::domain::fixtures::{App, Fixtures};
 
 /// An offline Smartcar platform: Connect, OAuth and the vehicle API on one port.
 #[derive(Debug, Parser)]
 #[command(name = "mock-server", version, about)]
-pub struct Config {
+pub(crate) struct Config {
     /// Address to listen on. Port 0 picks a free port; the first line printed says which.
     #[arg(long, env = "SMARTCAR_MOCK_ADDR", default_value = "127.0.0.1:4000")]
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 
     /// Folder holding apps.json, brands.json and accounts.json (default: the fixtures built in).
     #[arg(long, env = "SMARTCAR_MOCK_FIXTURES")]
-    pub fixtures: Option<PathBuf>,
+    pub(crate) fixtures: Option<PathBuf>,
 
     /// Registers (or updates) an app with this client id, so a pipeline can reuse its settings.
     #[arg(long, env = "SMARTCAR_CLIENT_ID")]
-    pub client_id: Option<String>,
+    pub(crate) client_id: Option<String>,
 
     /// The secret of the `--client-id` app.
     #[arg(long, env = "SMARTCAR_CLIENT_SECRET", requires = "client_id")]
-    pub client_secret: Option<String>,
+    pub(crate) client_secret: Option<String>,
 
     /// A redirect URI of the `--client-id` app; repeat for several (comma-separated in the env).
     #[arg(
@@ -36,79 +34,79 @@ pub struct Config {
         value_delimiter = ',',
         requires = "client_id"
     )]
-    pub redirect_uris: Vec<String>,
+    pub(crate) redirect_uris: Vec<String>,
 
     /// The application management token of the `--client-id` app.
     #[arg(long, env = "SMARTCAR_AMT", requires = "client_id")]
-    pub amt: Option<String>,
+    pub(crate) amt: Option<String>,
 
     /// `GET /oauth/authorize` redirects back with a code at once (no pages): SDK flows need no browser.
     #[arg(long, env = "SMARTCAR_MOCK_AUTO_APPROVE")]
-    pub auto_approve: bool,
+    pub(crate) auto_approve: bool,
 
     /// Opens the admin API (`/admin`) to any address, behind `Authorization: Bearer <token>`.
     /// Without it, the admin API answers loopback only.
     #[arg(long, env = "SMARTCAR_MOCK_ADMIN_TOKEN")]
-    pub admin_token: Option<String>,
+    pub(crate) admin_token: Option<String>,
 
     /// Starts with Smartcar's request limits on (120 per app refilling 2 a minute, a per-vehicle
     /// throttle, a monthly quota per vehicle).
     #[arg(long, env = "SMARTCAR_MOCK_LIMITS")]
-    pub limits: bool,
+    pub(crate) limits: bool,
 
     /// Requests the journal (`GET /admin/requests`) keeps per app; 0 turns it off.
-    #[arg(long, env = "SMARTCAR_MOCK_JOURNAL_SIZE", default_value_t = crate::domain::journal::DEFAULT_SIZE)]
-    pub journal_size: usize,
+    #[arg(long, env = "SMARTCAR_MOCK_JOURNAL_SIZE", default_value_t = mock_server::domain::journal::DEFAULT_SIZE)]
+    pub(crate) journal_size: usize,
 
     /// Users each app keeps; signing in one more forgets the least recently used one with its
     /// vehicles, grants and tokens, so a long-running mock has a memory ceiling (~2 KiB a user).
     #[arg(
         long,
         env = "SMARTCAR_MOCK_MAX_USERS",
-        default_value_t = crate::domain::world::DEFAULT_MAX_USERS,
+        default_value_t = mock_server::domain::world::DEFAULT_MAX_USERS,
         value_parser = at_least_one
     )]
-    pub max_users: usize,
+    pub(crate) max_users: usize,
 
     /// Also serve HTTPS here under Smartcar's real host names, for a browser that maps
     /// `connect.smartcar.com` and `javascript-sdk.smartcar.com` to this mock. Off by default.
     #[arg(long, env = "SMARTCAR_MOCK_TLS_ADDR")]
-    pub tls_addr: Option<SocketAddr>,
+    pub(crate) tls_addr: Option<SocketAddr>,
 
     /// Write the HTTPS certificate (PEM) here, so `curl --cacert` or `NODE_EXTRA_CA_CERTS` trust it.
     #[arg(long, env = "SMARTCAR_MOCK_TLS_CERT_OUT", requires = "tls_addr")]
-    pub tls_cert_out: Option<PathBuf>,
+    pub(crate) tls_cert_out: Option<PathBuf>,
 
     /// Also trust the certificates in this PEM file (beside the system's) when delivering
     /// webhooks to `https://` receivers: a local receiver's CA or self-signed certificate.
-    #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = crate::webhooks::client::parse_ca_cert)]
-    pub ca_cert: Option<crate::webhooks::CaCert>,
+    #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = mock_server::webhooks::client::parse_ca_cert)]
+    pub(crate) ca_cert: Option<mock_server::webhooks::CaCert>,
 
     /// Open connections allowed at once, both listeners together; past it, new connections wait
     /// until one closes.
-    #[arg(long, env = "SMARTCAR_MOCK_MAX_CONNECTIONS", default_value_t = crate::serving::DEFAULT_MAX_CONNECTIONS)]
-    pub max_connections: std::num::NonZeroUsize,
+    #[arg(long, env = "SMARTCAR_MOCK_MAX_CONNECTIONS", default_value_t = mock_server::serving::DEFAULT_MAX_CONNECTIONS)]
+    pub(crate) max_connections: std::num::NonZeroUsize,
 }
 
 impl Config {
     /// The behaviour switches of the command line.
-    pub fn settings(&self) -> crate::state::Settings {
-        crate::state::Settings {
+    pub(crate) fn settings(&self) -> mock_server::state::Settings {
+        mock_server::state::Settings {
             auto_approve: self.auto_approve,
             admin_token: self.admin_token.clone(),
             limits: self.limits,
             journal_size: self.journal_size,
-            webhook_delivery: crate::webhooks::DeliverySettings {
+            webhook_delivery: mock_server::webhooks::DeliverySettings {
                 ca_cert: self.ca_cert.clone(),
-                ..crate::webhooks::DeliverySettings::default()
+                ..mock_server::webhooks::DeliverySettings::default()
             },
             max_users: self.max_users,
-            ..crate::state::Settings::default()
+            ..mock_server::state::Settings::default()
         }
     }
 
     /// The fixtures to start from, with the command line's app applied.
-    pub fn fixtures(&self) -> anyhow::Result<Fixtures> {
+    pub(crate) fn fixtures(&self) -> anyhow::Result<Fixtures> {
         let mut fixtures = match &self.fixtures {
             Some(dir) => Fixtures::load(dir).with_context(|| format!("loading fixtures from {}", dir.display()))?,
             None => Fixtures::embedded().context("loading the built-in fixtures")?,
@@ -140,16 +138,7 @@ impl Config {
                 if redirect_uris.is_empty() {
                     bail!("--client-id {client_id} is not in the fixtures, so it needs at least one --redirect-uri");
                 }
-                App {
-                    client_id: client_id.clone(),
-                    client_secret,
-                    name: format!("App {client_id}"),
-                    redirect_uris: Vec::new(),
-                    default_scope: Permission::ALL.to_vec(),
-                    amt: uuid::Uuid::new_v4().to_string(),
-                    default_brand: "CHEVROLET".to_owned(),
-                    webhooks: Vec::new(),
-                }
+                App::new(client_id.clone(), client_secret)
             }
         };
         if let Some(secret) = &self.client_secret {
