@@ -154,8 +154,11 @@ impl Tank {
         }
     }
 
-    /// After burning `per_km` for `km`.
+    /// After burning `per_km` for `km` (empty, exactly, once `km` reaches its reach).
     fn after_km(self, per_km: f64, km: f64) -> Tank {
+        if km >= self.reach_km(per_km) {
+            return self.with_fraction(0.0);
+        }
         self.with_fraction(self.fraction - per_km * km / self.size)
     }
 }

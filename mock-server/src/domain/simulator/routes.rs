@@ -295,6 +295,13 @@ impl Route {
                 } else {
                     1.0
                 };
+                // A leg's end is its waypoint exactly, not the sum's last rounding.
+                if fraction >= 1.0 {
+                    return Location {
+                        latitude: to.latitude,
+                        longitude: to.longitude,
+                    };
+                }
                 return Location {
                     latitude: from.latitude + fraction * (to.latitude - from.latitude),
                     longitude: wrap_longitude(from.longitude + fraction * longitude_step(from.longitude, to.longitude)),

@@ -226,7 +226,6 @@ mod tests {
     #[test]
     fn a_speed_factor_is_between_1_and_3600() {
         for factor in [0.5, 0.0, -1.0, 3601.0, f64::NAN, f64::INFINITY] {
-            assert_eq!(Speed::new(factor), Err(SpeedOutOfRange(factor)).map_err(|e: SpeedOutOfRange| e).and_then(|s: Speed| Ok(s)).or_else(|_| Speed::new(factor)), "{factor}");
             assert!(Speed::new(factor).is_err(), "{factor}");
         }
         assert_eq!(Speed::new(60.0).map(Speed::factor), Ok(60.0));

@@ -1,0 +1,15 @@
+//! The vehicle simulator (test control): trip profiles that move a vehicle's state through
+//! time — `parked`, `driving`, `charging`, `commute` — as pure functions of the state a trip
+//! started from and the time elapsed.
+//!
+//! - [`routes`]: the waypoints a drive follows, built in or given as JSON.
+//! - [`physics`]: distances, consumption, charging, drain, rounding.
+//! - [`trip`]: a profile as a script of stages, and the state at any time into it.
+//! - [`simulation`]: one vehicle's running trip against the virtual clock and wall time.
+//!
+//! The rules and why they were chosen: `docs/simulator.md`.
+
+pub mod physics;
+pub mod routes;
+pub mod simulation;
+pub mod trip;
