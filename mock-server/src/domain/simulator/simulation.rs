@@ -60,6 +60,14 @@ impl Speed {
     pub fn factor(self) -> f64 {
         self.0
     }
+
+    /// Simulated time from `from` to `to` at this speed (the formula above); never negative.
+    pub fn simulated_between(self, from: Moment, to: Moment) -> Duration {
+        let on_the_clock = to.virtual_time - from.virtual_time;
+        let wall = to.wall - from.wall;
+        let elapsed = on_the_clock.saturating_add(wall.checked_mul_f64(self.0 - 1.0));
+        if elapsed.is_negative() { Duration::ZERO } else { elapsed }
+    }
 }
 
 impl Default for Speed {
@@ -92,17 +100,13 @@ impl Simulation {
         &self.trip
     }
 
+    pub fn speed(&self) -> Speed {
+        self.speed
+    }
+
     /// Simulated time since the start (or the last rebase); never negative, saturating.
     pub fn elapsed(&self, now: Moment) -> Duration {
-        let on_the_clock = now.virtual_time - self.since.virtual_time;
-        let wall = now.wall - self.since.wall;
-        let extra = wall.checked_mul_f64(self.speed.factor() - 1.0);
-        let elapsed = on_the_clock.saturating_add(extra);
-        if elapsed.is_negative() {
-            Duration::ZERO
-        } else {
-            elapsed
-        }
+        self.speed.simulated_between(self.since, now)
     }
 
     /// The vehicle's state at `now`, and where the trip is.

@@ -179,6 +179,7 @@ pub enum Ending {
 
 /// Where a drive is along its route.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RouteProgress {
     pub name: String,
     pub travelled_km: f64,
@@ -189,6 +190,7 @@ pub struct RouteProgress {
 
 /// Where a trip is, beside the state it produces.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TripStatus {
     pub profile: Profile,
     pub phase: Phase,
