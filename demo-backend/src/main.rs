@@ -26,6 +26,10 @@ struct Cli {
     #[arg(long, env = "SMARTCAR_MOCK_ADDR", default_value = "127.0.0.1:4000")]
     mock_addr: SocketAddr,
 
+    /// The in-process mock's simulator trips run this many times faster than wall time (1–3600).
+    #[arg(long, env = "SMARTCAR_MOCK_SIM_SPEED", default_value = "1")]
+    sim_speed: mock_server::domain::simulator::simulation::Speed,
+
     #[command(flatten)]
     config: Config,
 }
@@ -52,7 +56,8 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .any(|id| given(&matches, id))
     {
-        let mock = start_mock(&mut cli.config, cli.mock_addr, &demo, given(&matches, "redirect_uri")).await?;
+        let redirect_given = given(&matches, "redirect_uri");
+        let mock = start_mock(&mut cli.config, cli.mock_addr, &demo, redirect_given, cli.sim_speed).await?;
         println!("Smartcar mock (in-process) on {}", mock.origin().ascii_serialization());
     }
     println!("Open {demo} in a browser and click Connect.");
@@ -72,7 +77,13 @@ fn given(matches: &ArgMatches, id: &str) -> bool {
 /// Starts the mock with its built-in fixtures on `addr` and points `config` at it. Unless the
 /// person chose a redirect URI, the demo page's popup goes to the mock's JS SDK redirect page,
 /// which posts back to `demo`. Whatever the redirect URI, the mock registers it for the app.
-async fn start_mock(config: &mut Config, addr: SocketAddr, demo: &Url, redirect_given: bool) -> anyhow::Result<Url> {
+async fn start_mock(
+    config: &mut Config,
+    addr: SocketAddr,
+    demo: &Url,
+    redirect_given: bool,
+    sim_speed: mock_server::domain::simulator::simulation::Speed,
+) -> anyhow::Result<Url> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the mock to {addr}"))?;
@@ -97,7 +108,11 @@ async fn start_mock(config: &mut Config, addr: SocketAddr, demo: &Url, redirect_
     app.redirect_uris.push(config.redirect_uri.to_string());
     fixtures.upsert_app(app);
 
-    let state = mock_server::AppState::new(fixtures);
+    let settings = mock_server::state::Settings {
+        sim_speed,
+        ..mock_server::state::Settings::default()
+    };
+    let state = mock_server::AppState::try_with_settings(fixtures, settings).context("starting the mock")?;
     tokio::spawn(async move {
         if let Err(error) = mock_server::serve(listener, state, std::future::pending()).await {
             tracing::error!(%error, "the in-process mock stopped");

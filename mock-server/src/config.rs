@@ -70,6 +70,11 @@ pub struct Config {
     )]
     pub max_users: usize,
 
+    /// Simulator trips run this many times faster than wall time (1 to 3600): `--sim-speed 60`
+    /// drives a 30-minute trip in 30 seconds. Clock advances move trips as much either way.
+    #[arg(long, env = "SMARTCAR_MOCK_SIM_SPEED", default_value = "1")]
+    pub sim_speed: crate::domain::simulator::simulation::Speed,
+
     /// Also serve HTTPS here under Smartcar's real host names, for a browser that maps
     /// `connect.smartcar.com` and `javascript-sdk.smartcar.com` to this mock. Off by default.
     #[arg(long, env = "SMARTCAR_MOCK_TLS_ADDR")]
@@ -103,6 +108,7 @@ impl Config {
                 ..crate::webhooks::DeliverySettings::default()
             },
             max_users: self.max_users,
+            sim_speed: self.sim_speed,
             ..crate::state::Settings::default()
         }
     }

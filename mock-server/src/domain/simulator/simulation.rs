@@ -70,6 +70,19 @@ impl Speed {
     }
 }
 
+/// `--sim-speed 60`: a number between 1 and [`MAX_SPEED`].
+impl std::str::FromStr for Speed {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Speed, String> {
+        let factor: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a number (a speed factor such as 60)"))?;
+        Speed::new(factor).map_err(|error| error.to_string())
+    }
+}
+
 impl Default for Speed {
     fn default() -> Self {
         Speed::REAL_TIME
