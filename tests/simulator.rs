@@ -40,7 +40,11 @@ async fn create(env: &TestEnv, powertrain: &str) -> (Connected, Value) {
 /// Starts a trip; the admin answer.
 async fn trip(env: &TestEnv, car: &Connected, request: Value) -> Value {
     let (status, answer) = env
-        .admin(Method::POST, &format!("/admin/vehicles/{}/trip", car.vehicle), Some(request))
+        .admin(
+            Method::POST,
+            &format!("/admin/vehicles/{}/trip", car.vehicle),
+            Some(request),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     answer
@@ -89,7 +93,13 @@ async fn a_created_vehicle_is_connected_and_its_token_reads_it() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    for needed in ["read_battery", "read_charge", "control_charge", "control_security", "read_location"] {
+    for needed in [
+        "read_battery",
+        "read_charge",
+        "control_charge",
+        "control_security",
+        "read_location",
+    ] {
         assert!(granted.contains(&needed), "{needed} in {granted:?}");
     }
     assert!(!granted.contains(&"read_fuel"), "a BEV has no tank: {granted:?}");
@@ -140,8 +150,11 @@ async fn plugging_in_and_starting_a_charge_on_a_parked_car_charges_it_as_time_pa
     let env = TestEnv::start().await;
     let (car, _) = create(&env, "BEV").await;
     trip(&env, &car, json!({ "profile": "parked" })).await;
-    env.set_state(&car, json!({ "charge": { "isPluggedIn": true, "state": "NOT_CHARGING" } }))
-        .await;
+    env.set_state(
+        &car,
+        json!({ "charge": { "isPluggedIn": true, "state": "NOT_CHARGING" } }),
+    )
+    .await;
 
     let started = env.command(&car, "/charge", json!({ "action": "START" })).await;
     let charge = read(&env, &car, "/charge").await;
@@ -190,7 +203,10 @@ async fn a_driving_trip_moves_the_car_along_its_route_and_the_odometer_by_the_di
     // The trip runs on wall time too: by the first read it may have gone a few metres.
     assert!((number(&start["latitude"]) - 42.0).abs() < 1e-4, "{start}");
     // 30 minutes at 100 km/h: 50 km north, within the 6-decimal rounding of coordinates.
-    assert!((number(&location["latitude"]) - (42.0 + 50.0 / KM_PER_DEGREE)).abs() < 1e-5, "{location}");
+    assert!(
+        (number(&location["latitude"]) - (42.0 + 50.0 / KM_PER_DEGREE)).abs() < 1e-5,
+        "{location}"
+    );
     assert_eq!(location["longitude"], -71.0);
     assert!((odometer - before - 50.0).abs() < 0.02, "{before} → {odometer}");
 }
@@ -205,7 +221,10 @@ async fn lock_during_a_drive_answers_in_motion() {
     let (status, body) = json_of(env.command(&car, "/security", json!({ "action": "LOCK" })).await).await;
 
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!((&body["type"], &body["code"]), (&json!("VEHICLE_STATE"), &json!("IN_MOTION")));
+    assert_eq!(
+        (&body["type"], &body["code"]),
+        (&json!("VEHICLE_STATE"), &json!("IN_MOTION"))
+    );
 }
 
 #[tokio::test]
@@ -288,10 +307,18 @@ async fn a_trip_request_out_of_bounds_names_the_cap() {
     let path = |car: &Connected| format!("/admin/vehicles/{}/trip", car.vehicle);
 
     let too_fast = env
-        .admin(Method::POST, &path(&car), Some(json!({ "profile": "driving", "speedKmh": 900 })))
+        .admin(
+            Method::POST,
+            &path(&car),
+            Some(json!({ "profile": "driving", "speedKmh": 900 })),
+        )
         .await;
     let no_route = env
-        .admin(Method::POST, &path(&car), Some(json!({ "profile": "driving", "route": "moon" })))
+        .admin(
+            Method::POST,
+            &path(&car),
+            Some(json!({ "profile": "driving", "route": "moon" })),
+        )
         .await;
     let no_plug = env
         .admin(Method::POST, &path(&ice), Some(json!({ "profile": "charging" })))
@@ -330,17 +357,22 @@ async fn the_built_in_routes_are_listed_with_their_lengths() {
         .filter_map(|route| route["name"].as_str())
         .collect();
     assert_eq!(names, ["city-loop", "commute", "highway"]);
-    assert!((number(&answer["routes"][2]["lengthKm"]) - 200.0).abs() < 0.5, "{answer}");
+    assert!(
+        (number(&answer["routes"][2]["lengthKm"]) - 200.0).abs() < 0.5,
+        "{answer}"
+    );
 }
 
 /// A webhook receiver on port 0 that answers every delivery 200: its URL and the bodies.
 async fn receiver() -> (String, mpsc::UnboundedReceiver<Value>) {
     let (sent, received) = mpsc::unbounded_channel();
     let app = Router::new()
-        .fallback(|State(sent): State<Arc<mpsc::UnboundedSender<Value>>>, body: Bytes| async move {
-            let _ = sent.send(serde_json::from_slice(&body).unwrap_or(Value::Null));
-            axum::Json(json!({}))
-        })
+        .fallback(
+            |State(sent): State<Arc<mpsc::UnboundedSender<Value>>>, body: Bytes| async move {
+                let _ = sent.send(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                axum::Json(json!({}))
+            },
+        )
         .with_state(Arc::new(sent));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let addr = listener.local_addr().expect("addr");

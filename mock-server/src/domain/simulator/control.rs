@@ -251,7 +251,9 @@ mod tests {
 
         let created = created(&world, Powertrain::Bev);
 
-        let access = world.authorize(&created.tokens.access_token.to_string()).expect("the token works");
+        let access = world
+            .authorize(&created.tokens.access_token.to_string())
+            .expect("the token works");
         assert_eq!(&*access.vehicles, &[created.vehicle]);
         assert_eq!(&*access.scopes, &[Permission::ReadOdometer]);
         let mode = world.with_vehicle(created.vehicle, |vehicle| vehicle.mode);
@@ -273,8 +275,8 @@ mod tests {
         let fixtures = Fixtures::embedded().expect("the built-in fixtures load");
         let app = fixtures.apps.first().expect("an app").clone();
         for name in ["", "  ", "a\u{7}b", &"x".repeat(81)] {
-            let error = create_vehicle(&fixtures, &world, &app, Powertrain::Bev, name, |_| Vec::new())
-                .expect_err("a bad name");
+            let error =
+                create_vehicle(&fixtures, &world, &app, Powertrain::Bev, name, |_| Vec::new()).expect_err("a bad name");
             assert_eq!(error.to_string(), "name: must be 1 to 80 printable characters");
         }
     }
@@ -310,7 +312,15 @@ mod tests {
         let announced = tick(&world);
 
         assert_eq!(announced, 1);
-        assert_eq!(changes.try_recv().map(|change| change.vehicle).ok(), Some(car), "the start");
-        assert_eq!(changes.try_recv().map(|change| change.vehicle).ok(), Some(car), "the tick");
+        assert_eq!(
+            changes.try_recv().map(|change| change.vehicle).ok(),
+            Some(car),
+            "the start"
+        );
+        assert_eq!(
+            changes.try_recv().map(|change| change.vehicle).ok(),
+            Some(car),
+            "the tick"
+        );
     }
 }

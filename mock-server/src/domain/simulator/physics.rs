@@ -224,11 +224,7 @@ impl Energy {
             }
             tank.after_km(use_.fuel_litres_per_km, on_fuel)
         });
-        Energy {
-            battery,
-            fuel,
-            ..self
-        }
+        Energy { battery, fuel, ..self }
     }
 
     /// Writes the tanks into `state` (fractions, ranges, fuel amount).
@@ -259,7 +255,11 @@ pub fn wrap_longitude(longitude: f64) -> f64 {
         return longitude;
     }
     let wrapped = (longitude + 180.0).rem_euclid(360.0) - 180.0;
-    if wrapped == -180.0 && longitude > 0.0 { 180.0 } else { wrapped }
+    if wrapped == -180.0 && longitude > 0.0 {
+        180.0
+    } else {
+        wrapped
+    }
 }
 
 /// The shortest signed step in longitude from `from` to `to` (never more than 180° either way,
@@ -383,7 +383,10 @@ mod tests {
 
         let after = energy.after_km(10_000.0);
 
-        assert_eq!(after.battery.map(|tank| (tank.fraction, tank.range_km())), Some((0.0, 0.0)));
+        assert_eq!(
+            after.battery.map(|tank| (tank.fraction, tank.range_km())),
+            Some((0.0, 0.0))
+        );
     }
 
     #[test]

@@ -366,7 +366,11 @@ mod tests {
             let route = Route::named(name, &boston()).expect("a built-in route");
 
             // Offsets are drawn on a flat map; on the sphere they are a little off.
-            assert!(close(route.length_km(), km, km * 0.002), "{name}: {}", route.length_km());
+            assert!(
+                close(route.length_km(), km, km * 0.002),
+                "{name}: {}",
+                route.length_km()
+            );
         }
     }
 
@@ -411,7 +415,11 @@ mod tests {
 
         let at = route.position_at(25.0);
 
-        assert!(close(haversine_km((40.0, -105.0), (at.latitude, at.longitude)), 25.0, 1e-6));
+        assert!(close(
+            haversine_km((40.0, -105.0), (at.latitude, at.longitude)),
+            25.0,
+            1e-6
+        ));
     }
 
     #[test]

@@ -135,7 +135,9 @@ impl Trips {
     /// After a change: the trip goes on from `vehicle`'s state as it now is.
     pub fn rebase(&mut self, vehicle: &Vehicle, now: Moment) {
         if let Some(running) = self.running.get_mut(&vehicle.id) {
-            running.simulation.rebase(&vehicle.spec, now, Arc::clone(&vehicle.state));
+            running
+                .simulation
+                .rebase(&vehicle.spec, now, Arc::clone(&vehicle.state));
         }
     }
 

@@ -122,7 +122,10 @@ pub enum TripError {
     RouteNotUsed(&'static str),
     /// The car has no plug, or reports no battery or charge state to simulate.
     #[error("this {powertrain} cannot charge: {why}")]
-    CannotCharge { powertrain: &'static str, why: &'static str },
+    CannotCharge {
+        powertrain: &'static str,
+        why: &'static str,
+    },
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
 }
@@ -395,7 +398,9 @@ impl Trip {
             if !last && duration <= left {
                 let (ended, progress) = self.during(stage, powertrain, &state, duration);
                 if let Stage::Drive { route, .. } = stage
-                    && progress.as_ref().is_some_and(|p| p.travelled_km + 1e-9 < route.length_km())
+                    && progress
+                        .as_ref()
+                        .is_some_and(|p| p.travelled_km + 1e-9 < route.length_km())
                 {
                     ran_out = true;
                 }
@@ -605,11 +610,7 @@ impl Trip {
             Some(c) if c.state == ChargeState::Charging && c.is_plugged_in => None,
             _ => Some(Ending::ChargingStopped),
         };
-        let drive_ending = if ran_out {
-            Ending::OutOfEnergy
-        } else {
-            Ending::Arrived
-        };
+        let drive_ending = if ran_out { Ending::OutOfEnergy } else { Ending::Arrived };
         match self.profile {
             Profile::Parked => None,
             Profile::Driving => Some(drive_ending),
@@ -702,7 +703,10 @@ mod tests {
     }
 
     fn place(state: &VehicleState) -> (f64, f64) {
-        state.location.as_ref().map_or((f64::NAN, f64::NAN), |l| (l.latitude, l.longitude))
+        state
+            .location
+            .as_ref()
+            .map_or((f64::NAN, f64::NAN), |l| (l.latitude, l.longitude))
     }
 
     fn close(a: f64, b: f64, tolerance: f64) -> bool {
@@ -712,11 +716,19 @@ mod tests {
     #[test]
     fn a_30_minute_drive_moves_the_car_and_its_odometer_by_speed_times_time() {
         let (spec, start) = car(Powertrain::Bev);
-        let trip = trip(json!({"profile": "driving", "route": "highway", "speedKmh": 100}), &spec, &start);
+        let trip = trip(
+            json!({"profile": "driving", "route": "highway", "speedKmh": 100}),
+            &spec,
+            &start,
+        );
 
         let (state, status) = trip.state_at(&spec, &start, minutes(30));
 
-        assert!(close(odometer(&state) - odometer(&start), 50.0, 0.01), "{}", odometer(&state));
+        assert!(
+            close(odometer(&state) - odometer(&start), 50.0, 0.01),
+            "{}",
+            odometer(&state)
+        );
         let moved = haversine_km(place(&start), place(&state));
         // The highway turns north 2 km east of the start: as the crow flies, hypot(2, 48) km.
         assert!(close(moved, 2f64.hypot(48.0), 0.05), "{moved}");
@@ -729,12 +741,20 @@ mod tests {
     fn driving_burns_the_battery_at_the_powertrains_consumption() {
         let (spec, start) = car(Powertrain::Bev);
         let capacity = start.battery_capacity.as_ref().map_or(0.0, |c| c.capacity);
-        let trip = trip(json!({"profile": "driving", "route": "highway", "speedKmh": 100}), &spec, &start);
+        let trip = trip(
+            json!({"profile": "driving", "route": "highway", "speedKmh": 100}),
+            &spec,
+            &start,
+        );
 
         let (state, _) = trip.state_at(&spec, &start, minutes(30));
 
         let expected = battery(&start) - 50.0 * 0.18 / capacity;
-        assert!(close(battery(&state), expected, 1e-4), "{} vs {expected}", battery(&state));
+        assert!(
+            close(battery(&state), expected, 1e-4),
+            "{} vs {expected}",
+            battery(&state)
+        );
         let range = state.battery.as_ref().map_or(0.0, |b| b.range);
         let start_range = start.battery.as_ref().map_or(0.0, |b| b.range);
         assert!(range < start_range, "range follows the battery down");
@@ -836,7 +856,10 @@ mod tests {
         assert_eq!(charge(&later), Some((true, ChargeState::FullyCharged)));
         assert_eq!(done.ended, Some(Ending::FullyCharged));
         let range = |s: &VehicleState| s.battery.as_ref().map_or(0.0, |b| b.range);
-        assert!(range(&hour) > range(&start) && range(&later) > range(&hour), "range follows");
+        assert!(
+            range(&hour) > range(&start) && range(&later) > range(&hour),
+            "range follows"
+        );
     }
 
     #[test]
@@ -985,7 +1008,12 @@ mod tests {
                     assert!(fraction(state.battery.as_ref().map(|b| b.percent_remaining)));
                     assert!(fraction(state.fuel.as_ref().map(|f| f.percent_remaining)));
                     assert!(state.battery.as_ref().is_none_or(|b| b.range >= 0.0));
-                    assert!(state.fuel.as_ref().is_none_or(|f| f.range >= 0.0 && f.amount_remaining >= 0.0));
+                    assert!(
+                        state
+                            .fuel
+                            .as_ref()
+                            .is_none_or(|f| f.range >= 0.0 && f.amount_remaining >= 0.0)
+                    );
                     assert!(state.location.as_ref().is_none_or(|l| {
                         (-90.0..=90.0).contains(&l.latitude) && (-180.0..=180.0).contains(&l.longitude)
                     }));
