@@ -10,6 +10,7 @@
 //! | `fault list`, `fault remove 3`, `fault clear` | `GET`, `DELETE /admin/faults…` |
 //! | `clock`, `clock advance 2h`, `clock set 2030-01-01T00:00:00Z`, `clock reset` | `/admin/clock…` |
 //! | `vehicle list`, `vehicle show ID`, `vehicle set ID charge.isPluggedIn=true motion=DRIVING` | `/admin/vehicles…` |
+//! | `vehicle trip ID driving --route city-loop`, `vehicle create --powertrain BEV --name …` | the simulator ([`simulator`]) |
 //! | `limits`, `limits on`, `limits off` | `/admin/limits` |
 //! | `journal --app demo-client --path '*/charge'` | `GET /admin/requests` |
 //! | `reset [--app demo-client]` | `POST /admin/reset` |
@@ -31,6 +32,8 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
+
+mod simulator;
 
 /// An offline Smartcar platform: Connect, OAuth and the vehicle API on one port, plus test control.
 #[derive(Debug, Parser)]
@@ -237,6 +240,12 @@ enum VehicleAction {
         #[arg(required = true)]
         changes: Vec<String>,
     },
+    /// Start a trip profile (parked, driving, charging, commute), or show or stop the trip.
+    Trip(simulator::TripArgs),
+    /// The simulator's built-in routes.
+    Routes,
+    /// Create a simulated vehicle, already connected: its user, id and tokens.
+    Create(simulator::CreateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -525,6 +534,9 @@ async fn vehicle(args: VehicleArgs) -> anyhow::Result<Value> {
             let patch = state_patch(&changes)?;
             call(target, Method::PATCH, &vehicle_path(&id)?, &[], Some(patch)).await
         }
+        VehicleAction::Trip(trip) => simulator::trip(target, trip).await,
+        VehicleAction::Routes => simulator::routes(target).await,
+        VehicleAction::Create(create) => simulator::create(target, create).await,
     }
 }
 

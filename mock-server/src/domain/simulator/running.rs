@@ -32,7 +32,7 @@ use crate::domain::vehicle::{ChargeState, Motion, Vehicle, VehicleState};
 use crate::domain::world::VehicleChanged;
 
 /// The most trips running at once, across every app.
-pub const MAX_TRIPS: usize = 10_000;
+pub const MAX_TRIPS: usize = 1_000;
 /// Values that change without a change of stage are announced at most this often, in simulated
 /// time.
 pub const ANNOUNCE_EVERY: Duration = Duration::seconds(60);
