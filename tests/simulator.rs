@@ -398,17 +398,18 @@ async fn next_with(received: &mut mpsc::UnboundedReceiver<Value>, signal: &str) 
     .unwrap_or_else(|_| panic!("a delivery about {signal} arrives in time"))
 }
 
-#[tokio::test]
-async fn a_subscribed_webhook_receiver_hears_of_a_trips_changes() {
-    let (url, mut received) = receiver().await;
+/// The mock with the demo app's webhooks pointed at `url`.
+async fn mock_delivering_to(url: &str) -> TestEnv {
     let mut fixtures = mock_server::Fixtures::embedded().expect("fixtures");
     for app in &mut fixtures.apps {
         for webhook in &mut app.webhooks {
-            webhook.callback_url.clone_from(&url);
+            webhook.callback_url = url.to_owned();
         }
     }
-    let env = TestEnv::with_state(mock_server::AppState::new(fixtures)).await;
-    let (car, _) = create(&env, "BEV").await;
+    TestEnv::with_state(mock_server::AppState::new(fixtures)).await
+}
+
+async fn subscribe(env: &TestEnv, car: &Connected) {
     let subscribed = env
         .http
         .post(env.url(&format!("/v2.0/vehicles/{}/webhooks/{WEBHOOK}", car.vehicle)))
@@ -418,6 +419,14 @@ async fn a_subscribed_webhook_receiver_hears_of_a_trips_changes() {
         .await
         .expect("subscribe");
     assert_eq!(subscribed.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_subscribed_webhook_receiver_hears_of_a_trips_changes() {
+    let (url, mut received) = receiver().await;
+    let env = mock_delivering_to(&url).await;
+    let (car, _) = create(&env, "BEV").await;
+    subscribe(&env, &car).await;
 
     trip(&env, &car, json!({ "profile": "charging" })).await;
     let plugged = next_with(&mut received, "charge-ischarging").await;
@@ -427,4 +436,42 @@ async fn a_subscribed_webhook_receiver_hears_of_a_trips_changes() {
     assert_eq!(plugged["eventType"], "VEHICLE_STATE");
     assert_eq!(charged["eventType"], "VEHICLE_STATE");
     assert_eq!(charged["data"]["vehicle"]["id"], car.vehicle.as_str());
+}
+
+/// The value of `code` among an event's signals.
+fn signal_value(event: &Value, code: &str) -> f64 {
+    let signals = event["data"]["signals"].as_array().cloned().unwrap_or_default();
+    let signal = signals
+        .iter()
+        .find(|signal| signal["code"] == code)
+        .unwrap_or_else(|| panic!("{code} in {event}"));
+    number(&signal["body"]["value"])
+}
+
+#[tokio::test]
+async fn a_trip_is_announced_at_most_once_a_simulated_minute() {
+    let (url, mut received) = receiver().await;
+    let env = mock_delivering_to(&url).await;
+    let (car, _) = create(&env, "BEV").await;
+    subscribe(&env, &car).await;
+    trip(&env, &car, json!({ "profile": "charging", "chargerKw": 50 })).await;
+    next_with(&mut received, "charge-ischarging").await;
+
+    // 10 s of charging moves the battery, but the start was announced less than a simulated
+    // minute ago: the ticker, woken by the move, lets nothing through.
+    env.advance_clock("10s").await;
+    let too_soon = mock_server::domain::simulator::control::tick(&env.state.world);
+    let after_10s = number(&read(&env, &car, "/battery").await["percentRemaining"]) * 100.0;
+    env.advance_clock("1m").await;
+    let after_70s = number(&read(&env, &car, "/battery").await["percentRemaining"]) * 100.0;
+    let first = next_with(&mut received, "tractionbattery-stateofcharge").await;
+
+    assert_eq!(too_soon, 0);
+    // 50 kW moves a ~90 kWh battery 0.9 percent a minute: the first battery event is the 70 s
+    // value, not the 10 s one.
+    let delivered = signal_value(&first, "tractionbattery-stateofcharge");
+    assert!(
+        (delivered - after_70s).abs() < (delivered - after_10s).abs(),
+        "{after_10s} → {after_70s}: delivered {delivered}"
+    );
 }

@@ -301,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tick_announces_a_running_trip() {
+    fn a_tick_announces_a_running_trip_once_a_simulated_minute() {
         let world = world();
         let car = created(&world, Powertrain::Bev).vehicle;
         let mut changes = world.subscribe_changes();
@@ -309,9 +309,15 @@ mod tests {
             .expect("the vehicle")
             .expect("the trip starts");
 
-        let announced = tick(&world);
+        let at_once = tick(&world);
+        world.clock().advance(time::Duration::minutes(1));
+        let a_minute_on = tick(&world);
 
-        assert_eq!(announced, 1);
+        assert_eq!(
+            (at_once, a_minute_on),
+            (0, 1),
+            "the start counts as the first announcement"
+        );
         assert_eq!(
             changes.try_recv().map(|change| change.vehicle).ok(),
             Some(car),

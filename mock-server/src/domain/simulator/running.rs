@@ -154,17 +154,14 @@ impl Trips {
         }
         let trip = Trip::plan(request, &vehicle.spec, &vehicle.state)?;
         let simulation = Simulation::start(trip, Arc::clone(&vehicle.state), now, speed);
-        self.running.insert(
-            vehicle.id,
-            Running {
-                simulation,
-                announced: None,
-            },
-        );
-        let status = self.catch_up(vehicle, now);
-        // The state a trip starts in (DRIVING, plugged in) is a change of its own.
+        let (state, status) = simulation.state_at(&vehicle.spec, now);
+        // The state a trip starts in (DRIVING, plugged in) is a change of its own, which the
+        // caller announces at once: the throttle counts from here.
+        let announced = Some((now, Fingerprint::of(&state)));
+        vehicle.state = Arc::new(state);
         vehicle.updated_at = now.virtual_time;
-        status.ok_or(StartError::TooMany)
+        self.running.insert(vehicle.id, Running { simulation, announced });
+        Ok(status)
     }
 
     /// Stops the trip on `vehicle`, leaving its values where the trip had got them; a car
@@ -304,14 +301,18 @@ mod tests {
     fn a_stage_change_is_announced_at_once_and_values_once_a_simulated_minute() {
         let (mut trips, mut vehicles, _) = started(Profile::Driving);
 
-        let first = trips.due(&mut vehicles, at(1)).len();
+        // The start itself was announced (by the caller) at 0.
         let too_soon = trips.due(&mut vehicles, at(30)).len();
-        let a_minute_on = trips.due(&mut vehicles, at(61)).len();
+        let a_minute_on = trips.due(&mut vehicles, at(60)).len();
+        let again_too_soon = trips.due(&mut vehicles, at(100)).len();
         // The 21-minute loop ends: DRIVING → PARKED is a new stage.
         let arrived = trips.due(&mut vehicles, at(21 * 60 + 5)).len();
         let parked = trips.due(&mut vehicles, at(21 * 60 + 10)).len();
 
-        assert_eq!((first, too_soon, a_minute_on, arrived, parked), (1, 0, 1, 1, 0));
+        assert_eq!(
+            (too_soon, a_minute_on, again_too_soon, arrived, parked),
+            (0, 1, 0, 1, 0)
+        );
     }
 
     #[test]
