@@ -38,6 +38,10 @@ pub struct Route {
     /// The speed of every leg whose end waypoint does not name its own.
     pub speed_kmh: f64,
     pub waypoints: Vec<Waypoint>,
+    /// Each leg's length, km, measured once ([`Route::measured`]): a read of a driving car walks
+    /// the legs several times, and a route may have a thousand.
+    #[serde(skip)]
+    lengths: Vec<f64>,
 }
 
 /// One point of a route.
@@ -130,7 +134,9 @@ impl Route {
             name: shape.name.to_owned(),
             speed_kmh,
             waypoints,
-        })
+            lengths: Vec::new(),
+        }
+        .measured())
     }
 
     /// A route given as JSON, checked.
@@ -201,7 +207,8 @@ impl Route {
         Ok(Route {
             name: name.to_owned(),
             ..self
-        })
+        }
+        .measured())
     }
 
     /// Every leg driven at `speed_kmh` instead (a trip's `speedKmh`).
@@ -226,14 +233,35 @@ impl Route {
             name: format!("{} (back)", self.name),
             speed_kmh: self.speed_kmh,
             waypoints,
+            lengths: Vec::new(),
         }
+        .measured()
+    }
+
+    /// The same route with its legs' lengths measured.
+    fn measured(mut self) -> Route {
+        self.lengths = self
+            .waypoints
+            .windows(2)
+            .map(|pair| {
+                haversine_km(
+                    (pair[0].latitude, pair[0].longitude),
+                    (pair[1].latitude, pair[1].longitude),
+                )
+            })
+            .collect();
+        self
     }
 
     /// The legs: `(from, to, length km, speed km/h)`.
     fn legs(&self) -> impl Iterator<Item = (&Waypoint, &Waypoint, f64, f64)> {
-        self.waypoints.windows(2).map(|pair| {
+        self.waypoints.windows(2).enumerate().map(|(i, pair)| {
             let (from, to) = (&pair[0], &pair[1]);
-            let length = haversine_km((from.latitude, from.longitude), (to.latitude, to.longitude));
+            let length = self
+                .lengths
+                .get(i)
+                .copied()
+                .unwrap_or_else(|| haversine_km((from.latitude, from.longitude), (to.latitude, to.longitude)));
             (from, to, length, to.speed_kmh.unwrap_or(self.speed_kmh))
         })
     }
