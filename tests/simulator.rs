@@ -106,6 +106,32 @@ async fn a_created_vehicle_is_connected_and_its_token_reads_it() {
 }
 
 #[tokio::test]
+async fn simulated_vehicles_are_listed_with_their_names_and_trips() {
+    let env = TestEnv::start().await;
+    let (parked, _) = create(&env, "ICE").await;
+    let (driving, _) = create(&env, "BEV").await;
+    trip(&env, &driving, json!({ "profile": "driving" })).await;
+
+    let answer = env
+        .admin_ok(Method::GET, "/admin/simulator/vehicles?app=demo-client", None)
+        .await;
+
+    let listed: Vec<(String, Value, Value)> = answer["vehicles"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| (text(&v["vehicleId"]), v["name"].clone(), v["trip"]["profile"].clone()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (parked.vehicle, json!("Workshop car"), Value::Null),
+            (driving.vehicle, json!("Workshop car"), json!("driving")),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn every_powertrain_can_be_created_and_a_bad_request_says_why() {
     let env = TestEnv::start().await;
     for powertrain in ["BEV", "PHEV", "HEV", "ICE"] {

@@ -1,6 +1,8 @@
 //! The vehicle simulator (test control), JSON in and out:
 //!
 //! - `GET /admin/simulator/routes` — the built-in routes: name, description, length, duration
+//! - `GET /admin/simulator/vehicles[?app=]` — every vehicle the simulator created or runs a trip
+//!   on: `{"vehicles": [{"vehicleId", "name", "trip"}]}` (`trip` null when none runs)
 //! - `POST /admin/simulator/vehicles` — `{"powertrain": "BEV", "name": "Workshop car",
 //!   "client_id"?}`: a simulated vehicle created already connected — its user, its id and a
 //!   token pair with every permission it is compatible with (as `POST /admin/authorize` answers)
@@ -19,14 +21,14 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{AdminError, JsonBody};
+use super::{AdminError, AppFilter, JsonBody};
 use crate::domain::permissions::Permission;
 use crate::domain::simulator::control::{self, CreateError, TripView};
 use crate::domain::simulator::routes::{self, Route};
@@ -38,7 +40,7 @@ use crate::state::AppState;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/simulator/routes", get(list_routes))
-        .route("/simulator/vehicles", post(create_vehicle))
+        .route("/simulator/vehicles", get(list_vehicles).post(create_vehicle))
         .route("/vehicles/{id}/trip", get(show_trip).post(start_trip).delete(stop_trip))
 }
 
@@ -78,6 +80,17 @@ async fn list_routes() -> Json<Value> {
         })
         .collect();
     Json(json!({ "routes": routes }))
+}
+
+async fn list_vehicles(State(state): State<AppState>, Query(filter): Query<AppFilter>) -> Json<Value> {
+    let vehicles: Vec<Value> = control::list(&state.world, filter.app.as_deref())
+        .iter()
+        .map(|(id, name, trip)| match trip {
+            Some(trip) => view(*id, trip),
+            None => json!({ "vehicleId": id, "name": name, "trip": null }),
+        })
+        .collect();
+    Json(json!({ "vehicles": vehicles }))
 }
 
 async fn start_trip(

@@ -75,6 +75,32 @@ pub fn status(world: &World, id: Uuid) -> Option<Option<TripView>> {
     })
 }
 
+/// Every vehicle the simulator created or runs a trip on (of one app), each with its name and its
+/// trip now, oldest change first.
+pub fn list(world: &World, app: Option<&str>) -> Vec<(Uuid, Option<String>, Option<TripView>)> {
+    world.with_trips(|trips, vehicles, now| {
+        let mut listed: Vec<(time::OffsetDateTime, Uuid, Option<String>, Option<TripView>)> = trips
+            .vehicle_ids()
+            .into_iter()
+            .filter_map(|id| {
+                let vehicle = vehicles.get_mut(&id)?;
+                if app.is_some_and(|app| vehicle.app != app) {
+                    return None;
+                }
+                let name = trips.name_of(id).map(str::to_owned);
+                let trip = trips.catch_up(vehicle, now).map(|status| TripView {
+                    status,
+                    state: (*vehicle.state).clone(),
+                    name: name.clone(),
+                });
+                Some((vehicle.updated_at, id, name, trip))
+            })
+            .collect();
+        listed.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        listed.into_iter().map(|(_, id, name, trip)| (id, name, trip)).collect()
+    })
+}
+
 /// Stops the trip on vehicle `id`; the values stay where the trip had got them. `None` if there
 /// is no such vehicle, `Some(None)` if no trip ran on it.
 pub fn stop(world: &World, id: Uuid) -> Option<Option<TripView>> {

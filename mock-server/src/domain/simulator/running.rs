@@ -187,6 +187,13 @@ impl Trips {
         self.names.insert(id, name);
     }
 
+    /// Every vehicle the simulator created or runs a trip on, in no order.
+    pub fn vehicle_ids(&self) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = self.names.keys().copied().collect();
+        ids.extend(self.running.keys().filter(|id| !self.names.contains_key(id)));
+        ids
+    }
+
     /// The name a simulated vehicle was created with.
     pub fn name_of(&self, id: Uuid) -> Option<&str> {
         self.names.get(&id).map(String::as_str)
