@@ -244,6 +244,8 @@ enum VehicleAction {
     Trip(simulator::TripArgs),
     /// The simulator's built-in routes.
     Routes,
+    /// Every vehicle the simulator created or runs a trip on (of one app), with its trip.
+    Simulated(AppOption),
     /// Create a simulated vehicle, already connected: its user, id and tokens.
     Create(simulator::CreateArgs),
 }
@@ -536,6 +538,7 @@ async fn vehicle(args: VehicleArgs) -> anyhow::Result<Value> {
         }
         VehicleAction::Trip(trip) => simulator::trip(target, trip).await,
         VehicleAction::Routes => simulator::routes(target).await,
+        VehicleAction::Simulated(app) => simulator::list(target, app.app).await,
         VehicleAction::Create(create) => simulator::create(target, create).await,
     }
 }

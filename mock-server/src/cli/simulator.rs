@@ -8,6 +8,7 @@
 //! | `vehicle trip ID charging --charger-kw 22`, `… parked --asleep-after 30m`, `… commute --workday 8h` | `POST /admin/vehicles/{id}/trip` |
 //! | `vehicle trip ID status`, `vehicle trip ID stop` | `GET`, `DELETE /admin/vehicles/{id}/trip` |
 //! | `vehicle routes` | `GET /admin/simulator/routes` |
+//! | `vehicle simulated [--app demo-client]` | `GET /admin/simulator/vehicles` |
 //! | `vehicle create --powertrain BEV --name "Workshop car"` | `POST /admin/simulator/vehicles` |
 
 use anyhow::{Context, bail};
@@ -129,6 +130,12 @@ pub(super) async fn routes(target: &Target) -> anyhow::Result<Value> {
     call(target, Method::GET, "/admin/simulator/routes", &[], None).await
 }
 
+/// `vehicle simulated [--app]`.
+pub(super) async fn list(target: &Target, app: Option<String>) -> anyhow::Result<Value> {
+    let query: Vec<(&str, String)> = app.into_iter().map(|app| ("app", app)).collect();
+    call(target, Method::GET, "/admin/simulator/vehicles", &query, None).await
+}
+
 /// `vehicle create …`.
 pub(super) async fn create(target: &Target, args: CreateArgs) -> anyhow::Result<Value> {
     let mut body = Map::new();
@@ -198,6 +205,7 @@ mod tests {
                 "Workshop car",
             ],
             &["mock-server", "vehicle", "routes"],
+            &["mock-server", "vehicle", "simulated", "--app", "demo-client"],
         ] {
             let cli = Cli::try_parse_from(args.iter().copied());
             assert!(
