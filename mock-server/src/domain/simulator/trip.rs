@@ -280,6 +280,12 @@ impl Trip {
                 message: format!("must be above 0 and at most {MAX_SPEED_KMH} km/h"),
             });
         }
+        if request.speed_kmh.is_some() && matches!(profile, Profile::Parked | Profile::Charging) {
+            return Err(TripError::Invalid {
+                field: "speedKmh",
+                message: format!("only driving and commute trips have a speed, not {}", profile.as_str()),
+            });
+        }
         if request.workday.is_some() && profile != Profile::Commute {
             return Err(TripError::Invalid {
                 field: "workday",
@@ -1053,6 +1059,10 @@ mod tests {
             (
                 json!({"profile": "parked", "asleepAfter": "soon"}),
                 "asleepAfter: \"soon\" is not a duration such as 15m or 8h: expected number at 0",
+            ),
+            (
+                json!({"profile": "charging", "speedKmh": 50}),
+                "speedKmh: only driving and commute trips have a speed, not charging",
             ),
             (
                 json!({"profile": "driving", "workday": "8h"}),
