@@ -53,3 +53,5 @@ mod admin_isolation;
 mod admin_journal;
 mod admin_limits;
 mod admin_vehicles;
+// The vehicle simulator: created-connected vehicles, trips on the clock, their webhooks.
+mod simulator;

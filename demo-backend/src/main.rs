@@ -27,6 +27,10 @@ struct Cli {
     #[arg(long, env = "SMARTCAR_MOCK_ADDR", default_value = "127.0.0.1:4000")]
     mock_addr: SocketAddr,
 
+    /// The in-process mock's simulator trips run this many times faster than wall time (1–3600).
+    #[arg(long, env = "SMARTCAR_MOCK_SIM_SPEED", default_value = "1")]
+    sim_speed: mock_server::domain::simulator::simulation::Speed,
+
     #[command(flatten)]
     config: Config,
 }
@@ -56,7 +60,14 @@ async fn main() -> anyhow::Result<()> {
     {
         None
     } else {
-        let (mock, server) = start_mock(&mut cli.config, cli.mock_addr, &demo, given(&matches, "redirect_uri")).await?;
+        let (mock, server) = start_mock(
+            &mut cli.config,
+            cli.mock_addr,
+            &demo,
+            given(&matches, "redirect_uri"),
+            cli.sim_speed,
+        )
+        .await?;
         println!("Smartcar mock (in-process) on {}", mock.origin().ascii_serialization());
         Some(server)
     };
@@ -83,6 +94,7 @@ async fn start_mock(
     addr: SocketAddr,
     demo: &Url,
     redirect_given: bool,
+    sim_speed: mock_server::domain::simulator::simulation::Speed,
 ) -> anyhow::Result<(Url, MockServer)> {
     let listener = TcpListener::bind(addr)
         .await
@@ -108,8 +120,13 @@ async fn start_mock(
     app.redirect_uris.push(config.redirect_uri.to_string());
     fixtures.upsert_app(app);
 
+    let settings = mock_server::state::Settings {
+        sim_speed,
+        ..mock_server::state::Settings::default()
+    };
     let server = MockServer::builder()
         .fixtures(fixtures)
+        .settings(settings)
         .listener(listener)
         .try_start()
         .await

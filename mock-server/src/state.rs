@@ -47,6 +47,8 @@ pub struct Settings {
     pub journal_size: usize,
     /// Users each app keeps; beyond it the least recently used is forgotten (`--max-users`).
     pub max_users: usize,
+    /// How much faster than wall time simulator trips run (`--sim-speed`).
+    pub sim_speed: crate::domain::simulator::simulation::Speed,
 }
 
 impl Default for Settings {
@@ -59,6 +61,7 @@ impl Default for Settings {
             limits: false,
             journal_size: crate::domain::journal::DEFAULT_SIZE,
             max_users: crate::domain::world::DEFAULT_MAX_USERS,
+            sim_speed: crate::domain::simulator::simulation::Speed::REAL_TIME,
         }
     }
 }
@@ -79,7 +82,8 @@ impl AppState {
     /// Fails when the webhook delivery client cannot be built from `settings` (its TLS).
     pub fn try_with_settings(fixtures: Fixtures, settings: Settings) -> Result<Self, ClientError> {
         let clock = Clock::default();
-        let world = World::new(clock.clone(), settings.refresh_grace, settings.max_users);
+        let world =
+            World::new(clock.clone(), settings.refresh_grace, settings.max_users).with_sim_speed(settings.sim_speed);
         let webhooks = Webhooks::try_new(
             &fixtures,
             world.clone(),

@@ -7,6 +7,7 @@
 //! - `/admin/vehicles…` — read and change vehicle state ([`vehicles`])
 //! - `/admin/limits` — Smartcar's request limits, switchable ([`limits`])
 //! - `/admin/requests` — the request journal ([`journal`])
+//! - `/admin/simulator…`, `/admin/vehicles/{id}/trip` — the vehicle simulator ([`simulator`])
 //! - `POST /admin/reset[?app=]` — forget one app's state, or everything
 //!
 //! Who may call it (`guard`), because "loopback only" does not stop a browser on this machine:
@@ -27,6 +28,7 @@ pub mod faults;
 pub mod intercept;
 pub mod journal;
 pub mod limits;
+pub mod simulator;
 pub mod vehicles;
 
 use std::net::SocketAddr;
@@ -84,6 +86,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(vehicles::router())
         .merge(limits::router())
         .merge(journal::router())
+        .merge(simulator::router())
         .fallback(|| async { AdminError::NotFound("no such admin route".to_owned()) })
         .route_layer(middleware::from_fn_with_state(state, guard))
 }

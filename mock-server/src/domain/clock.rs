@@ -26,6 +26,9 @@ pub struct OutOfRange;
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     offset_ms: Arc<AtomicI64>,
+    /// Woken when test control moves the clock, so the simulator announces at once what the move
+    /// changed instead of at its next tick.
+    moved: Arc<tokio::sync::Notify>,
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.sssZ`, the format of `sc-data-age`, `sc-fetched-at` and `connectedAt`
@@ -48,6 +51,7 @@ impl Clock {
         let _ = self.offset_ms.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ms| {
             Some(ms.saturating_add(by).clamp(-limit, limit))
         });
+        self.moved.notify_waiters();
     }
 
     /// Moves the clock forward (or back, with a negative duration), unless that takes it more
@@ -58,7 +62,7 @@ impl Clock {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ms| {
                 ms.checked_add(by).filter(|&ms| in_range(ms))
             })
-            .map(drop)
+            .map(|_| self.moved.notify_waiters())
             .map_err(|_| OutOfRange)
     }
 
@@ -71,6 +75,7 @@ impl Clock {
         let ms = offset.whole_milliseconds() + i128::from(offset.subsec_nanoseconds() % 1_000_000 > 0);
         let ms = i64::try_from(ms).ok().filter(|&ms| in_range(ms)).ok_or(OutOfRange)?;
         self.offset_ms.store(ms, Ordering::Relaxed);
+        self.moved.notify_waiters();
         Ok(())
     }
 
@@ -82,6 +87,12 @@ impl Clock {
     /// Back to wall time.
     pub fn reset(&self) {
         self.offset_ms.store(0, Ordering::Relaxed);
+        self.moved.notify_waiters();
+    }
+
+    /// Resolves the next time test control moves the clock (advance, set, reset).
+    pub async fn moved(&self) {
+        self.moved.notified().await;
     }
 }
 

@@ -21,6 +21,7 @@
 //! - [`faults`]: the fault-injection rule book (test control).
 //! - [`limits`]: Smartcar's request limits, switchable (test control).
 //! - [`journal`]: what the mock received and answered, per app (test control).
+//! - [`simulator`]: trip profiles that move a vehicle through time (test control).
 
 pub mod caller;
 pub mod catalogue;
@@ -33,6 +34,7 @@ pub mod limits;
 pub mod logins;
 pub mod permissions;
 pub mod sign_in;
+pub mod simulator;
 pub mod vehicle;
 pub mod webhooks;
 pub mod world;

@@ -225,7 +225,7 @@ pub struct Odometer {
 }
 
 /// `GET /location`: `{"latitude": 42.35, "longitude": -71.06}`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
     pub latitude: f64,

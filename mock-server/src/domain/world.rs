@@ -38,6 +38,8 @@ use uuid::Uuid;
 
 use crate::domain::clock::Clock;
 use crate::domain::permissions::Permission;
+use crate::domain::simulator::running::Trips;
+use crate::domain::simulator::simulation::{Moment, Speed};
 use crate::domain::vehicle::{Vehicle, VehicleSpec};
 
 /// Authorization codes live 10 minutes (test-mode.md A5).
@@ -245,6 +247,8 @@ struct Inner {
     /// Token pairs in the order they were issued, so the oldest can be forgotten; may name pairs
     /// already revoked.
     issued: VecDeque<(Uuid, Uuid)>,
+    /// The simulator's trips, caught up whenever their vehicle is touched.
+    trips: Trips,
 }
 
 /// A vehicle's state changed (a command, test control). Webhook delivery listens for these.
@@ -268,6 +272,20 @@ pub struct World {
     max_users: usize,
     /// Vehicles each app keeps.
     max_vehicles: usize,
+    /// How much faster than wall time trips run (`--sim-speed`).
+    sim_speed: Speed,
+}
+
+/// A handle that does not keep the world alive (the simulator's ticker holds one).
+#[derive(Debug, Clone)]
+pub struct WeakWorld {
+    inner: std::sync::Weak<Mutex<Inner>>,
+    changes: broadcast::Sender<VehicleChanged>,
+    clock: Clock,
+    refresh_grace: Duration,
+    max_users: usize,
+    max_vehicles: usize,
+    sim_speed: Speed,
 }
 
 impl World {
@@ -280,7 +298,59 @@ impl World {
             refresh_grace,
             max_users: max_users.max(1),
             max_vehicles: MAX_VEHICLES_PER_APP,
+            sim_speed: Speed::REAL_TIME,
         }
+    }
+
+    /// The same world whose trips run `speed` times faster than wall time.
+    pub fn with_sim_speed(mut self, speed: Speed) -> Self {
+        self.sim_speed = speed;
+        self
+    }
+
+    pub fn sim_speed(&self) -> Speed {
+        self.sim_speed
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Now on the virtual clock and on the wall, read once.
+    pub fn moment(&self) -> Moment {
+        let wall = OffsetDateTime::now_utc();
+        Moment {
+            virtual_time: wall.saturating_add(self.clock.offset()),
+            wall,
+        }
+    }
+
+    /// A handle that lets the world go when every other handle is dropped.
+    pub fn downgrade(&self) -> WeakWorld {
+        WeakWorld {
+            inner: Arc::downgrade(&self.inner),
+            changes: self.changes.clone(),
+            clock: self.clock.clone(),
+            refresh_grace: self.refresh_grace,
+            max_users: self.max_users,
+            max_vehicles: self.max_vehicles,
+            sim_speed: self.sim_speed,
+        }
+    }
+
+    /// Runs `f` on the simulator's trips and every vehicle under the lock, at `now` (the
+    /// simulator's entry point: start, stop, tick). Announce what changed afterwards.
+    pub fn with_trips<R>(&self, f: impl FnOnce(&mut Trips, &mut HashMap<Uuid, Vehicle>, Moment) -> R) -> R {
+        let now = self.moment();
+        let mut inner = self.lock();
+        let Inner { trips, vehicles, .. } = &mut *inner;
+        f(trips, vehicles, now)
+    }
+
+    /// Tells subscribers (webhook delivery) that a vehicle changed.
+    pub fn announce(&self, change: VehicleChanged) {
+        // No receiver (no webhooks) is fine.
+        let _ = self.changes.send(change);
     }
 
     /// Users each app keeps before the least recently used is forgotten.
@@ -504,21 +574,33 @@ impl World {
 
     /// Runs `f` on a vehicle under the lock; `None` if there is no such vehicle. For reads:
     /// changes made here are not announced (use [`World::update_vehicle`]).
+    /// A vehicle a trip runs on is brought up to now first.
     pub fn with_vehicle<R>(&self, id: Uuid, f: impl FnOnce(&mut Vehicle) -> R) -> Option<R> {
-        self.lock().vehicles.get_mut(&id).map(f)
+        let now = self.moment();
+        let mut inner = self.lock();
+        let Inner { vehicles, trips, .. } = &mut *inner;
+        let vehicle = vehicles.get_mut(&id)?;
+        trips.catch_up(vehicle, now);
+        Some(f(vehicle))
     }
 
     /// Runs `f` on a vehicle under the lock; if it returns `Ok`, the state counts as changed:
-    /// `updated_at` (and so `sc-data-age`) moves to now and subscribers hear of it.
+    /// `updated_at` (and so `sc-data-age`) moves to now and subscribers hear of it. A vehicle a
+    /// trip runs on is brought up to now and woken first, and its trip goes on from the change.
     pub fn update_vehicle<T, E>(&self, id: Uuid, f: impl FnOnce(&mut Vehicle) -> Result<T, E>) -> Option<Result<T, E>> {
-        let now = self.clock.now();
+        let moment = self.moment();
+        let now = moment.virtual_time;
         let (result, change) = {
             let mut inner = self.lock();
-            let vehicle = inner.vehicles.get_mut(&id)?;
+            let Inner { vehicles, trips, .. } = &mut *inner;
+            let vehicle = vehicles.get_mut(&id)?;
+            trips.catch_up(vehicle, moment);
+            trips.wake(vehicle);
             let result = f(vehicle);
             if result.is_ok() {
                 vehicle.updated_at = now;
             }
+            trips.rebase(vehicle, moment);
             let change = VehicleChanged {
                 app: vehicle.app.clone(),
                 user: vehicle.user,
@@ -603,12 +685,16 @@ impl World {
 
     /// A copy of every vehicle of one app (`Some`) or of all apps, oldest first.
     pub fn vehicles(&self, app: Option<&str>) -> Vec<Vehicle> {
-        let inner = self.lock();
-        let mut vehicles: Vec<Vehicle> = inner
-            .vehicles
-            .values()
+        let now = self.moment();
+        let mut inner = self.lock();
+        let Inner { vehicles, trips, .. } = &mut *inner;
+        let mut vehicles: Vec<Vehicle> = vehicles
+            .values_mut()
             .filter(|vehicle| app.is_none_or(|app| vehicle.app == app))
-            .cloned()
+            .map(|vehicle| {
+                trips.catch_up(vehicle, now);
+                vehicle.clone()
+            })
             .collect();
         vehicles.sort_by(|a, b| a.updated_at.cmp(&b.updated_at).then(a.id.cmp(&b.id)));
         vehicles
@@ -618,7 +704,10 @@ impl World {
     pub fn reset(&self, app: Option<&str>) {
         let mut inner = self.lock();
         let Some(app) = app else {
+            // A running ticker stays the only one: it stops by itself once no trip is left.
+            let ticking = inner.trips.ticking;
             *inner = Inner::default();
+            inner.trips.ticking = ticking;
             return;
         };
         if let Some(mut users) = inner.users.remove(app) {
@@ -629,6 +718,21 @@ impl World {
         inner.vehicle_counts.remove(app);
         // Redeemed codes whose grant is already gone belong to no user any more.
         inner.codes.retain(|_, code| code.app != app);
+    }
+}
+
+impl WeakWorld {
+    /// The world, while another handle keeps it alive.
+    pub fn upgrade(&self) -> Option<World> {
+        Some(World {
+            inner: self.inner.upgrade()?,
+            changes: self.changes.clone(),
+            clock: self.clock.clone(),
+            refresh_grace: self.refresh_grace,
+            max_users: self.max_users,
+            max_vehicles: self.max_vehicles,
+            sim_speed: self.sim_speed,
+        })
     }
 }
 
@@ -701,6 +805,7 @@ impl Inner {
         self.logins.remove(&(user.app, user.mode, user.login.to_lowercase()));
         for vehicle in record.garage {
             self.vehicles.remove(&vehicle);
+            self.trips.forget(vehicle);
             self.connections.remove(&(user.id, vehicle));
         }
         for grant in record.grants {

@@ -10,6 +10,7 @@
 //! | `fault list`, `fault remove 3`, `fault clear` | `GET`, `DELETE /admin/faults…` |
 //! | `clock`, `clock advance 2h`, `clock set 2030-01-01T00:00:00Z`, `clock reset` | `/admin/clock…` |
 //! | `vehicle list`, `vehicle show ID`, `vehicle set ID charge.isPluggedIn=true motion=DRIVING` | `/admin/vehicles…` |
+//! | `vehicle trip ID driving --route city-loop`, `vehicle create --powertrain BEV --name …` | the simulator ([`simulator`]) |
 //! | `limits`, `limits on`, `limits off` | `/admin/limits` |
 //! | `journal --app demo-client --path '*/charge'` | `GET /admin/requests` |
 //! | `reset [--app demo-client]` | `POST /admin/reset` |
@@ -39,6 +40,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::config::Config;
+
+mod simulator;
 
 /// An offline Smartcar platform: Connect, OAuth and the vehicle API on one port, plus test control.
 #[derive(Debug, Parser)]
@@ -245,6 +248,14 @@ enum VehicleAction {
         #[arg(required = true)]
         changes: Vec<String>,
     },
+    /// Start a trip profile (parked, driving, charging, commute), or show or stop the trip.
+    Trip(simulator::TripArgs),
+    /// The simulator's built-in routes.
+    Routes,
+    /// Every vehicle the simulator created or runs a trip on (of one app), with its trip.
+    Simulated(AppOption),
+    /// Create a simulated vehicle, already connected: its user, id and tokens.
+    Create(simulator::CreateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -542,6 +553,10 @@ async fn vehicle(args: VehicleArgs) -> anyhow::Result<Value> {
         VehicleAction::Set { id, changes } => target
             .request(Method::PATCH, &vehicle_path(&id)?)?
             .json(&state_patch(&changes)?),
+        VehicleAction::Trip(trip) => return simulator::trip(target, trip).await,
+        VehicleAction::Routes => return simulator::routes(target).await,
+        VehicleAction::Simulated(app) => return simulator::list(target, app.app).await,
+        VehicleAction::Create(create) => return simulator::create(target, create).await,
     };
     call(request).await
 }

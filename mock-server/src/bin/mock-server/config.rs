@@ -68,6 +68,11 @@ pub(crate) struct Config {
     )]
     pub(crate) max_users: usize,
 
+    /// Simulator trips run this many times faster than wall time (1 to 3600): `--sim-speed 60`
+    /// drives a 30-minute trip in 30 seconds. Clock advances move trips as much either way.
+    #[arg(long, env = "SMARTCAR_MOCK_SIM_SPEED", default_value = "1")]
+    pub(crate) sim_speed: mock_server::domain::simulator::simulation::Speed,
+
     /// Also serve HTTPS here under Smartcar's real host names, for a browser that maps
     /// `connect.smartcar.com` and `javascript-sdk.smartcar.com` to this mock. Off by default.
     #[arg(long, env = "SMARTCAR_MOCK_TLS_ADDR")]
@@ -101,6 +106,7 @@ impl Config {
                 ..mock_server::webhooks::DeliverySettings::default()
             },
             max_users: self.max_users,
+            sim_speed: self.sim_speed,
             ..mock_server::state::Settings::default()
         }
     }
