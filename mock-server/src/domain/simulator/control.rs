@@ -327,6 +327,26 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_forgets_the_apps_trips_and_names() {
+        let world = world();
+        let car = created(&world, Powertrain::Bev).vehicle;
+        start(&world, car, &TripRequest::new(Profile::Parked))
+            .expect("the vehicle")
+            .expect("the trip starts");
+        let app = world
+            .with_vehicle(car, |vehicle| vehicle.app.clone())
+            .expect("the vehicle");
+
+        world.reset(Some(&app));
+
+        assert!(status(&world, car).is_none(), "the vehicle is gone");
+        assert_eq!(
+            world.with_trips(|trips, _, _| (trips.len(), trips.vehicle_ids().len())),
+            (0, 0)
+        );
+    }
+
+    #[test]
     fn a_tick_announces_a_running_trip_once_a_simulated_minute() {
         let world = world();
         let car = created(&world, Powertrain::Bev).vehicle;

@@ -234,4 +234,50 @@ mod tests {
             Cli::try_parse_from(["mock-server", "vehicle", "create", "--powertrain", "EV", "--name", "x"]).is_err()
         );
     }
+
+    /// A mock on port 0 in this runtime (it serves until dropped), and the `--server` target for it.
+    async fn server() -> (mock_server::MockServer, Target) {
+        let server = mock_server::MockServer::builder().start().await;
+        let target = Target {
+            server: server.uri(),
+            admin_token: None,
+        };
+        (server, target)
+    }
+
+    fn args<T: clap::FromArgMatches + clap::Args>(words: &[&str]) -> T {
+        let command = T::augment_args(clap::Command::new("vehicle").no_binary_name(true));
+        let matches = command.try_get_matches_from(words).expect("the words parse");
+        T::from_arg_matches(&matches).expect("the arguments")
+    }
+
+    #[tokio::test]
+    async fn the_subcommands_create_a_vehicle_and_start_show_and_stop_its_trip() {
+        let (_server, target) = server().await;
+
+        let created = create(&target, args(&["--powertrain", "bev", "--name", "CLI car"]))
+            .await
+            .expect("vehicle create");
+        let id = created["vehicle_id"].as_str().expect("an id").to_owned();
+        let started = trip(&target, args(&[&id, "driving", "--route", "highway", "--speed", "90"]))
+            .await
+            .expect("vehicle trip … driving");
+        let status = trip(&target, args(&[&id, "status"]))
+            .await
+            .expect("vehicle trip … status");
+        let stopped = trip(&target, args(&[&id, "stop"])).await.expect("vehicle trip … stop");
+        let refused = trip(&target, args(&[&id, "charging", "--charger-kw", "900"])).await;
+        let listed = list(&target, None).await.expect("vehicle simulated");
+
+        assert_eq!(created["name"], "CLI car");
+        assert_eq!(started["trip"]["route"]["name"], "highway");
+        assert_eq!(status["trip"]["profile"], "driving");
+        assert_eq!(stopped["state"]["motion"], "PARKED");
+        assert_eq!(
+            refused.expect_err("a charger above the cap").to_string(),
+            "400 Bad Request: chargerKw: must be above 0 and at most 350 kW"
+        );
+        assert_eq!(listed["vehicles"][0]["name"], "CLI car");
+        assert_eq!(listed["vehicles"][0]["trip"], Value::Null);
+    }
 }
