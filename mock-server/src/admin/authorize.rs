@@ -112,17 +112,7 @@ async fn handle(
 
 /// Signs a user in as `request` says and connects their vehicles, as Connect would.
 pub(crate) fn authorize(state: &AppState, request: AuthorizeRequest) -> Result<Authorized, AdminError> {
-    let app = match &request.client_id {
-        Some(id) => state
-            .fixtures
-            .app(id)
-            .ok_or_else(|| AdminError::NotFound(format!("no app has client id {id}")))?,
-        None => state
-            .fixtures
-            .apps
-            .first()
-            .ok_or_else(|| AdminError::NotFound("the fixtures have no app".to_owned()))?,
-    };
+    let app = super::app_or_first(state, request.client_id.as_deref())?;
     let make = request.brand.as_deref().unwrap_or(&app.default_brand);
     let brand = state
         .fixtures

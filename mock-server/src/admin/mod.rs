@@ -316,6 +316,24 @@ async fn handle_reset(
     Ok(Json(json!({ "reset": app.as_deref().unwrap_or("everything") })))
 }
 
+/// The app a test-control call names by `client_id`, or the fixtures' first app when it names none.
+pub(crate) fn app_or_first<'a>(
+    state: &'a AppState,
+    client_id: Option<&str>,
+) -> Result<&'a crate::domain::fixtures::App, AdminError> {
+    match client_id {
+        Some(id) => state
+            .fixtures
+            .app(id)
+            .ok_or_else(|| AdminError::NotFound(format!("no app has client id {id}"))),
+        None => state
+            .fixtures
+            .apps
+            .first()
+            .ok_or_else(|| AdminError::NotFound("the fixtures have no app".to_owned())),
+    }
+}
+
 /// Forgets what `app` (or every app, and the clock) did; the fixtures stay.
 pub(crate) fn reset(state: &AppState, app: Option<&str>) -> Result<(), AdminError> {
     if let Some(app) = app

@@ -159,17 +159,7 @@ async fn create_vehicle(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<CreateVehicle>,
 ) -> Result<(StatusCode, Json<Value>), AdminError> {
-    let app = match &request.client_id {
-        Some(id) => state
-            .fixtures
-            .app(id)
-            .ok_or_else(|| AdminError::NotFound(format!("no app has client id {id}")))?,
-        None => state
-            .fixtures
-            .apps
-            .first()
-            .ok_or_else(|| AdminError::NotFound("the fixtures have no app".to_owned()))?,
-    };
+    let app = super::app_or_first(&state, request.client_id.as_deref())?;
     let created = control::create_vehicle(
         &state.fixtures,
         &state.world,
