@@ -87,6 +87,14 @@ impl Excerpt {
         }
     }
 
+    /// Nothing kept of something `size` bytes large.
+    pub fn unread(size: usize) -> Self {
+        Excerpt {
+            bytes: Bytes::new(),
+            size,
+        }
+    }
+
     /// What was kept.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
