@@ -8,9 +8,9 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 
 use crate::domain::catalogue;
@@ -63,24 +63,27 @@ pub enum Credentials {
     Missing,
     /// A header whose value is not visible ASCII.
     NotText,
-    /// `<scheme> <credential>`, both trimmed; the credential is empty when there was none.
-    Present { scheme: String, credential: String },
+    /// `<scheme> <credential>`: the header's value, shared (a clone costs no copy).
+    Present(HeaderValue),
 }
 
 impl Credentials {
     pub fn of(headers: &HeaderMap) -> Credentials {
-        let Some(value) = headers.get(header::AUTHORIZATION) else {
-            return Credentials::Missing;
-        };
-        let Ok(value) = value.to_str() else {
-            return Credentials::NotText;
-        };
-        let value = value.trim();
-        let (scheme, credential) = value.split_once(' ').unwrap_or((value, ""));
-        Credentials::Present {
-            scheme: scheme.to_owned(),
-            credential: credential.trim().to_owned(),
+        match headers.get(header::AUTHORIZATION) {
+            None => Credentials::Missing,
+            Some(value) if value.to_str().is_err() => Credentials::NotText,
+            Some(value) => Credentials::Present(value.clone()),
         }
+    }
+
+    /// The scheme and the credential, both trimmed; the credential is empty when there was none.
+    fn split(&self) -> Option<(&str, &str)> {
+        let Credentials::Present(value) = self else {
+            return None;
+        };
+        let value = value.to_str().ok()?.trim();
+        let (scheme, credential) = value.split_once(' ').unwrap_or((value, ""));
+        Some((scheme, credential.trim()))
     }
 
     /// The scheme and credential, or the AUTHENTICATION error for a missing or unreadable header.
@@ -88,7 +91,9 @@ impl Credentials {
         match self {
             Credentials::Missing => Err(ApiError::authentication("the request has no Authorization header")),
             Credentials::NotText => Err(ApiError::authentication("the Authorization header is not text")),
-            Credentials::Present { scheme, credential } => Ok((scheme, credential)),
+            Credentials::Present(_) => self
+                .split()
+                .ok_or_else(|| ApiError::authentication("the Authorization header is not text")),
         }
     }
 
@@ -111,15 +116,14 @@ impl Credentials {
 
     /// The token of `Bearer <token>`, if that is what the header holds.
     pub fn bearer_token(&self) -> Option<&str> {
-        match self {
-            Credentials::Present { scheme, credential } if scheme.eq_ignore_ascii_case("bearer") => Some(credential),
-            _ => None,
-        }
+        self.split()
+            .and_then(|(scheme, credential)| scheme.eq_ignore_ascii_case("bearer").then_some(credential))
     }
 
     /// Whether the scheme is Basic.
     pub fn is_basic(&self) -> bool {
-        matches!(self, Credentials::Present { scheme, .. } if scheme.eq_ignore_ascii_case("basic"))
+        self.split()
+            .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
     }
 
     /// `Basic base64(user:password)`, decoded (as text, not form-decoded).
@@ -140,9 +144,7 @@ impl Credentials {
     /// (RFC 6749 §2.3.1), so `a%20b:c%2Bd` is `a b` and `c+d`. `None` unless Basic and
     /// well-formed.
     pub fn client_credentials(&self) -> Option<(String, String)> {
-        let Credentials::Present { scheme, credential } = self else {
-            return None;
-        };
+        let (scheme, credential) = self.split()?;
         if !scheme.eq_ignore_ascii_case("basic") {
             return None;
         }
@@ -183,7 +185,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let segment = parts.uri.path().trim_start_matches('/').split('/').next().unwrap_or("");
-        let version = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        let version = decoded(segment);
         check_version(&version).map(|()| ApiVersion {
             is_v1: version == "v1.0",
         })
@@ -207,16 +209,28 @@ impl VehicleId {
 impl<S: Send + Sync> FromRequestParts<S> for VehicleId {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| ApiError::not_found(&rejection.body_text()))?;
-        params
-            .iter()
-            .find(|(name, _)| *name == "id")
-            .map(|(_, id)| VehicleId(id.to_owned()))
-            .ok_or_else(|| ApiError::not_found(parts.uri.path()))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let (_, id, _) =
+            vehicle_path_segments(parts.uri.path()).ok_or_else(|| ApiError::not_found(parts.uri.path()))?;
+        Ok(VehicleId(decoded(id).into_owned()))
     }
+}
+
+/// `/{version}/vehicles/{id}[/{rest}]` split into the version, the id and the rest (without its
+/// leading `/`), as sent (percent-encoded).
+pub fn vehicle_path_segments(path: &str) -> Option<(&str, &str, &str)> {
+    let mut segments = path.strip_prefix('/')?.splitn(4, '/');
+    let version = segments.next()?;
+    if segments.next()? != "vehicles" {
+        return None;
+    }
+    let id = segments.next()?;
+    Some((version, id, segments.next().unwrap_or("")))
+}
+
+/// A path segment percent-decoded as the router decodes its parameters (invalid UTF-8 replaced).
+pub fn decoded(segment: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy()
 }
 
 /// The app whose client id and secret the request's Basic credentials carry.

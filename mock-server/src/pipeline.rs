@@ -182,7 +182,7 @@ where
         });
     journal.record(Record {
         seq: journal.next_seq(),
-        request_id: context.id.to_string(),
+        request_id: context.id,
         at,
         request,
         // 499: the client got no answer (nginx's word for it).

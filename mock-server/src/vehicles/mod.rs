@@ -33,7 +33,7 @@ pub mod v3;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -43,7 +43,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use crate::credentials::query_pairs;
-use crate::credentials::{ApiVersion, Credentials, VehicleId};
+use crate::credentials::{ApiVersion, Credentials, decoded, vehicle_path_segments};
 use crate::domain::catalogue;
 use crate::domain::clock::smartcar_timestamp;
 use crate::domain::world::{Access, AccessError};
@@ -61,10 +61,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{version}/user", get(user))
         .route("/{version}/vehicles", get(vehicles))
-        .route("/{version}/vehicles/{id}", any(vehicle_root))
-        .route("/{version}/vehicles/{id}/{*path}", any(vehicle_path))
+        .route("/{version}/vehicles/{id}", any(vehicle_endpoint))
+        .route("/{version}/vehicles/{id}/{*path}", any(vehicle_endpoint))
         // Any method: another than POST is an unknown endpoint, answered as the dispatcher does.
-        .route("/{version}/vehicles/{id}/batch", any(batch))
+        .route("/{version}/vehicles/{id}/batch", any(vehicle_endpoint))
         .route(
             "/{version}/vehicles/{id}/webhooks/{webhook}",
             post(webhooks::subscribe).delete(webhooks::unsubscribe),
@@ -321,34 +321,18 @@ pub fn dispatch(
     Ok(reply)
 }
 
-async fn vehicle_root(state: State<AppState>, request: HttpVehicleRequest) -> Result<Reply, ApiError> {
-    request.answer(&state, "/")
-}
-
-async fn vehicle_path(
-    state: State<AppState>,
-    Path(VehiclePath { path }): Path<VehiclePath>,
-    request: HttpVehicleRequest,
-) -> Result<Reply, ApiError> {
-    request.answer(&state, &format!("/{}", path.trim_end_matches('/')))
-}
-
-/// `POST /v{ver}/vehicles/{id}/batch` (other methods: not found).
-async fn batch(state: State<AppState>, request: HttpVehicleRequest) -> Result<Reply, ApiError> {
-    request.answer(&state, "/batch")
-}
-
-/// The `{*path}` after a vehicle id.
-#[derive(serde::Deserialize)]
-struct VehiclePath {
-    path: String,
+/// `ANY /v{ver}/vehicles/{id}[/{path}]`, batch included: every check, then the endpoint.
+async fn vehicle_endpoint(state: State<AppState>, request: HttpVehicleRequest) -> Result<Reply, ApiError> {
+    request.answer(&state)
 }
 
 /// What the HTTP routes collect before dispatching. The version and the token are checked in
 /// [`HttpVehicleRequest::answer`], after the route (smartcar-api.md §6.1).
 struct HttpVehicleRequest {
     version: Result<ApiVersion, ApiError>,
-    id: VehicleId,
+    id: String,
+    /// The endpoint's path after the id, percent-decoded: `/odometer`, `/` for the root.
+    path: String,
     method: Method,
     token: BearerToken,
     units: UnitSystem,
@@ -362,7 +346,10 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
         let version = ApiVersion::from_request_parts(&mut parts, state).await;
-        let id = VehicleId::from_request_parts(&mut parts, state).await?;
+        let (_, id, rest) =
+            vehicle_path_segments(parts.uri.path()).ok_or_else(|| ApiError::not_found(parts.uri.path()))?;
+        let id = decoded(id).into_owned();
+        let path = format!("/{}", decoded(rest).trim_end_matches('/'));
         let Ok(token) = BearerToken::from_request_parts(&mut parts, state).await;
         let method = parts.method.clone();
         let units = UnitSystem::of(&parts.headers);
@@ -371,6 +358,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
         Ok(HttpVehicleRequest {
             version,
             id,
+            path,
             method,
             token,
             units,
@@ -381,8 +369,9 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
 }
 
 impl HttpVehicleRequest {
-    fn answer(self, state: &AppState, path: &str) -> Result<Reply, ApiError> {
+    fn answer(self, state: &AppState) -> Result<Reply, ApiError> {
         self.version?;
+        let path = self.path.as_str();
         // Java's `serviceHistory` percent-encodes the `?` into the path (smartcar-api.md §1.3).
         let (path, path_query) = match path.split_once('?') {
             Some((path, query)) => (path, Some(query)),
@@ -403,7 +392,7 @@ impl HttpVehicleRequest {
         let body = parse_json_body(&self.method, &bytes)?;
         let mut query = query_pairs(self.query.as_deref());
         query.extend(query_pairs(path_query));
-        let id = &self.id.0;
+        let id = &self.id;
         if is_batch {
             return batch::answer(state, &access, id, body.as_ref(), self.units);
         }
