@@ -177,7 +177,9 @@ impl IntoResponse for ApiError {
         let body = self.body(context.envelope, context.id.hyphenated().encode_lower(&mut id));
         let mut response = SmartcarJson(self.status(), body).into_response();
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response.extensions_mut().insert(ErrorReason(self.reason));
         response

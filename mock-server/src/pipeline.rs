@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use http_body::{Body as _, Frame};
 use tower::{Layer, Service};
@@ -34,6 +34,8 @@ use crate::error::{ApiError, ErrorReason};
 use crate::request::{self, RequestContext};
 use crate::state::AppState;
 use crate::vehicles::Authenticated;
+
+static SC_REQUEST_ID: HeaderName = HeaderName::from_static("sc-request-id");
 
 /// An answer body larger than this is not read for the journal: its record keeps only its size.
 const READ_RESPONSE_BYTES: u64 = crate::MAX_BODY_BYTES as u64;
@@ -89,7 +91,7 @@ where
         Box::pin(async move {
             let context = RequestContext::new(request.uri().path());
             let mut response = request::within(context, answer(state, inner, request, context)).await;
-            response.headers_mut().insert("sc-request-id", context.header_value());
+            response.headers_mut().insert(&SC_REQUEST_ID, context.header_value());
             Ok(response)
         })
     }
@@ -189,7 +191,7 @@ where
         status: if dropped { 499 } else { response_parts.status.as_u16() },
         retry_after: response_parts
             .headers
-            .get("retry-after")
+            .get(header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned),
         response_body: response_excerpt,
@@ -264,7 +266,7 @@ where
         None => limited(state, caller, request, inner).await,
     };
     if let Some(seconds) = fault.retry_after {
-        response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

@@ -35,7 +35,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::{Value, json};
@@ -216,11 +216,18 @@ impl Reply {
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let headers = self.headers();
+        // Names parsed once; each value is moved in, not copied.
+        static SC_UNIT_SYSTEM: HeaderName = HeaderName::from_static("sc-unit-system");
+        static SC_DATA_AGE: HeaderName = HeaderName::from_static("sc-data-age");
+        static SC_FETCHED_AT: HeaderName = HeaderName::from_static("sc-fetched-at");
         let mut response = SmartcarJson(StatusCode::OK, self.body).into_response();
-        for (name, value) in headers {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                response.headers_mut().insert(name, value);
+        if let Some(age) = self.data_age {
+            let headers = response.headers_mut();
+            headers.insert(&SC_UNIT_SYSTEM, HeaderValue::from_static(self.units.as_str()));
+            for (name, at) in [(&SC_DATA_AGE, age), (&SC_FETCHED_AT, self.fetched_at)] {
+                if let Ok(value) = HeaderValue::try_from(smartcar_timestamp(at)) {
+                    headers.insert(name, value);
+                }
             }
         }
         response
@@ -249,6 +256,17 @@ pub fn dispatch(
     request: &VehicleRequest<'_>,
 ) -> Result<Reply, ApiError> {
     let endpoint = endpoints::find(request.method, request.path).ok_or_else(|| ApiError::not_found(request.path))?;
+    dispatch_to(state, access, endpoint, vehicle_id, request)
+}
+
+/// [`dispatch`] once the endpoint is known.
+fn dispatch_to(
+    state: &AppState,
+    access: &Access,
+    endpoint: &'static endpoints::Endpoint,
+    vehicle_id: &str,
+    request: &VehicleRequest<'_>,
+) -> Result<Reply, ApiError> {
     let id = Uuid::try_parse(vehicle_id)
         .map_err(|_| ApiError::validation("vehicle_id", format!("{vehicle_id:?} is not a UUID")))?;
     if !access.vehicles.contains(&id) {
@@ -378,7 +396,8 @@ impl HttpVehicleRequest {
             None => (path, None),
         };
         let is_batch = self.method == Method::POST && path == "/batch";
-        if !is_batch && endpoints::find(&self.method, path).is_none() {
+        let endpoint = endpoints::find(&self.method, path);
+        if !is_batch && endpoint.is_none() {
             return Err(ApiError::not_found(path));
         }
         let access = self.token.access(state)?;
@@ -403,7 +422,10 @@ impl HttpVehicleRequest {
             body: body.as_ref(),
             units: self.units,
         };
-        dispatch(state, &access, id, &request)
+        match endpoint {
+            Some(endpoint) => dispatch_to(state, &access, endpoint, id, &request),
+            None => Err(ApiError::not_found(path)),
+        }
     }
 }
 
