@@ -266,7 +266,9 @@ where
         None => limited(state, caller, request, inner).await,
     };
     if let Some(seconds) = fault.retry_after {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
