@@ -274,3 +274,65 @@ pub fn bearer_amt_app<'a>(state: &'a AppState, credentials: &Credentials) -> Res
     }
     amt_app(state, credentials.bearer()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_authorization(value: &str) -> Credentials {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(value).expect("a header value"),
+        );
+        Credentials::of(&headers)
+    }
+
+    #[test]
+    fn a_bearer_token_is_read_whatever_the_scheme_s_case() {
+        assert_eq!(with_authorization("bearer  abc ").bearer().ok(), Some("abc"));
+        assert_eq!(with_authorization("Bearer abc").bearer_token(), Some("abc"));
+    }
+
+    #[test]
+    fn each_surface_names_what_is_wrong_with_the_header() {
+        let reason = |credentials: Credentials| credentials.bearer().err().map(|error| error.reason().to_owned());
+
+        assert_eq!(
+            reason(Credentials::of(&HeaderMap::new())).as_deref(),
+            Some("the request has no Authorization header")
+        );
+        assert_eq!(
+            reason(with_authorization("Basic ZGVtbzpzZWNyZXQ=")).as_deref(),
+            Some("the Authorization header uses Basic, not Bearer")
+        );
+        assert_eq!(
+            with_authorization("Bearer abc")
+                .basic()
+                .err()
+                .map(|error| error.reason().to_owned()),
+            Some("the Authorization header uses Bearer, not Basic".to_owned())
+        );
+    }
+
+    #[test]
+    fn basic_credentials_are_decoded_as_text_for_the_platform_and_form_decoded_for_oauth() {
+        let credentials = with_authorization("Basic YSUyMGI6YyUyQmQ=");
+
+        assert_eq!(credentials.basic().ok(), Some(("a%20b".to_owned(), "c%2Bd".to_owned())));
+        assert_eq!(
+            credentials.client_credentials(),
+            Some(("a b".to_owned(), "c+d".to_owned()))
+        );
+    }
+
+    #[test]
+    fn the_vehicle_path_is_split_into_version_id_and_rest() {
+        assert_eq!(
+            vehicle_path_segments("/v2.0/vehicles/abc/charge/limit"),
+            Some(("v2.0", "abc", "charge/limit"))
+        );
+        assert_eq!(vehicle_path_segments("/v3/vehicles/abc"), Some(("v3", "abc", "")));
+        assert_eq!(vehicle_path_segments("/v2.0/user"), None);
+    }
+}

@@ -293,9 +293,8 @@ fn cut_reason(mut reason: String) -> String {
 /// Keeps the scheme and, for Basic, the client id, so a test can check *how* its app
 /// authenticated without the secret showing: `Basic demo-client:***`, `Bearer ***cdef`.
 fn mask_authorization(value: &[u8]) -> Masked<'_> {
-    let text = match std::str::from_utf8(value) {
-        Ok(text) => text,
-        Err(_) => return Masked::Owned(mask_text(&String::from_utf8_lossy(value)).into_owned()),
+    let Ok(text) = std::str::from_utf8(value) else {
+        return Masked::Owned(mask_text(&String::from_utf8_lossy(value)).into_owned());
     };
     match mask_text(text) {
         Cow::Borrowed(_) => {
