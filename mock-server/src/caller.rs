@@ -16,21 +16,34 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use uuid::Uuid;
 
+use crate::credentials::Credentials;
 use crate::domain::caller::Caller;
+use crate::domain::world::{Access, AccessError};
 use crate::state::AppState;
+
+/// What the pipeline learns from a request's credentials, once: who is calling, and for a bearer
+/// token what the platform makes of it (its access, or why it refuses it), which the vehicle
+/// handlers read instead of looking the token up again.
+#[derive(Debug, Default)]
+pub struct Resolution {
+    pub caller: Caller,
+    /// `Some` when the request carried `Authorization: Bearer …`.
+    pub bearer: Option<Result<Access, AccessError>>,
+}
 
 /// Reads the caller from the `Authorization` header (bearer token or AMT, Basic client
 /// credentials or `default:<AMT>`), a form's `client_id` and `client_secret`; and what it claims
 /// from a `client_id` query or form field or the signed Connect flow of a Connect step. Costs one
-/// token lookup for a bearer request, as the handler's own check does.
-pub fn resolve(state: &AppState, parts: &Parts, body: &[u8]) -> Caller {
+/// token lookup for a bearer request, the only one the request makes.
+pub fn resolve(state: &AppState, parts: &Parts, credentials: &Credentials, body: &[u8]) -> Resolution {
     let mut caller = Caller::default();
-    match from_authorization(state, &parts.headers) {
+    let bearer = credentials.bearer_token().map(|token| state.world.authorize(token));
+    match from_authorization(state, credentials, bearer.as_ref()) {
         Some(Proof::Accepted { app, user, vehicles }) => {
             caller.vehicle = vehicle_in_path(parts.uri.path()).filter(|id| vehicles.contains(id));
             caller.app = Some(app);
             caller.user = user;
-            return caller;
+            return Resolution { caller, bearer };
         }
         Some(Proof::Claimed(app)) => caller.claimed = Some(app),
         None => {}
@@ -47,7 +60,7 @@ pub fn resolve(state: &AppState, parts: &Parts, body: &[u8]) -> Caller {
             {
                 caller.app = Some(Arc::from(client_id));
                 caller.claimed = None;
-                return caller;
+                return Resolution { caller, bearer };
             }
             caller.claimed.get_or_insert(client_id);
         } else if let Some(flow) = field(body, "flow")
@@ -65,7 +78,7 @@ pub fn resolve(state: &AppState, parts: &Parts, body: &[u8]) -> Caller {
             .and_then(|query| field(query.as_bytes(), "client_id"))
             .and_then(registered);
     }
-    caller
+    Resolution { caller, bearer }
 }
 
 /// What the `Authorization` header proves.
@@ -90,27 +103,30 @@ pub fn vehicle_in_path(path: &str) -> Option<Uuid> {
     Uuid::try_parse(segments.next()?).ok()
 }
 
-fn from_authorization(state: &AppState, headers: &HeaderMap) -> Option<Proof> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, credential) = value.trim().split_once(' ')?;
-    if scheme.eq_ignore_ascii_case("bearer") {
-        let credential = credential.trim();
-        // The same check the vehicle handlers make, so what counts is exactly what is answered.
-        if let Ok(access) = state.world.authorize(credential) {
+/// `bearer` is what the world made of a bearer token, if the header holds one.
+fn from_authorization(
+    state: &AppState,
+    credentials: &Credentials,
+    bearer: Option<&Result<Access, AccessError>>,
+) -> Option<Proof> {
+    if let Some(token) = credentials.bearer_token() {
+        // The same check the vehicle handlers make (they read this result), so what counts is
+        // exactly what is answered.
+        if let Some(Ok(access)) = bearer {
             return Some(Proof::Accepted {
-                app: access.app,
+                app: Arc::clone(&access.app),
                 user: Some(access.user),
-                vehicles: access.vehicles,
+                vehicles: Arc::clone(&access.vehicles),
             });
         }
-        if let Ok(app) = crate::credentials::amt_app(state, credential) {
+        if let Ok(app) = crate::credentials::amt_app(state, token) {
             return Some(accepted(&app.client_id));
         }
         // Refused, so this costs a second lookup only on the way to a 401.
-        let (app, _) = state.world.token_owner(credential)?;
+        let (app, _) = state.world.token_owner(token)?;
         return Some(Proof::Claimed(app));
     }
-    let (id, secret) = crate::oauth::basic_credentials(headers)?;
+    let (id, secret) = credentials.client_credentials()?;
     let named = state.fixtures.app(&id);
     if let Some(app) = named
         && app.client_secret == secret
@@ -132,7 +148,8 @@ fn accepted(app: &str) -> Proof {
     }
 }
 
-fn is_form(headers: &HeaderMap) -> bool {
+/// Whether the body is a form (`application/x-www-form-urlencoded`).
+pub fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

@@ -12,13 +12,13 @@
 //! and ignores the VIN.
 
 use axum::Router;
-use axum::extract::{Path as UrlPath, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
-use crate::credentials::{check_version, client_app, query_pairs, query_value};
+use crate::credentials::{ApiVersion, Credentials, client_app, query_pairs, query_value};
 use crate::domain::compatibility::{LEVELS, Model, Verdict, endpoint};
 use crate::domain::permissions::Permission;
 use crate::domain::vehicle::Powertrain;
@@ -90,12 +90,11 @@ fn scope(query: &[(String, String)]) -> Result<Vec<Permission>, ApiError> {
 /// `GET /v{ver}/compatibility`.
 async fn compatibility(
     State(state): State<AppState>,
-    UrlPath(version): UrlPath<String>,
+    version: ApiVersion,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    credentials: Credentials,
 ) -> Result<Response, ApiError> {
-    check_version(&version)?;
-    client_app(&state, &headers)?;
+    client_app(&state, &credentials)?;
     let query = query_pairs(raw.as_deref());
     let vin = query_value(&query, "vin").map(str::trim).unwrap_or("");
     if vin.is_empty() {
@@ -134,7 +133,7 @@ async fn compatibility(
     } else {
         compatibility.check_vin(vin, country)
     };
-    let body = if version == "v1.0" {
+    let body = if version.is_v1 {
         json!({ "compatible": verdict.is_compatible() })
     } else {
         verdict_body(&verdict, &scope)
@@ -145,12 +144,11 @@ async fn compatibility(
 /// `GET /v{ver}/compatibility/matrix`.
 async fn matrix(
     State(state): State<AppState>,
-    UrlPath(version): UrlPath<String>,
+    _: ApiVersion,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    credentials: Credentials,
 ) -> Result<Response, ApiError> {
-    check_version(&version)?;
-    client_app(&state, &headers)?;
+    client_app(&state, &credentials)?;
     let query = query_pairs(raw.as_deref());
     let compatibility = &state.fixtures.compatibility;
     let region = query_value(&query, "region")

@@ -173,10 +173,13 @@ impl From<LimitExceeded> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let context = request::current();
-        let body = self.body(context.envelope, &context.id);
+        let mut id = uuid::Uuid::encode_buffer();
+        let body = self.body(context.envelope, context.id.hyphenated().encode_lower(&mut id));
         let mut response = SmartcarJson(self.status(), body).into_response();
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response.extensions_mut().insert(ErrorReason(self.reason));
         response

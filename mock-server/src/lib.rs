@@ -18,6 +18,8 @@
 //! - [`webhooks`]: the webhook routes and the sender (signed deliveries, retries, their log).
 //! - [`management`]: the management API (`/v{ver}/management/connections`).
 //! - [`error`]: Smartcar's v1/v2/v3 error envelopes, rendered from the catalogue.
+//! - [`pipeline`]: the one layer every request passes: request id, caller (its token resolved
+//!   once), faults, limits, the journal.
 //! - [`request`]: request ids and the JSON content type every response shares.
 //! - [`credentials`]: the app behind a Basic or AMT credential, the version segment, queries.
 //! - [`sdk_redirect`]: the JS SDK's redirect page (`GET /v2/redirect`), served offline.
@@ -37,6 +39,7 @@ pub mod error;
 mod facade;
 pub mod management;
 pub mod oauth;
+pub mod pipeline;
 pub mod request;
 pub mod sdk_redirect;
 pub mod serving;
@@ -47,7 +50,6 @@ pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware;
 use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
@@ -89,8 +91,7 @@ pub fn app(state: AppState) -> Router {
         router
     };
     router
-        .layer(middleware::from_fn_with_state(state.clone(), admin::intercept))
-        .layer(middleware::from_fn(request::request_context))
+        .layer(pipeline::PipelineLayer::new(state.clone()))
         .with_state(state)
 }
 

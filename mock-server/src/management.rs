@@ -14,8 +14,8 @@
 //! with both or neither filter is 400 VALIDATION.
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
@@ -23,7 +23,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::credentials::{check_version, management_app, query_pairs, query_value};
+use crate::credentials::{ApiVersion, Credentials, management_app, query_pairs, query_value};
 use crate::domain::clock::smartcar_timestamp;
 use crate::domain::world::Connection;
 use crate::error::ApiError;
@@ -122,12 +122,11 @@ fn limit(query: &[(String, String)]) -> Result<usize, ApiError> {
 /// `GET /v{ver}/management/connections`.
 async fn list_connections(
     State(state): State<AppState>,
-    Path(version): Path<String>,
+    _: ApiVersion,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    credentials: Credentials,
 ) -> Result<Response, ApiError> {
-    check_version(&version)?;
-    let app = management_app(&state, &headers)?;
+    let app = management_app(&state, &credentials)?;
     let query = query_pairs(raw.as_deref());
     let filters = Filters::parse(&query)?;
     let limit = limit(&query)?;
@@ -168,12 +167,11 @@ async fn list_connections(
 /// `DELETE /v{ver}/management/connections` with exactly one of `user_id` / `vehicle_id`.
 async fn delete_connections(
     State(state): State<AppState>,
-    Path(version): Path<String>,
+    _: ApiVersion,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    credentials: Credentials,
 ) -> Result<Response, ApiError> {
-    check_version(&version)?;
-    let app = management_app(&state, &headers)?;
+    let app = management_app(&state, &credentials)?;
     let query = query_pairs(raw.as_deref());
     let filters = Filters::parse(&query)?;
     if filters.user.is_some() == filters.vehicle.is_some() {

@@ -1,14 +1,14 @@
 //! What every response shares: a request id (`sc-request-id`), the API envelope the path asks
 //! for, and Smartcar's JSON content type.
 //!
-//! [`request_context`] is the outermost middleware. It gives each request a fresh UUID and keeps
-//! it, with the envelope, in a task-local for the duration of the request, so that an error
+//! The request pipeline ([`crate::pipeline`]) gives each request a fresh UUID and keeps it, with
+//! the envelope, in a task-local for the duration of the request ([`within`]), so that an error
 //! rendered anywhere below (handler, extractor rejection, fallback) carries the same `requestId`
 //! as the header without every function passing it along.
 
-use axum::extract::Request;
+use std::future::Future;
+
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use uuid::Uuid;
@@ -33,10 +33,27 @@ impl Envelope {
 }
 
 /// The per-request facts that error bodies need.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct RequestContext {
-    pub id: String,
+    pub id: Uuid,
     pub envelope: Envelope,
+}
+
+impl RequestContext {
+    /// A fresh id, in the envelope `path` speaks.
+    pub fn new(path: &str) -> Self {
+        RequestContext {
+            id: Uuid::new_v4(),
+            envelope: Envelope::of_path(path),
+        }
+    }
+
+    /// The id as `sc-request-id` carries it.
+    pub fn header_value(&self) -> HeaderValue {
+        let mut buffer = Uuid::encode_buffer();
+        let text = self.id.hyphenated().encode_lower(&mut buffer);
+        HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+    }
 }
 
 tokio::task_local! {
@@ -45,22 +62,14 @@ tokio::task_local! {
 
 /// The current request's context; outside a request (unit tests), a fresh one.
 pub fn current() -> RequestContext {
-    CONTEXT.try_with(Clone::clone).unwrap_or_else(|_| RequestContext {
-        id: Uuid::new_v4().to_string(),
-        envelope: Envelope::V2,
-    })
+    CONTEXT
+        .try_with(|context| *context)
+        .unwrap_or_else(|_| RequestContext::new("/"))
 }
 
-/// Middleware: assigns the request id and stamps `sc-request-id` on every response.
-pub async fn request_context(request: Request, next: Next) -> Response {
-    let context = RequestContext {
-        id: Uuid::new_v4().to_string(),
-        envelope: Envelope::of_path(request.uri().path()),
-    };
-    let id = HeaderValue::from_str(&context.id).expect("a UUID is a valid header value");
-    let mut response = CONTEXT.scope(context, next.run(request)).await;
-    response.headers_mut().insert("sc-request-id", id);
-    response
+/// Runs `future` as the request of `context`: [`current`] inside it answers `context`.
+pub async fn within<F: Future>(context: RequestContext, future: F) -> F::Output {
+    CONTEXT.scope(context, future).await
 }
 
 /// A JSON body with Smartcar's content type, `application/json; charset=utf-8`.

@@ -19,13 +19,11 @@
 //!   still call it;
 //! - a request with a body must be `Content-Type: application/json` (415 otherwise).
 //!
-//! [`intercept()`] is the middleware that applies faults and limits to the platform's routes and
-//! fills the journal.
+//! [`crate::pipeline`] applies faults and limits to the platform's routes and fills the journal.
 
 pub mod authorize;
 pub mod clock;
 pub mod faults;
-pub mod intercept;
 pub mod journal;
 pub mod limits;
 pub mod simulator;
@@ -46,8 +44,6 @@ use http_body::Body as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-
-pub use intercept::intercept;
 
 use crate::domain::clock::smartcar_timestamp;
 use crate::state::{AppState, Settings};

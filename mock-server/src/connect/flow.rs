@@ -30,10 +30,35 @@ pub(super) const FLOW_LIFETIME: time::Duration = time::Duration::minutes(30);
 /// it the oldest is forgotten, and its page answers "cannot continue".
 pub const MAX_PENDING_STEPS: usize = 50_000;
 
-/// Where a flow is: the page the person was last shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a flow is — the page the person was last shown — and what the next step needs, so a
+/// step cannot be reached without it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Step {
+    /// The app's preamble; `make` when the app chose the brand (`make=`), already checked.
+    Preamble { make: Option<String> },
+    /// The brand list.
+    Brand,
+    /// The sign-in form of the brand `make`.
+    Login { make: String },
+    /// The vehicles `user` signed in with, to tick and Allow.
+    Grant { user: Uuid, vehicles: Vec<Uuid> },
+}
+
+impl Step {
+    pub fn stage(&self) -> Stage {
+        match self {
+            Step::Preamble { .. } => Stage::Preamble,
+            Step::Brand => Stage::Brand,
+            Step::Login { .. } => Stage::Login,
+            Step::Grant { .. } => Stage::Grant,
+        }
+    }
+}
+
+/// A [`Step`] without its data: which page a form belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
     Preamble,
     Brand,
     Login,
@@ -70,12 +95,9 @@ pub struct Flow {
     /// Echoed byte for byte on the final redirect.
     pub state: Option<EchoedState>,
     pub mode: Mode,
-    pub make: Option<String>,
     pub single_select: bool,
     pub single_select_vin: Option<String>,
     pub step: Step,
-    pub user: Option<Uuid>,
-    pub vehicles: Vec<Uuid>,
     /// Expiry in Unix seconds on the server's (virtual) clock.
     pub exp: i64,
     /// This step's id, fresh in every signed token; submitting the step uses it up.
@@ -183,12 +205,9 @@ mod tests {
             scope: vec![Permission::ReadOdometer],
             state: Some(EchoedState::from_raw_query_value("a+b")),
             mode: Mode::Test,
-            make: None,
             single_select: false,
             single_select_vin: None,
-            step: Step::Preamble,
-            user: None,
-            vehicles: Vec::new(),
+            step: Step::Preamble { make: None },
             exp: (now + FLOW_LIFETIME).unix_timestamp(),
             jti: Uuid::nil(),
         }

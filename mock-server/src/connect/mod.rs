@@ -32,7 +32,7 @@ use crate::domain::sign_in::{
     self, ConnectErrorCode, Credentials, MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES, SignIn, SignInError,
 };
 use crate::domain::world::UserForgotten;
-pub use flow::{EchoedState, Flow, FlowError, FlowKeys, MAX_PENDING_STEPS, Step};
+pub use flow::{EchoedState, Flow, FlowError, FlowKeys, MAX_PENDING_STEPS, Stage, Step};
 
 use crate::domain::fixtures::{App, Brand};
 use crate::domain::permissions::Permission;
@@ -255,12 +255,9 @@ async fn authorize(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Re
         scope: Vec::new(),
         state: query.state.clone(),
         mode: Mode::Live,
-        make: None,
         single_select: query.single_select.as_deref() == Some("true") || query.single_select_vin.is_some(),
         single_select_vin: query.single_select_vin.clone(),
-        step: Step::Preamble,
-        user: None,
-        vehicles: Vec::new(),
+        step: Step::Preamble { make: None },
         exp: now.saturating_add(flow::FLOW_LIFETIME).unix_timestamp(),
         jti: Uuid::nil(),
     };
@@ -292,11 +289,12 @@ async fn authorize(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Re
         Some(scope) => Permission::parse_scope(scope)
             .map_err(|unknown| ConnectError::redirect(&flow, "invalid_scope", format!("Invalid scope: {unknown}.")))?,
     };
-    flow.make = query
+    let make = query
         .make
         .as_deref()
         .and_then(|make| state.fixtures.brand(make))
         .map(|brand| brand.make.clone());
+    flow.step = Step::Preamble { make };
 
     if state.control.auto_approve {
         return shortcut::auto_approve(&state, app, &flow);
@@ -320,9 +318,9 @@ async fn brand(
     form: Result<Form<FlowForm>, FormRejection>,
 ) -> Result<Response, ConnectError> {
     let Form(form) = form.map_err(bad_form)?;
-    let mut flow = continue_flow(&state, &form.flow, Step::Preamble)?;
-    if let Some(make) = flow.make.clone() {
-        let brand = state.fixtures.brand(&make).expect("the make was checked at authorize");
+    let mut flow = continue_flow(&state, &form.flow, Stage::Preamble)?;
+    if let Step::Preamble { make: Some(make) } = flow.step.clone() {
+        let brand = known_brand(&state, &flow, &make)?;
         return Ok(login_page(&state, &mut flow, brand, None, String::new()));
     }
     flow.step = Step::Brand;
@@ -354,20 +352,23 @@ async fn login(
     form: Result<Form<BrandForm>, FormRejection>,
 ) -> Result<Response, ConnectError> {
     let Form(form) = form.map_err(bad_form)?;
-    let mut flow = continue_flow(&state, &form.flow, Step::Brand)?;
-    let Some(brand) = state.fixtures.brand(&form.make) else {
-        return Err(ConnectError::redirect(
-            &flow,
-            "configuration_error",
-            format!("Unknown brand {}.", form.make),
-        ));
-    };
-    flow.make = Some(brand.make.clone());
+    let mut flow = continue_flow(&state, &form.flow, Stage::Brand)?;
+    let brand = known_brand(&state, &flow, &form.make)?;
     Ok(login_page(&state, &mut flow, brand, None, String::new()))
 }
 
+/// The brand `make`, or the `configuration_error` Connect answers for one it does not know.
+fn known_brand<'a>(state: &'a AppState, flow: &Flow, make: &str) -> Result<&'a Brand, ConnectError> {
+    state
+        .fixtures
+        .brand(make)
+        .ok_or_else(|| ConnectError::redirect(flow, "configuration_error", format!("Unknown brand {make}.")))
+}
+
 fn login_page(state: &AppState, flow: &mut Flow, brand: &Brand, error: Option<String>, username: String) -> Response {
-    flow.step = Step::Login;
+    flow.step = Step::Login {
+        make: brand.make.clone(),
+    };
     LoginPage {
         brand: brand.display_name.clone(),
         live: flow.mode == Mode::Live,
@@ -393,12 +394,11 @@ async fn sign_in(
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Result<Response, ConnectError> {
     let Form(form) = form.map_err(bad_form)?;
-    let mut flow = continue_flow(&state, &form.flow, Step::Login)?;
-    let brand = flow
-        .make
-        .as_deref()
-        .and_then(|make| state.fixtures.brand(make))
-        .expect("the brand was chosen before sign-in");
+    let mut flow = continue_flow(&state, &form.flow, Stage::Login)?;
+    let Step::Login { make } = &flow.step else {
+        return Err(skipped(&flow, Stage::Login));
+    };
+    let brand = known_brand(&state, &flow, make)?;
     let request = SignIn {
         app: &flow.app,
         brand,
@@ -411,9 +411,10 @@ async fn sign_in(
         Err(error) => return sign_in_refused(&state, &mut flow, brand, form.username.trim(), error),
     };
 
-    flow.step = Step::Grant;
-    flow.user = Some(signed_in.user);
-    flow.vehicles = signed_in.vehicles.iter().map(|vehicle| vehicle.id).collect();
+    flow.step = Step::Grant {
+        user: signed_in.user,
+        vehicles: signed_in.vehicles.iter().map(|vehicle| vehicle.id).collect(),
+    };
     let preselected = flow.single_select_vin.as_deref();
     let app = app_of(&state, &flow)?;
     let views = signed_in
@@ -480,7 +481,7 @@ async fn grant(State(state): State<AppState>, body: axum::body::Bytes) -> Result
             _ => {}
         }
     }
-    let flow = continue_flow(&state, token.as_deref().unwrap_or(""), Step::Grant)?;
+    let flow = continue_flow(&state, token.as_deref().unwrap_or(""), Stage::Grant)?;
     if decision.as_deref() != Some("allow") {
         return Err(ConnectError::redirect(
             &flow,
@@ -488,11 +489,14 @@ async fn grant(State(state): State<AppState>, body: axum::body::Bytes) -> Result
             "User denied access to application.",
         ));
     }
-    let user = flow.user.expect("a flow at the grant step has a user");
-    selected.retain(|id| flow.vehicles.contains(id));
+    let Step::Grant { user, vehicles } = &flow.step else {
+        return Err(skipped(&flow, Stage::Grant));
+    };
+    let user = *user;
+    selected.retain(|id| vehicles.contains(id));
     if selected.is_empty() {
         // Nothing ticked (or a client that does not send the boxes): every vehicle shown.
-        selected.clone_from(&flow.vehicles);
+        selected.clone_from(vehicles);
     }
     if flow.single_select {
         selected.truncate(1);
@@ -512,7 +516,7 @@ async fn grant(State(state): State<AppState>, body: axum::body::Bytes) -> Result
 /// submitted token gets a page (its redirect URI cannot be trusted, or the session has moved
 /// on); a valid token at another step is a skipped step, which Smartcar reports as
 /// `configuration_error` (test-mode.md A4).
-fn continue_flow(state: &AppState, token: &str, expected: Step) -> Result<Flow, ConnectError> {
+fn continue_flow(state: &AppState, token: &str, expected: Stage) -> Result<Flow, ConnectError> {
     let flow = state
         .flow_keys
         .consume(token, state.clock.now())
@@ -520,20 +524,28 @@ fn continue_flow(state: &AppState, token: &str, expected: Step) -> Result<Flow, 
             title: "This Connect session cannot continue",
             message: error.to_string(),
         })?;
-    if flow.step != expected {
-        let mut error = ConnectError::redirect(&flow, "configuration_error", "A step of Connect was skipped.");
-        if let ConnectError::Redirect { extra, .. } = &mut error {
-            extra.extend([
-                ("status_code", "400".to_owned()),
-                (
-                    "error_message",
-                    format!("expected the {expected:?} step, the session is at {:?}", flow.step),
-                ),
-            ]);
-        }
-        return Err(error);
+    if flow.step.stage() != expected {
+        return Err(skipped(&flow, expected));
     }
     Ok(flow)
+}
+
+/// The `configuration_error` of a flow token submitted to another step's form.
+fn skipped(flow: &Flow, expected: Stage) -> ConnectError {
+    let mut error = ConnectError::redirect(flow, "configuration_error", "A step of Connect was skipped.");
+    if let ConnectError::Redirect { extra, .. } = &mut error {
+        extra.extend([
+            ("status_code", "400".to_owned()),
+            (
+                "error_message",
+                format!(
+                    "expected the {expected:?} step, the session is at {:?}",
+                    flow.step.stage()
+                ),
+            ),
+        ]);
+    }
+    error
 }
 
 /// A step's form that does not parse (a hand-made request): a page, not axum's plain text.

@@ -17,7 +17,11 @@ pub const AUTO_APPROVE_LOGIN: &str = "auto-approve@example.com";
 
 /// The validated authorize request ends at once in the redirect: a code, or a Connect error.
 pub(super) fn auto_approve(state: &AppState, app: &App, flow: &Flow) -> Result<Response, ConnectError> {
-    let make = flow.make.as_deref().unwrap_or(&app.default_brand);
+    let chosen = match &flow.step {
+        super::Step::Preamble { make } => make.as_deref(),
+        _ => None,
+    };
+    let make = chosen.unwrap_or(&app.default_brand);
     let Some(brand) = state.fixtures.brand(make).or_else(|| state.fixtures.brands.first()) else {
         return Err(ConnectError::redirect(flow, "server_error", "No brand is configured."));
     };

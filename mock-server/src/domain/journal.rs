@@ -54,8 +54,8 @@ pub const MAX_RECORD_BYTES: usize =
 #[derive(Debug)]
 pub struct Record {
     pub seq: u64,
-    /// The `sc-request-id` the answer carried.
-    pub request_id: String,
+    /// The `sc-request-id` the answer carried (kept as its 16 bytes, written out when shown).
+    pub request_id: Uuid,
     pub at: OffsetDateTime,
     pub request: RequestExcerpt,
     /// The answer's status (499 for a connection a fault dropped).
@@ -84,6 +84,14 @@ impl Excerpt {
         Excerpt {
             bytes: Bytes::copy_from_slice(&bytes[..bytes.len().min(limit)]),
             size: bytes.len(),
+        }
+    }
+
+    /// Nothing kept of something `size` bytes large.
+    pub fn unread(size: usize) -> Self {
+        Excerpt {
+            bytes: Bytes::new(),
+            size,
         }
     }
 
@@ -202,20 +210,22 @@ impl HeaderExcerpt {
             if name == "content-type" {
                 content_type.get_or_insert(value);
             }
-            let masked;
-            let value = if name == "authorization" {
-                masked = mask_authorization(&String::from_utf8_lossy(value));
-                masked.as_bytes()
-            } else {
-                value
-            };
-            let line = name.len() + value.len() + 2;
+            let masked = (name == "authorization").then(|| mask_authorization(value));
+            let value_len = masked.as_ref().map_or(value.len(), Masked::len);
+            let line = name.len() + value_len + 2;
             if kept == KEPT_HEADERS || lines.len() + line > KEPT_HEADER_BYTES {
                 continue;
             }
+            if lines.is_empty() {
+                // Most requests carry a few short headers: one allocation holds them all.
+                lines.reserve(256);
+            }
             lines.extend_from_slice(name.as_bytes());
             lines.push(b':');
-            lines.extend_from_slice(value);
+            match &masked {
+                Some(masked) => masked.write_to(&mut lines),
+                None => lines.extend_from_slice(value),
+            }
             lines.push(b'\n');
             kept += 1;
         }
@@ -282,23 +292,64 @@ fn cut_reason(mut reason: String) -> String {
 
 /// Keeps the scheme and, for Basic, the client id, so a test can check *how* its app
 /// authenticated without the secret showing: `Basic demo-client:***`, `Bearer ***cdef`.
-fn mask_authorization(value: &str) -> String {
+fn mask_authorization(value: &[u8]) -> Masked<'_> {
+    let Ok(text) = std::str::from_utf8(value) else {
+        return Masked::Owned(mask_text(&String::from_utf8_lossy(value)).into_owned());
+    };
+    match mask_text(text) {
+        Cow::Borrowed(_) => {
+            let (scheme, tail) = bearer_parts(text);
+            Masked::Parts(scheme, tail)
+        }
+        Cow::Owned(masked) => Masked::Owned(masked),
+    }
+}
+
+/// A masked `Authorization` value: `<scheme> ***<tail>` as two borrowed parts (no allocation, the
+/// case of every bearer token), or a text.
+enum Masked<'a> {
+    Parts(&'a str, &'a str),
+    Owned(String),
+}
+
+impl Masked<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Masked::Parts(scheme, tail) => scheme.len() + 4 + tail.len(),
+            Masked::Owned(text) => text.len(),
+        }
+    }
+
+    fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Masked::Parts(scheme, tail) => {
+                out.extend_from_slice(scheme.as_bytes());
+                out.extend_from_slice(b" ***");
+                out.extend_from_slice(tail.as_bytes());
+            }
+            Masked::Owned(text) => out.extend_from_slice(text.as_bytes()),
+        }
+    }
+}
+
+/// `Basic <id>:***` when `value` is Basic credentials (owned); otherwise borrowed, meaning
+/// [`bearer_parts`] masks it.
+fn mask_text(value: &str) -> Cow<'_, str> {
     let (scheme, credential) = value.trim().split_once(' ').unwrap_or((value, ""));
     if scheme.eq_ignore_ascii_case("basic")
         && let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(credential.trim())
         && let Some((id, _)) = String::from_utf8_lossy(&decoded).split_once(':')
     {
-        return format!("{scheme} {id}:***");
+        return Cow::Owned(format!("{scheme} {id}:***"));
     }
-    let tail: String = credential
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("{scheme} ***{tail}")
+    Cow::Borrowed(value)
+}
+
+/// The scheme and the last four characters of the credential.
+fn bearer_parts(value: &str) -> (&str, &str) {
+    let (scheme, credential) = value.trim().split_once(' ').unwrap_or((value, ""));
+    let tail_start = credential.char_indices().rev().nth(3).map_or(0, |(at, _)| at);
+    (scheme, &credential[tail_start..])
 }
 
 /// The journal handle. Clones share the rings.
@@ -490,7 +541,6 @@ impl Record {
     /// What this record holds, in place and on the heap (allocator overhead aside).
     pub fn retained_bytes(&self) -> usize {
         std::mem::size_of::<Record>()
-            + self.request_id.capacity()
             + self.request.heap_bytes()
             + self.retry_after.as_ref().map_or(0, String::capacity)
             + self.response_body.bytes.len()
@@ -517,7 +567,7 @@ pub(crate) fn largest_record() -> Record {
     let megabyte = vec![b'x'; 1024 * 1024];
     Record {
         seq: 1,
-        request_id: Uuid::new_v4().to_string(),
+        request_id: Uuid::new_v4(),
         at: OffsetDateTime::UNIX_EPOCH,
         request: RequestExcerpt::new(&method, &path, Some(&format!("q={long}")), headers, &megabyte),
         status: 200,
@@ -578,8 +628,15 @@ mod tests {
     fn basic_credentials_show_the_client_id_only() {
         let encoded = base64::engine::general_purpose::STANDARD.encode("demo-client:demo-secret");
 
-        assert_eq!(mask_authorization(&format!("Basic {encoded}")), "Basic demo-client:***");
-        assert_eq!(mask_authorization("Bearer 0123456789abcdef"), "Bearer ***cdef");
+        let masked = |value: &str| {
+            let mut out = Vec::new();
+            mask_authorization(value.as_bytes()).write_to(&mut out);
+            String::from_utf8(out).expect("text")
+        };
+
+        assert_eq!(masked(&format!("Basic {encoded}")), "Basic demo-client:***");
+        assert_eq!(masked("Bearer 0123456789abcdef"), "Bearer ***cdef");
+        assert_eq!(masked("Bearer ab"), "Bearer ***ab");
     }
 
     #[test]

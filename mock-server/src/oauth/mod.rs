@@ -10,14 +10,14 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use base64::Engine;
 use serde::Serialize;
 
 pub use error::TokenError;
 
+use crate::credentials::Credentials;
 use crate::domain::fixtures::App;
 use crate::domain::world::{GrantError, Tokens};
 use crate::request::SmartcarJson;
@@ -68,12 +68,12 @@ struct TokenResponse {
 
 async fn token(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    credentials: Credentials,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, TokenError> {
     let body = body.map_err(|rejection| TokenError::UnreadableBody(rejection.body_text()))?;
     let form = TokenForm::parse(&body);
-    let app = authenticate_client(&state, &headers, &form)?;
+    let app = authenticate_client(&state, &credentials, &form)?;
     let tokens = match form.grant_type.as_deref() {
         Some("authorization_code") => exchange_code(&state, app, &form)?,
         Some("refresh_token") => refresh(&state, app, &form)?,
@@ -156,8 +156,12 @@ fn refresh(state: &AppState, app: &App, form: &TokenForm) -> Result<Tokens, Toke
 /// gem sends them in the body, smartcar-api.md §3.1). When both are present they must agree: a
 /// body `client_id` or `client_secret` that differs from Basic's is refused like a wrong secret,
 /// not silently resolved in Basic's favour.
-fn authenticate_client<'a>(state: &'a AppState, headers: &HeaderMap, form: &TokenForm) -> Result<&'a App, TokenError> {
-    let (client_id, secret) = match basic_credentials(headers) {
+fn authenticate_client<'a>(
+    state: &'a AppState,
+    credentials: &Credentials,
+    form: &TokenForm,
+) -> Result<&'a App, TokenError> {
+    let (client_id, secret) = match credentials.client_credentials() {
         Some((id, secret)) => {
             let differs = |body: &Option<String>, basic: &str| body.as_deref().is_some_and(|body| body != basic);
             if differs(&form.client_id, &id) || differs(&form.client_secret, &secret) {
@@ -188,29 +192,6 @@ fn authenticate_client<'a>(state: &'a AppState, headers: &HeaderMap, form: &Toke
     Ok(app)
 }
 
-/// `Authorization: Basic base64(id:secret)`, if present and well-formed. The id and secret are
-/// form-encoded before base64 (RFC 6749 §2.3.1), so `a%20b:c%2Bd` is `a b` and `c+d`.
-pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
-    let (id, secret) = decoded.split_at(decoded.iter().position(|byte| *byte == b':')?);
-    Some((form_decode(id)?, form_decode(&secret[1..])?))
-}
-
-/// One `application/x-www-form-urlencoded` value; `None` if it is not UTF-8 once decoded.
-fn form_decode(encoded: &[u8]) -> Option<String> {
-    let plus_as_space: Vec<u8> = encoded
-        .iter()
-        .map(|byte| if *byte == b'+' { b' ' } else { *byte })
-        .collect();
-    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
-    String::from_utf8(bytes).ok()
-}
-
 /// "3 min", "2 h 5 min", "12 s": how people read a duration in a log line.
 pub fn describe(duration: time::Duration) -> String {
     let seconds = duration.whole_seconds().max(0);
@@ -224,31 +205,34 @@ pub fn describe(duration: time::Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderMap;
+    use base64::Engine;
+
     use super::*;
 
-    fn basic(credentials: &str) -> HeaderMap {
+    fn basic(credentials: &str) -> Credentials {
         let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
         let mut headers = HeaderMap::new();
         let value = HeaderValue::from_str(&format!("Basic {encoded}")).expect("ascii");
         headers.insert(header::AUTHORIZATION, value);
-        headers
+        Credentials::of(&headers)
     }
 
     #[test]
     fn basic_credentials_are_form_decoded() {
         assert_eq!(
-            basic_credentials(&basic("a%20b:c%2Bd")),
+            basic("a%20b:c%2Bd").client_credentials(),
             Some(("a b".to_owned(), "c+d".to_owned()))
         );
         assert_eq!(
-            basic_credentials(&basic("demo-client:s+e:c")),
+            basic("demo-client:s+e:c").client_credentials(),
             Some(("demo-client".to_owned(), "s e:c".to_owned()))
         );
     }
 
     #[test]
     fn basic_credentials_that_decode_to_no_text_are_none() {
-        assert_eq!(basic_credentials(&basic("%FF:secret")), None);
-        assert_eq!(basic_credentials(&basic("no-colon")), None);
+        assert_eq!(basic("%FF:secret").client_credentials(), None);
+        assert_eq!(basic("no-colon").client_credentials(), None);
     }
 }

@@ -87,6 +87,7 @@ pub(super) fn answer(
     }
     let paths = paths(body)?;
     let context = request::current();
+    let request_id = context.id.to_string();
     let caller = Caller {
         app: Some(access.app.clone()),
         user: Some(access.user),
@@ -135,7 +136,7 @@ pub(super) fn answer(
                         "path": path,
                         "code": error.entry().status,
                         "headers": headers,
-                        "body": error.body(context.envelope, &context.id),
+                        "body": error.body(context.envelope, &request_id),
                     })
                 }
             }

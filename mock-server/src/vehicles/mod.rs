@@ -33,17 +33,17 @@ pub mod v3;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::credentials::check_version;
 pub use crate::credentials::query_pairs;
+use crate::credentials::{ApiVersion, Credentials, decoded, vehicle_path_segments};
 use crate::domain::catalogue;
 use crate::domain::clock::smartcar_timestamp;
 use crate::domain::world::{Access, AccessError};
@@ -51,21 +51,75 @@ use crate::error::ApiError;
 use crate::oauth::describe;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
+use crate::webhooks;
 use endpoints::Call;
 use units::UnitSystem;
 
+/// Every route of the vehicle API, so "where is `GET …/odometer` handled" is one jump: the
+/// handlers of batch, v3 and webhook subscriptions live in their modules.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{version}/user", get(user))
         .route("/{version}/vehicles", get(vehicles))
-        .route("/{version}/vehicles/{id}", any(vehicle_root))
-        .route("/{version}/vehicles/{id}/{*path}", any(vehicle_path))
-        .merge(v3::router())
+        .route("/{version}/vehicles/{id}", any(vehicle_endpoint))
+        .route("/{version}/vehicles/{id}/{*path}", any(vehicle_endpoint))
+        // Any method: another than POST is an unknown endpoint, answered as the dispatcher does.
+        .route("/{version}/vehicles/{id}/batch", any(vehicle_endpoint))
+        .route(
+            "/{version}/vehicles/{id}/webhooks/{webhook}",
+            post(webhooks::subscribe).delete(webhooks::unsubscribe),
+        )
+        .route("/v3/vehicles/{id}", get(v3::vehicle))
+        .route("/v3/vehicles/{id}/signals", get(v3::signals))
+        .route("/v3/vehicles/{id}/signals/{code}", get(v3::signal))
 }
 
 /// Anything no route matches: `RESOURCE_NOT_FOUND` in the path's envelope.
 pub async fn unknown_route(uri: Uri) -> ApiError {
     ApiError::not_found(uri.path())
+}
+
+/// What the request pipeline made of a bearer token ([`crate::pipeline`]), left in the request's
+/// extensions so the handlers do not look the token up again.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Result<Access, AccessError>);
+
+/// The request's credentials and, for a bearer token, what the platform makes of it. v3 reads the
+/// token itself (its static test token is no grant's).
+pub struct BearerToken {
+    credentials: Credentials,
+    resolved: Option<Result<Access, AccessError>>,
+}
+
+impl BearerToken {
+    /// The token of `Authorization: Bearer <token>`, or why there is none.
+    pub fn token(&self) -> Result<&str, ApiError> {
+        self.credentials.bearer()
+    }
+
+    /// What the token allows, or the AUTHENTICATION error saying why not.
+    pub fn access(self, state: &AppState) -> Result<Access, ApiError> {
+        match self.resolved {
+            Some(resolved) => resolved.map_err(refused),
+            None => authenticate(state, &self.credentials),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let credentials = Credentials::of(&parts.headers);
+        let resolved = match credentials.bearer_token() {
+            Some(_) => parts
+                .extensions
+                .remove::<Authenticated>()
+                .map(|Authenticated(resolved)| resolved),
+            None => None,
+        };
+        Ok(BearerToken { credentials, resolved })
+    }
 }
 
 /// A valid bearer token: having this argument is the authentication check.
@@ -75,35 +129,24 @@ impl FromRequestParts<AppState> for Bearer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        authenticate(state, &parts.headers).map(Bearer)
+        let Ok(token) = BearerToken::from_request_parts(parts, state).await;
+        token.access(state).map(Bearer)
     }
 }
 
-/// What the request's bearer token allows, or the AUTHENTICATION error saying why not.
-pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiError> {
-    let token = bearer_token(headers)?;
-    state.world.authorize(token).map_err(|error| {
-        ApiError::authentication(match error {
-            AccessError::Unknown => "the access token is not one this server issued (or it was reset)".to_owned(),
-            AccessError::Expired { ago } => format!("access token expired {} ago on the virtual clock", describe(ago)),
-        })
+/// What the request's bearer token allows, or the AUTHENTICATION error saying why not. Looks the
+/// token up: for requests the pipeline did not resolve.
+pub fn authenticate(state: &AppState, credentials: &Credentials) -> Result<Access, ApiError> {
+    let token = credentials.bearer()?;
+    state.world.authorize(token).map_err(refused)
+}
+
+/// The AUTHENTICATION error for a refused token.
+fn refused(error: AccessError) -> ApiError {
+    ApiError::authentication(match error {
+        AccessError::Unknown => "the access token is not one this server issued (or it was reset)".to_owned(),
+        AccessError::Expired { ago } => format!("access token expired {} ago on the virtual clock", describe(ago)),
     })
-}
-
-/// The token of `Authorization: Bearer <token>`.
-pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::authentication("the request has no Authorization header"))?
-        .to_str()
-        .map_err(|_| ApiError::authentication("the Authorization header is not text"))?;
-    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ApiError::authentication(format!(
-            "the Authorization header uses {scheme}, not Bearer"
-        )));
-    }
-    Ok(token.trim())
 }
 
 /// `limit` and `offset` from a query, with `default_limit`.
@@ -121,18 +164,12 @@ pub fn paging(query: &[(String, String)], default_limit: usize) -> Result<(usize
 }
 
 /// `GET /v{ver}/user` → `{"id": "<uuid>"}`.
-async fn user(Path(version): Path<String>, Bearer(access): Bearer) -> Result<Response, ApiError> {
-    check_version(&version)?;
+async fn user(_: ApiVersion, Bearer(access): Bearer) -> Result<Response, ApiError> {
     Ok(SmartcarJson(StatusCode::OK, json!({ "id": access.user.to_string() })).into_response())
 }
 
 /// `GET /v{ver}/vehicles` → `{"vehicles": [...], "paging": {"count": <total>, "offset": n}}`.
-async fn vehicles(
-    Path(version): Path<String>,
-    RawQuery(raw): RawQuery,
-    Bearer(access): Bearer,
-) -> Result<Response, ApiError> {
-    check_version(&version)?;
+async fn vehicles(_: ApiVersion, RawQuery(raw): RawQuery, Bearer(access): Bearer) -> Result<Response, ApiError> {
     let (limit, offset) = paging(&query_pairs(raw.as_deref()), 10)?;
     let page: Vec<String> = access
         .vehicles
@@ -179,11 +216,18 @@ impl Reply {
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let headers = self.headers();
+        // Names parsed once; each value is moved in, not copied.
+        static SC_UNIT_SYSTEM: HeaderName = HeaderName::from_static("sc-unit-system");
+        static SC_DATA_AGE: HeaderName = HeaderName::from_static("sc-data-age");
+        static SC_FETCHED_AT: HeaderName = HeaderName::from_static("sc-fetched-at");
         let mut response = SmartcarJson(StatusCode::OK, self.body).into_response();
-        for (name, value) in headers {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                response.headers_mut().insert(name, value);
+        if let Some(age) = self.data_age {
+            let headers = response.headers_mut();
+            headers.insert(&SC_UNIT_SYSTEM, HeaderValue::from_static(self.units.as_str()));
+            for (name, at) in [(&SC_DATA_AGE, age), (&SC_FETCHED_AT, self.fetched_at)] {
+                if let Ok(value) = HeaderValue::try_from(smartcar_timestamp(at)) {
+                    headers.insert(name, value);
+                }
             }
         }
         response
@@ -212,6 +256,17 @@ pub fn dispatch(
     request: &VehicleRequest<'_>,
 ) -> Result<Reply, ApiError> {
     let endpoint = endpoints::find(request.method, request.path).ok_or_else(|| ApiError::not_found(request.path))?;
+    dispatch_to(state, access, endpoint, vehicle_id, request)
+}
+
+/// [`dispatch`] once the endpoint is known.
+fn dispatch_to(
+    state: &AppState,
+    access: &Access,
+    endpoint: &'static endpoints::Endpoint,
+    vehicle_id: &str,
+    request: &VehicleRequest<'_>,
+) -> Result<Reply, ApiError> {
     let id = Uuid::try_parse(vehicle_id)
         .map_err(|_| ApiError::validation("vehicle_id", format!("{vehicle_id:?} is not a UUID")))?;
     if !access.vehicles.contains(&id) {
@@ -284,43 +339,47 @@ pub fn dispatch(
     Ok(reply)
 }
 
-async fn vehicle_root(
-    state: State<AppState>,
-    Path((version, id)): Path<(String, String)>,
-    request: HttpVehicleRequest,
-) -> Result<Reply, ApiError> {
-    request.answer(&state, &version, &id, "/")
+/// `ANY /v{ver}/vehicles/{id}[/{path}]`, batch included: every check, then the endpoint.
+async fn vehicle_endpoint(state: State<AppState>, request: HttpVehicleRequest) -> Result<Reply, ApiError> {
+    request.answer(&state)
 }
 
-async fn vehicle_path(
-    state: State<AppState>,
-    Path((version, id, path)): Path<(String, String, String)>,
-    request: HttpVehicleRequest,
-) -> Result<Reply, ApiError> {
-    request.answer(&state, &version, &id, &format!("/{}", path.trim_end_matches('/')))
-}
-
-/// What the HTTP routes collect before dispatching.
+/// What the HTTP routes collect before dispatching. The version and the token are checked in
+/// [`HttpVehicleRequest::answer`], after the route (smartcar-api.md §6.1).
 struct HttpVehicleRequest {
+    version: Result<ApiVersion, ApiError>,
+    id: String,
+    /// The endpoint's path after the id, percent-decoded: `/odometer`, `/` for the root.
+    path: String,
     method: Method,
-    headers: HeaderMap,
+    token: BearerToken,
+    units: UnitSystem,
     query: Option<String>,
     body: Result<Bytes, BytesRejection>,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        let version = ApiVersion::from_request_parts(&mut parts, state).await;
+        let (_, id, rest) =
+            vehicle_path_segments(parts.uri.path()).ok_or_else(|| ApiError::not_found(parts.uri.path()))?;
+        let id = decoded(id).into_owned();
+        let path = format!("/{}", decoded(rest).trim_end_matches('/'));
+        let Ok(token) = BearerToken::from_request_parts(&mut parts, state).await;
+        let method = parts.method.clone();
+        let units = UnitSystem::of(&parts.headers);
         let query = parts.uri.query().map(str::to_owned);
-        let request = axum::extract::Request::from_parts(parts, body);
-        let method = request.method().clone();
-        let headers = request.headers().clone();
-        let body = Bytes::from_request(request, state).await;
+        let body = Bytes::from_request(axum::extract::Request::from_parts(parts, body), state).await;
         Ok(HttpVehicleRequest {
+            version,
+            id,
+            path,
             method,
-            headers,
+            token,
+            units,
             query,
             body,
         })
@@ -328,18 +387,20 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
 }
 
 impl HttpVehicleRequest {
-    fn answer(self, state: &AppState, version: &str, id: &str, path: &str) -> Result<Reply, ApiError> {
-        check_version(version)?;
+    fn answer(self, state: &AppState) -> Result<Reply, ApiError> {
+        self.version?;
+        let path = self.path.as_str();
         // Java's `serviceHistory` percent-encodes the `?` into the path (smartcar-api.md §1.3).
         let (path, path_query) = match path.split_once('?') {
             Some((path, query)) => (path, Some(query)),
             None => (path, None),
         };
         let is_batch = self.method == Method::POST && path == "/batch";
-        if !is_batch && endpoints::find(&self.method, path).is_none() {
+        let endpoint = endpoints::find(&self.method, path);
+        if !is_batch && endpoint.is_none() {
             return Err(ApiError::not_found(path));
         }
-        let access = authenticate(state, &self.headers)?;
+        let access = self.token.access(state)?;
         let bytes = self.body.map_err(|rejection| {
             ApiError::new(
                 &catalogue::VALIDATION_PARAMETER,
@@ -350,18 +411,21 @@ impl HttpVehicleRequest {
         let body = parse_json_body(&self.method, &bytes)?;
         let mut query = query_pairs(self.query.as_deref());
         query.extend(query_pairs(path_query));
-        let units = UnitSystem::of(&self.headers);
+        let id = &self.id;
         if is_batch {
-            return batch::answer(state, &access, id, body.as_ref(), units);
+            return batch::answer(state, &access, id, body.as_ref(), self.units);
         }
         let request = VehicleRequest {
             method: &self.method,
             path,
             query: &query,
             body: body.as_ref(),
-            units,
+            units: self.units,
         };
-        dispatch(state, &access, id, &request)
+        match endpoint {
+            Some(endpoint) => dispatch_to(state, &access, endpoint, id, &request),
+            None => Err(ApiError::not_found(path)),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `sc-unit-system`: metric (the default, and how fixtures store values) or imperial
 //! (smartcar-api.md §5). Conversions use the exact standard factors.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 
 pub const KM_PER_MILE: f64 = 1.609344;
 pub const LITRES_PER_GALLON: f64 = 3.785411784;
@@ -16,7 +16,8 @@ pub enum UnitSystem {
 impl UnitSystem {
     /// The request's `sc-unit-system` header; anything but `imperial` is metric.
     pub fn of(headers: &HeaderMap) -> UnitSystem {
-        match headers.get("sc-unit-system").and_then(|value| value.to_str().ok()) {
+        static SC_UNIT_SYSTEM: HeaderName = HeaderName::from_static("sc-unit-system");
+        match headers.get(&SC_UNIT_SYSTEM).and_then(|value| value.to_str().ok()) {
             Some(value) if value.trim().eq_ignore_ascii_case("imperial") => UnitSystem::Imperial,
             _ => UnitSystem::Metric,
         }

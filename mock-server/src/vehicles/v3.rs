@@ -10,15 +10,14 @@
 //! is not a UUID — v3 does not validate ids. Headers: only `sc-request-id` and the content type
 //! (open question 12: no SDK reads others).
 
-use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{authenticate, bearer_token, query_pairs};
+use super::{BearerToken, query_pairs};
+use crate::credentials::VehicleId;
 use crate::domain::catalogue;
 use crate::domain::permissions::Permission;
 use crate::domain::vehicle::Vehicle;
@@ -28,13 +27,6 @@ use crate::state::AppState;
 
 pub const TEST_TOKEN: &str = "test-data-token";
 pub const TEST_VEHICLE: &str = "tst2e255-d3c8-4f90-9fec-e6e68b98e9cb";
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v3/vehicles/{id}", get(vehicle))
-        .route("/v3/vehicles/{id}/signals", get(signals))
-        .route("/v3/vehicles/{id}/signals/{code}", get(signal))
-}
 
 /// What v3 knows about one vehicle: attributes and signals, read under the world's lock once.
 struct Snapshot {
@@ -180,8 +172,8 @@ fn derived_signals(vehicle: &Vehicle, scopes: &[Permission], at_ms: i64) -> Vec<
     out
 }
 
-fn snapshot(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Snapshot, ApiError> {
-    let token = bearer_token(headers)?;
+fn snapshot(state: &AppState, bearer: BearerToken, id: &str) -> Result<Snapshot, ApiError> {
+    let token = bearer.token()?;
     if token == TEST_TOKEN {
         return if id == TEST_VEHICLE {
             Ok(test_vehicle())
@@ -191,7 +183,7 @@ fn snapshot(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Snapshot,
             )))
         };
     }
-    let access = authenticate(state, headers)?;
+    let access = bearer.access(state)?;
     let not_connected = || ApiError::authentication(format!("vehicle {id} is not connected to this access token"));
     let uuid = Uuid::try_parse(id).map_err(|_| not_connected())?;
     if !access.vehicles.contains(&uuid) {
@@ -231,18 +223,22 @@ fn forced(snapshot: &Snapshot) -> Result<(), ApiError> {
     }
 }
 
-async fn vehicle(state: State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let snapshot = snapshot(&state, &headers, &id)?;
+pub(crate) async fn vehicle(
+    state: State<AppState>,
+    VehicleId(id): VehicleId,
+    bearer: BearerToken,
+) -> Result<Response, ApiError> {
+    let snapshot = snapshot(&state, bearer, &id)?;
     Ok(ok(vehicle_object(&snapshot, json!(snapshot.year))))
 }
 
-async fn signals(
+pub(crate) async fn signals(
     state: State<AppState>,
-    Path(id): Path<String>,
+    VehicleId(id): VehicleId,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    bearer: BearerToken,
 ) -> Result<Response, ApiError> {
-    let snapshot = snapshot(&state, &headers, &id)?;
+    let snapshot = snapshot(&state, bearer, &id)?;
     forced(&snapshot)?;
     let query = query_pairs(raw.as_deref());
     let number = |name: &str| -> Result<Option<usize>, ApiError> {
@@ -290,12 +286,12 @@ async fn signals(
     })))
 }
 
-async fn signal(
+pub(crate) async fn signal(
     state: State<AppState>,
     Path((id, code)): Path<(String, String)>,
-    headers: HeaderMap,
+    bearer: BearerToken,
 ) -> Result<Response, ApiError> {
-    let snapshot = snapshot(&state, &headers, &id)?;
+    let snapshot = snapshot(&state, bearer, &id)?;
     forced(&snapshot)?;
     snapshot
         .signals

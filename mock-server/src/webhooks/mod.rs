@@ -30,7 +30,7 @@ pub mod signing;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
@@ -42,18 +42,16 @@ pub use delivery::{DeliverySettings, Webhooks};
 
 use crate::domain::webhooks::{PayloadVersion, WebhookSpec};
 
-use crate::credentials::{bearer_amt_app, check_version};
+use crate::credentials::{ApiVersion, Credentials, VehicleId, bearer_amt_app};
 use crate::error::ApiError;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
-use crate::vehicles::authenticate;
+use crate::vehicles::Bearer;
 
+/// The mock's own webhook routes; subscribing and unsubscribing a vehicle are vehicle routes,
+/// declared in [`crate::vehicles::router`].
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/{version}/vehicles/{id}/webhooks/{webhook}",
-            post(subscribe).delete(unsubscribe),
-        )
         .route("/{version}/webhooks/{webhook}", put(set_callback_url))
         .route("/{version}/webhooks/{webhook}/deliveries", get(deliveries))
         .route("/{version}/webhooks/{webhook}/verify", post(verify))
@@ -63,8 +61,10 @@ fn unknown_webhook(webhook: &str) -> ApiError {
     ApiError::validation("webhook_id", format!("{webhook:?} is not one of this app's webhooks"))
 }
 
-fn vehicle_id(id: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(id).map_err(|_| ApiError::validation("vehicle_id", format!("{id:?} is not a UUID")))
+/// The `{webhook}` of a route.
+#[derive(Deserialize)]
+pub(crate) struct WebhookParam {
+    webhook: String,
 }
 
 fn ok(body: serde_json::Value) -> Response {
@@ -72,14 +72,14 @@ fn ok(body: serde_json::Value) -> Response {
 }
 
 /// `POST /v{ver}/vehicles/{id}/webhooks/{webhookId}`: the body, if any, is ignored.
-async fn subscribe(
+pub(crate) async fn subscribe(
     State(state): State<AppState>,
-    Path((version, id, webhook)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    _: ApiVersion,
+    Bearer(access): Bearer,
+    id: VehicleId,
+    Path(WebhookParam { webhook }): Path<WebhookParam>,
 ) -> Result<Response, ApiError> {
-    check_version(&version)?;
-    let access = authenticate(&state, &headers)?;
-    let vehicle = vehicle_id(&id)?;
+    let vehicle = id.uuid()?;
     if !access.vehicles.contains(&vehicle) {
         return Err(ApiError::authentication(format!(
             "vehicle {vehicle} is not connected to this access token"
@@ -98,27 +98,27 @@ async fn subscribe(
 
 /// `DELETE /v{ver}/vehicles/{id}/webhooks/{webhookId}` with `Bearer <AMT>`: the AMT is checked
 /// before the webhook id (Node's e2e test relies on it).
-async fn unsubscribe(
+pub(crate) async fn unsubscribe(
     State(state): State<AppState>,
-    Path((version, id, webhook)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    _: ApiVersion,
+    credentials: Credentials,
+    id: VehicleId,
+    Path(WebhookParam { webhook }): Path<WebhookParam>,
 ) -> Result<Response, ApiError> {
-    check_version(&version)?;
-    let app = bearer_amt_app(&state, &headers)?;
+    let app = bearer_amt_app(&state, &credentials)?;
     let webhook_id = state
         .webhooks
         .registry()
         .owned_by(&app.client_id, &webhook)
         .ok_or_else(|| unknown_webhook(&webhook))?;
-    let vehicle = vehicle_id(&id)?;
+    let vehicle = id.uuid()?;
     state.webhooks.registry().unsubscribe(webhook_id, vehicle);
     Ok(ok(json!({ "status": "success" })))
 }
 
 /// The webhook of the path, owned by the app whose AMT the request carries.
-fn owned_webhook(state: &AppState, headers: &HeaderMap, version: &str, webhook: &str) -> Result<Uuid, ApiError> {
-    check_version(version)?;
-    let app = bearer_amt_app(state, headers)?;
+fn owned_webhook(state: &AppState, credentials: &Credentials, webhook: &str) -> Result<Uuid, ApiError> {
+    let app = bearer_amt_app(state, credentials)?;
     state
         .webhooks
         .registry()
@@ -129,10 +129,11 @@ fn owned_webhook(state: &AppState, headers: &HeaderMap, version: &str, webhook: 
 /// `GET /v{ver}/webhooks/{webhookId}/deliveries`.
 async fn deliveries(
     State(state): State<AppState>,
-    Path((version, webhook)): Path<(String, String)>,
-    headers: HeaderMap,
+    _: ApiVersion,
+    credentials: Credentials,
+    Path(WebhookParam { webhook }): Path<WebhookParam>,
 ) -> Result<Response, ApiError> {
-    let webhook = owned_webhook(&state, &headers, &version, &webhook)?;
+    let webhook = owned_webhook(&state, &credentials, &webhook)?;
     let log = state
         .webhooks
         .registry()
@@ -144,10 +145,11 @@ async fn deliveries(
 /// `POST /v{ver}/webhooks/{webhookId}/verify`.
 async fn verify(
     State(state): State<AppState>,
-    Path((version, webhook)): Path<(String, String)>,
-    headers: HeaderMap,
+    _: ApiVersion,
+    credentials: Credentials,
+    Path(WebhookParam { webhook }): Path<WebhookParam>,
 ) -> Result<Response, ApiError> {
-    let webhook = owned_webhook(&state, &headers, &version, &webhook)?;
+    let webhook = owned_webhook(&state, &credentials, &webhook)?;
     let delivery = state
         .webhooks
         .verify(webhook)
@@ -160,11 +162,12 @@ async fn verify(
 /// `PUT /v{ver}/webhooks/{webhookId}` with `{"callbackUrl": "…"}`.
 async fn set_callback_url(
     State(state): State<AppState>,
-    Path((version, webhook)): Path<(String, String)>,
-    headers: HeaderMap,
+    _: ApiVersion,
+    credentials: Credentials,
+    Path(WebhookParam { webhook }): Path<WebhookParam>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let webhook = owned_webhook(&state, &headers, &version, &webhook)?;
+    let webhook = owned_webhook(&state, &credentials, &webhook)?;
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Change {
