@@ -25,7 +25,7 @@ use crate::state::AppState;
 /// token what the platform makes of it (its access, or why it refuses it), which the vehicle
 /// handlers read instead of looking the token up again.
 #[derive(Debug, Default)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     pub caller: Caller,
     /// `Some` when the request carried `Authorization: Bearer …`.
     pub bearer: Option<Result<Access, AccessError>>,
@@ -35,7 +35,7 @@ pub struct Resolution {
 /// credentials or `default:<AMT>`), a form's `client_id` and `client_secret`; and what it claims
 /// from a `client_id` query or form field or the signed Connect flow of a Connect step. Costs one
 /// token lookup for a bearer request, the only one the request makes.
-pub fn resolve(state: &AppState, parts: &Parts, credentials: &Credentials, body: &[u8]) -> Resolution {
+pub(crate) fn resolve(state: &AppState, parts: &Parts, credentials: &Credentials, body: &[u8]) -> Resolution {
     let mut caller = Caller::default();
     let bearer = credentials.bearer_token().map(|token| state.world.authorize(token));
     match from_authorization(state, credentials, bearer.as_ref()) {
@@ -94,7 +94,7 @@ enum Proof {
 }
 
 /// `/v2.0/vehicles/{id}/…`, `/v3/vehicles/{id}/…`: the vehicle id, when it is a UUID.
-pub fn vehicle_in_path(path: &str) -> Option<Uuid> {
+pub(crate) fn vehicle_in_path(path: &str) -> Option<Uuid> {
     let mut segments = path.trim_start_matches('/').split('/');
     let version = segments.next()?;
     if !version.starts_with('v') || segments.next()? != "vehicles" {
@@ -149,7 +149,7 @@ fn accepted(app: &str) -> Proof {
 }
 
 /// Whether the body is a form (`application/x-www-form-urlencoded`).
-pub fn is_form(headers: &HeaderMap) -> bool {
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

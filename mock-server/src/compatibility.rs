@@ -64,7 +64,7 @@ fn verdict_body(verdict: &Verdict, scope: &[Permission]) -> Value {
     }
 }
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/{version}/compatibility", get(compatibility))
         .route("/{version}/compatibility/matrix", get(matrix))

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `v1.0`, `v2.0`, `v99999999.99`: any `v<digits>.<digits>` (§4.1). Others are 404 VERSION.
-pub fn check_version(version: &str) -> Result<(), ApiError> {
+pub(crate) fn check_version(version: &str) -> Result<(), ApiError> {
     let valid = version
         .strip_prefix('v')
         .and_then(|rest| rest.split_once('.'))
@@ -40,14 +40,14 @@ pub fn check_version(version: &str) -> Result<(), ApiError> {
 }
 
 /// Form-decoded query pairs (`+` is a space); a bare trailing `?` is no query.
-pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
 /// The first value of `name` in a query, if any.
-pub fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
     query
         .iter()
         .find(|(key, _)| key == name)
@@ -58,7 +58,7 @@ pub fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a 
 /// and, for a bearer token, the token's access) and by the handlers that take it as an argument.
 /// Parsing refuses nothing: each surface asks for the scheme it accepts and gets its error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credentials {
+pub(crate) enum Credentials {
     /// No `Authorization` header.
     Missing,
     /// A header whose value is not visible ASCII.
@@ -68,7 +68,7 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    pub fn of(headers: &HeaderMap) -> Credentials {
+    pub(crate) fn of(headers: &HeaderMap) -> Credentials {
         match headers.get(header::AUTHORIZATION) {
             None => Credentials::Missing,
             Some(value) if value.to_str().is_err() => Credentials::NotText,
@@ -110,24 +110,24 @@ impl Credentials {
     }
 
     /// The token of `Bearer <token>`.
-    pub fn bearer(&self) -> Result<&str, ApiError> {
+    pub(crate) fn bearer(&self) -> Result<&str, ApiError> {
         self.with_scheme("Bearer")
     }
 
     /// The token of `Bearer <token>`, if that is what the header holds.
-    pub fn bearer_token(&self) -> Option<&str> {
+    pub(crate) fn bearer_token(&self) -> Option<&str> {
         self.split()
             .and_then(|(scheme, credential)| scheme.eq_ignore_ascii_case("bearer").then_some(credential))
     }
 
     /// Whether the scheme is Basic.
-    pub fn is_basic(&self) -> bool {
+    pub(crate) fn is_basic(&self) -> bool {
         self.split()
             .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
     }
 
     /// `Basic base64(user:password)`, decoded (as text, not form-decoded).
-    pub fn basic(&self) -> Result<(String, String), ApiError> {
+    pub(crate) fn basic(&self) -> Result<(String, String), ApiError> {
         let encoded = self.with_scheme("Basic")?;
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded)
@@ -143,7 +143,7 @@ impl Credentials {
     /// OAuth client credentials in Basic: the id and secret are form-encoded before base64
     /// (RFC 6749 §2.3.1), so `a%20b:c%2Bd` is `a b` and `c+d`. `None` unless Basic and
     /// well-formed.
-    pub fn client_credentials(&self) -> Option<(String, String)> {
+    pub(crate) fn client_credentials(&self) -> Option<(String, String)> {
         let (scheme, credential) = self.split()?;
         if !scheme.eq_ignore_ascii_case("basic") {
             return None;
@@ -175,7 +175,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Credentials {
 /// The `v{major}.{minor}` segment a path starts with, checked: having this argument is the
 /// version check (404 VERSION otherwise).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ApiVersion {
+pub(crate) struct ApiVersion {
     /// `v1.0`, whose answers keep their first shape on some surfaces.
     pub is_v1: bool,
 }
@@ -196,11 +196,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
 /// vehicle API checks its format after the route and the token (smartcar-api.md §6.1), v3 not at
 /// all.
 #[derive(Debug, Clone)]
-pub struct VehicleId(pub String);
+pub(crate) struct VehicleId(pub String);
 
 impl VehicleId {
     /// The id as a UUID, or the VALIDATION error the vehicle API answers for another format.
-    pub fn uuid(&self) -> Result<uuid::Uuid, ApiError> {
+    pub(crate) fn uuid(&self) -> Result<uuid::Uuid, ApiError> {
         uuid::Uuid::try_parse(&self.0)
             .map_err(|_| ApiError::validation("vehicle_id", format!("{:?} is not a UUID", self.0)))
     }
@@ -218,7 +218,7 @@ impl<S: Send + Sync> FromRequestParts<S> for VehicleId {
 
 /// `/{version}/vehicles/{id}[/{rest}]` split into the version, the id and the rest (without its
 /// leading `/`), as sent (percent-encoded).
-pub fn vehicle_path_segments(path: &str) -> Option<(&str, &str, &str)> {
+pub(crate) fn vehicle_path_segments(path: &str) -> Option<(&str, &str, &str)> {
     let mut segments = path.strip_prefix('/')?.splitn(4, '/');
     let version = segments.next()?;
     if segments.next()? != "vehicles" {
@@ -229,12 +229,12 @@ pub fn vehicle_path_segments(path: &str) -> Option<(&str, &str, &str)> {
 }
 
 /// A path segment percent-decoded as the router decodes its parameters (invalid UTF-8 replaced).
-pub fn decoded(segment: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn decoded(segment: &str) -> std::borrow::Cow<'_, str> {
     percent_encoding::percent_decode_str(segment).decode_utf8_lossy()
 }
 
 /// The app whose client id and secret the request's Basic credentials carry.
-pub fn client_app<'a>(state: &'a AppState, credentials: &Credentials) -> Result<&'a App, ApiError> {
+pub(crate) fn client_app<'a>(state: &'a AppState, credentials: &Credentials) -> Result<&'a App, ApiError> {
     let (client_id, secret) = credentials.basic()?;
     let app = state
         .fixtures
@@ -247,7 +247,7 @@ pub fn client_app<'a>(state: &'a AppState, credentials: &Credentials) -> Result<
 }
 
 /// The app whose AMT is `amt`.
-pub fn amt_app<'a>(state: &'a AppState, amt: &str) -> Result<&'a App, ApiError> {
+pub(crate) fn amt_app<'a>(state: &'a AppState, amt: &str) -> Result<&'a App, ApiError> {
     state
         .fixtures
         .apps
@@ -257,7 +257,7 @@ pub fn amt_app<'a>(state: &'a AppState, amt: &str) -> Result<&'a App, ApiError> 
 }
 
 /// The app of `Basic base64("default:" + AMT)` (the management API).
-pub fn management_app<'a>(state: &'a AppState, credentials: &Credentials) -> Result<&'a App, ApiError> {
+pub(crate) fn management_app<'a>(state: &'a AppState, credentials: &Credentials) -> Result<&'a App, ApiError> {
     let (user, amt) = credentials.basic()?;
     if user != "default" {
         return Err(ApiError::authentication(format!(
@@ -268,7 +268,7 @@ pub fn management_app<'a>(state: &'a AppState, credentials: &Credentials) -> Res
 }
 
 /// The app of `Bearer <AMT>` (webhook unsubscribe); `Basic default:<AMT>` is accepted too.
-pub fn bearer_amt_app<'a>(state: &'a AppState, credentials: &Credentials) -> Result<&'a App, ApiError> {
+pub(crate) fn bearer_amt_app<'a>(state: &'a AppState, credentials: &Credentials) -> Result<&'a App, ApiError> {
     if credentials.is_basic() {
         return management_app(state, credentials);
     }

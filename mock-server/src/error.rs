@@ -21,87 +21,81 @@ use crate::domain::vehicle::CommandError;
 use crate::request::{self, Envelope, SmartcarJson};
 
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     entry: &'static Entry,
     /// Boxed: errors travel in `Result`s, so the common case stays small.
     detail: Option<Box<Value>>,
     retry_after: Option<u64>,
     /// Why, in plain words ("scope read_location was not granted"); kept for the journal.
     reason: String,
-    /// A v1-only `code` such as `VS_000` (smartcar-api.md §6.2).
-    v1_code: Option<&'static str>,
 }
 
 /// The reason of an error response, left in the response's extensions for the request journal.
 #[derive(Debug, Clone)]
-pub struct ErrorReason(pub String);
+pub(crate) struct ErrorReason(pub String);
 
 impl ApiError {
-    pub fn new(entry: &'static Entry, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(entry: &'static Entry, reason: impl Into<String>) -> Self {
         ApiError {
             entry,
             detail: None,
             retry_after: None,
             reason: reason.into(),
-            v1_code: None,
         }
     }
 
     /// A missing, malformed, expired or revoked credential.
-    pub fn authentication(reason: impl Into<String>) -> Self {
+    pub(crate) fn authentication(reason: impl Into<String>) -> Self {
         Self::new(&catalogue::AUTHENTICATION, reason)
     }
 
     /// A malformed request; `field` and `message` become the `detail` entry.
-    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn validation(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         Self::new(&catalogue::VALIDATION, format!("{field}: {message}"))
             .with_detail(json!([{ "field": field, "message": message }]))
     }
 
     /// An unknown route.
-    pub fn not_found(path: &str) -> Self {
+    pub(crate) fn not_found(path: &str) -> Self {
         Self::new(&catalogue::NOT_FOUND_PATH, format!("no route {path}"))
     }
 
-    pub fn with_detail(mut self, detail: Value) -> Self {
+    pub(crate) fn with_detail(mut self, detail: Value) -> Self {
         self.detail = Some(Box::new(detail));
         self
     }
 
-    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+    pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
     }
 
-    pub fn with_v1_code(mut self, code: &'static str) -> Self {
-        self.v1_code = Some(code);
-        self
-    }
-
-    pub fn entry(&self) -> &'static Entry {
+    pub(crate) fn entry(&self) -> &'static Entry {
         self.entry
     }
 
-    pub fn reason(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn reason(&self) -> &str {
         &self.reason
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.entry.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
-    pub fn retry_after(&self) -> Option<u64> {
+    pub(crate) fn retry_after(&self) -> Option<u64> {
         self.retry_after
     }
 
     /// The body in `envelope`, carrying `request_id` (batch items render through this too).
-    pub fn body(&self, envelope: Envelope, request_id: &str) -> Value {
+    pub(crate) fn body(&self, envelope: Envelope, request_id: &str) -> Value {
         let entry = self.entry;
         match envelope {
             Envelope::V1 => {
                 let (error, mut message) = entry.v1();
-                let mut v1_code = self.v1_code;
+                // A v1-only `code` such as `VS_000` comes with its own message.
+                let mut v1_code = None;
                 if let Some((code, text)) = entry.v1_override {
                     v1_code = Some(code);
                     message = text;

@@ -11,41 +11,41 @@
 //!   error catalogue, signing in, the login grammar, and test control's stores (faults, limits,
 //!   journal, the webhook registry and its change-diff). The modules below parse a request, call
 //!   the domain and render its answer.
-//! - [`connect`]: the Connect pages (`GET /oauth/authorize` and the steps behind it).
-//! - [`oauth`]: the token endpoint (`POST /oauth/token`).
-//! - [`vehicles`]: the vehicle API (`/v{ver}/user`, `/v{ver}/vehicles/…`).
-//! - [`compatibility`]: the compatibility API (`/v{ver}/compatibility`, `…/matrix`).
+//! - `connect`: the Connect pages (`GET /oauth/authorize` and the steps behind it).
+//! - `oauth`: the token endpoint (`POST /oauth/token`).
+//! - `vehicles`: the vehicle API (`/v{ver}/user`, `/v{ver}/vehicles/…`).
+//! - `compatibility`: the compatibility API (`/v{ver}/compatibility`, `…/matrix`).
 //! - [`webhooks`]: the webhook routes and the sender (signed deliveries, retries, their log).
-//! - [`management`]: the management API (`/v{ver}/management/connections`).
-//! - [`error`]: Smartcar's v1/v2/v3 error envelopes, rendered from the catalogue.
-//! - [`pipeline`]: the one layer every request passes: request id, caller (its token resolved
+//! - `management`: the management API (`/v{ver}/management/connections`).
+//! - `error`: Smartcar's v1/v2/v3 error envelopes, rendered from the catalogue.
+//! - `pipeline`: the one layer every request passes: request id, caller (its token resolved
 //!   once), faults, limits, the journal.
-//! - [`request`]: request ids and the JSON content type every response shares.
-//! - [`credentials`]: the app behind a Basic or AMT credential, the version segment, queries.
-//! - [`sdk_redirect`]: the JS SDK's redirect page (`GET /v2/redirect`), served offline.
+//! - `request`: request ids and the JSON content type every response shares.
+//! - `credentials`: the app behind a Basic or AMT credential, the version segment, queries.
+//! - `sdk_redirect`: the JS SDK's redirect page (`GET /v2/redirect`), served offline.
 //! - [`tls`]: HTTPS under Smartcar's real host names, for browser host mapping.
 //! - [`serving`]: accepting connections for both listeners: timeouts, a cap, graceful shutdown.
-//! - [`admin`]: test control under `/admin` (not Smartcar); [`caller`]: who a request is from,
+//! - [`admin`]: test control under `/admin` (not Smartcar); `caller`: who a request is from,
 //!   read from its credentials.
 //! - [`state`]: [`AppState`], the handle every handler reaches the domain through.
 
 pub mod admin;
-pub mod caller;
-pub mod compatibility;
-pub mod connect;
-pub mod credentials;
+pub(crate) mod caller;
+pub(crate) mod compatibility;
+pub(crate) mod connect;
+pub(crate) mod credentials;
 pub mod domain;
-pub mod error;
+pub(crate) mod error;
 mod facade;
-pub mod management;
-pub mod oauth;
-pub mod pipeline;
-pub mod request;
-pub mod sdk_redirect;
+pub(crate) mod management;
+pub(crate) mod oauth;
+pub(crate) mod pipeline;
+pub(crate) mod request;
+pub(crate) mod sdk_redirect;
 pub mod serving;
 pub mod state;
 pub mod tls;
-pub mod vehicles;
+pub(crate) mod vehicles;
 pub mod webhooks;
 
 use axum::Router;

@@ -31,11 +31,11 @@ use crate::request::SmartcarJson;
 use crate::state::AppState;
 
 /// Page size when `limit` is absent.
-pub const DEFAULT_LIMIT: usize = 100;
+pub(crate) const DEFAULT_LIMIT: usize = 100;
 /// The largest `limit` accepted.
-pub const MAX_LIMIT: usize = 1000;
+pub(crate) const MAX_LIMIT: usize = 1000;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new().route(
         "/{version}/management/connections",
         get(list_connections).delete(delete_connections),

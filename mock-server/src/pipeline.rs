@@ -42,12 +42,12 @@ const READ_RESPONSE_BYTES: u64 = crate::MAX_BODY_BYTES as u64;
 
 /// Puts [`Pipeline`] in front of a service.
 #[derive(Clone)]
-pub struct PipelineLayer {
+pub(crate) struct PipelineLayer {
     state: AppState,
 }
 
 impl PipelineLayer {
-    pub fn new(state: AppState) -> Self {
+    pub(crate) fn new(state: AppState) -> Self {
         PipelineLayer { state }
     }
 }
@@ -65,7 +65,7 @@ impl<S> Layer<S> for PipelineLayer {
 
 /// The request pipeline around `S` (the router's routes).
 #[derive(Clone)]
-pub struct Pipeline<S> {
+pub(crate) struct Pipeline<S> {
     inner: S,
     state: AppState,
 }

@@ -15,14 +15,14 @@ use uuid::Uuid;
 
 /// The error format a path speaks: `/v1.0/…` is v1, `/v3/…` is v3, everything else v2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Envelope {
+pub(crate) enum Envelope {
     V1,
     V2,
     V3,
 }
 
 impl Envelope {
-    pub fn of_path(path: &str) -> Envelope {
+    pub(crate) fn of_path(path: &str) -> Envelope {
         let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
         match first {
             "v1.0" => Envelope::V1,
@@ -34,14 +34,14 @@ impl Envelope {
 
 /// The per-request facts that error bodies need.
 #[derive(Debug, Clone, Copy)]
-pub struct RequestContext {
+pub(crate) struct RequestContext {
     pub id: Uuid,
     pub envelope: Envelope,
 }
 
 impl RequestContext {
     /// A fresh id, in the envelope `path` speaks.
-    pub fn new(path: &str) -> Self {
+    pub(crate) fn new(path: &str) -> Self {
         RequestContext {
             id: Uuid::new_v4(),
             envelope: Envelope::of_path(path),
@@ -49,7 +49,7 @@ impl RequestContext {
     }
 
     /// The id as `sc-request-id` carries it.
-    pub fn header_value(&self) -> HeaderValue {
+    pub(crate) fn header_value(&self) -> HeaderValue {
         let mut buffer = Uuid::encode_buffer();
         let text = self.id.hyphenated().encode_lower(&mut buffer);
         HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
@@ -61,19 +61,19 @@ tokio::task_local! {
 }
 
 /// The current request's context; outside a request (unit tests), a fresh one.
-pub fn current() -> RequestContext {
+pub(crate) fn current() -> RequestContext {
     CONTEXT
         .try_with(|context| *context)
         .unwrap_or_else(|_| RequestContext::new("/"))
 }
 
 /// Runs `future` as the request of `context`: [`current`] inside it answers `context`.
-pub async fn within<F: Future>(context: RequestContext, future: F) -> F::Output {
+pub(crate) async fn within<F: Future>(context: RequestContext, future: F) -> F::Output {
     CONTEXT.scope(context, future).await
 }
 
 /// A JSON body with Smartcar's content type, `application/json; charset=utf-8`.
-pub struct SmartcarJson<T>(pub StatusCode, pub T);
+pub(crate) struct SmartcarJson<T>(pub StatusCode, pub T);
 
 impl<T: Serialize> IntoResponse for SmartcarJson<T> {
     fn into_response(self) -> Response {

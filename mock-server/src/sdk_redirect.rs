@@ -18,7 +18,7 @@ const PAGE: &str = include_str!("../assets/redirect.html");
 const SCRIPT: &str = include_str!("../assets/redirect.js");
 
 /// Stateless, so it merges into a router of any state.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+pub(crate) fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/v2/redirect", get(page))
         .route("/redirect", get(page))

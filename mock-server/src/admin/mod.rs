@@ -19,7 +19,7 @@
 //!   still call it;
 //! - a request with a body must be `Content-Type: application/json` (415 otherwise).
 //!
-//! [`crate::pipeline`] applies faults and limits to the platform's routes and fills the journal.
+//! `crate::pipeline` applies faults and limits to the platform's routes and fills the journal.
 
 pub mod authorize;
 pub mod clock;

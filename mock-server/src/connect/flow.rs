@@ -28,7 +28,7 @@ pub(super) const FLOW_LIFETIME: time::Duration = time::Duration::minutes(30);
 
 /// Connect pages shown and not yet submitted that the server remembers (~80 bytes each). Beyond
 /// it the oldest is forgotten, and its page answers "cannot continue".
-pub const MAX_PENDING_STEPS: usize = 50_000;
+pub(crate) const MAX_PENDING_STEPS: usize = 50_000;
 
 /// Where a flow is — the page the person was last shown — and what the next step needs, so a
 /// step cannot be reached without it.

@@ -15,7 +15,7 @@
 
 mod flow;
 mod pages;
-pub mod shortcut;
+pub(crate) mod shortcut;
 
 use axum::Form;
 use axum::Router;
@@ -32,7 +32,7 @@ use crate::domain::sign_in::{
     self, ConnectErrorCode, Credentials, MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES, SignIn, SignInError,
 };
 use crate::domain::world::UserForgotten;
-pub use flow::{EchoedState, Flow, FlowError, FlowKeys, MAX_PENDING_STEPS, Stage, Step};
+pub(crate) use flow::{EchoedState, Flow, FlowKeys, Stage, Step};
 
 use crate::domain::fixtures::{App, Brand};
 use crate::domain::permissions::Permission;
@@ -41,7 +41,7 @@ use crate::error::ErrorReason;
 use crate::state::AppState;
 use pages::{BrandPage, BrandView, ErrorPage, GrantPage, LoginPage, PermissionView, PreamblePage, VehicleView};
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/authorize", get(authorize))
         .route("/connect/brand", post(brand))
@@ -64,7 +64,7 @@ async fn forbid_framing(mut response: Response) -> Response {
 
 /// How a Connect request ends early.
 #[derive(Debug)]
-pub enum ConnectError {
+pub(crate) enum ConnectError {
     /// The request cannot be trusted with a redirect: a 400 page (RFC 6749 §4.1.2.1).
     Page { title: &'static str, message: String },
     /// Reported to the app: `302 redirect_uri?error=…&error_description=…[&…]&state=…` (§4).
@@ -145,7 +145,7 @@ impl IntoResponse for ConnectError {
 /// `302 Location: <redirect_uri as registered>` plus parameters and the app's `state` last,
 /// joined with `&` when the URI already has a query (connect.md §3). Values are form-encoded,
 /// so a `+` in `state` is `%2B`.
-pub fn redirect_to(redirect_uri: &str, params: &[(&str, String)], state: Option<&EchoedState>) -> Response {
+pub(crate) fn redirect_to(redirect_uri: &str, params: &[(&str, String)], state: Option<&EchoedState>) -> Response {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (key, value) in params {
         query.append_pair(key, value);

@@ -13,7 +13,7 @@ use crate::domain::sign_in::{self, Approval, Credentials, SignIn, SignInError};
 use crate::state::AppState;
 
 /// Who `--auto-approve` signs in as: one user per app, so re-authorizing finds the same vehicles.
-pub const AUTO_APPROVE_LOGIN: &str = "auto-approve@example.com";
+pub(crate) const AUTO_APPROVE_LOGIN: &str = "auto-approve@example.com";
 
 /// The validated authorize request ends at once in the redirect: a code, or a Connect error.
 pub(super) fn auto_approve(state: &AppState, app: &App, flow: &Flow) -> Result<Response, ConnectError> {

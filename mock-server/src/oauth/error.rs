@@ -9,7 +9,7 @@ use crate::error::ErrorReason;
 use crate::request::SmartcarJson;
 
 #[derive(Debug, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// 400 `invalid_request`: a required parameter is missing (RFC 6749 §5.2).
     #[error("Missing required parameter: {0}.")]
     MissingParameter(&'static str),
@@ -33,7 +33,7 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    pub fn missing(parameter: &'static str) -> Self {
+    pub(crate) fn missing(parameter: &'static str) -> Self {
         TokenError::MissingParameter(parameter)
     }
 }

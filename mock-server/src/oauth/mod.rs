@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Serialize;
 
-pub use error::TokenError;
+pub(crate) use error::TokenError;
 
 use crate::credentials::Credentials;
 use crate::domain::fixtures::App;
@@ -23,7 +23,7 @@ use crate::domain::world::{GrantError, Tokens};
 use crate::request::SmartcarJson;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/oauth/token", post(token)).route("/", post(token))
 }
 
@@ -193,7 +193,7 @@ fn authenticate_client<'a>(
 }
 
 /// "3 min", "2 h 5 min", "12 s": how people read a duration in a log line.
-pub fn describe(duration: time::Duration) -> String {
+pub(crate) fn describe(duration: time::Duration) -> String {
     let seconds = duration.whole_seconds().max(0);
     match seconds {
         0..60 => format!("{seconds} s"),

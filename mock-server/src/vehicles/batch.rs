@@ -27,10 +27,10 @@ use crate::state::AppState;
 /// The most requests one batch may hold. Smartcar documents none; 50 covers every readable
 /// endpoint (about 30) with room for repeats, where a 1 MiB body could otherwise hold some 50,000
 /// items, each answered under the world's lock.
-pub const MAX_ITEMS: usize = 50;
+pub(crate) const MAX_ITEMS: usize = 50;
 
 /// `odometer`, `/odometer/`, `/` → `/odometer`, `/odometer`, `/`.
-pub fn normalise(path: &str) -> String {
+pub(crate) fn normalise(path: &str) -> String {
     let trimmed = path.trim().trim_matches('/');
     format!("/{trimmed}")
 }

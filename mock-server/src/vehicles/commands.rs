@@ -18,7 +18,7 @@ use super::endpoints::Call;
 use crate::error::ApiError;
 
 /// The body every successful command answers with.
-pub fn success() -> Value {
+pub(crate) fn success() -> Value {
     json!({ "status": "success", "message": "Successfully sent request to vehicle" })
 }
 

@@ -18,7 +18,7 @@ use super::units::UnitSystem;
 use super::{brand, commands, reads};
 
 /// What a handler gets: the vehicle (mutable, for commands), who is asking, and the request.
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     pub vehicle: &'a mut Vehicle,
     pub access: &'a Access,
     pub units: UnitSystem,
@@ -28,7 +28,7 @@ pub struct Call<'a> {
 }
 
 impl Call<'_> {
-    pub fn query(&self, name: &str) -> Option<&str> {
+    pub(crate) fn query(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(key, _)| key == name)
@@ -36,10 +36,10 @@ impl Call<'_> {
     }
 }
 
-pub type Handler = fn(&mut Call<'_>) -> Result<Value, ApiError>;
+pub(crate) type Handler = fn(&mut Call<'_>) -> Result<Value, ApiError>;
 
 /// One row of the table.
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     pub method: Method,
     /// Relative to `/v{ver}/vehicles/{id}`; `/` is the attributes endpoint.
     pub path: &'static str,
@@ -93,7 +93,7 @@ use Capability as C;
 use Permission as P;
 
 /// Every vehicle endpoint. Later issues add rows; nothing else needs to change.
-pub fn table() -> &'static [Endpoint] {
+pub(crate) fn table() -> &'static [Endpoint] {
     static TABLE: std::sync::LazyLock<Vec<Endpoint>> = std::sync::LazyLock::new(|| {
         let mut rows = vec![
             endpoint!(GET "/", Some(P::ReadVehicleInfo), None, data: false, attributes),
@@ -129,7 +129,7 @@ pub fn table() -> &'static [Endpoint] {
 }
 
 /// The row for a method and a normalised path (leading `/`, no trailing `/`).
-pub fn find(method: &Method, path: &str) -> Option<&'static Endpoint> {
+pub(crate) fn find(method: &Method, path: &str) -> Option<&'static Endpoint> {
     table()
         .iter()
         .find(|endpoint| endpoint.method == method && endpoint.path == path)

@@ -22,13 +22,13 @@
 //! - Imperial temperatures (Tesla thermometers) are °F; speeds mph.
 //! - A charge limit must be above 0 and at most 1; a destination within ±90/±180 degrees.
 
-pub mod batch;
+pub(crate) mod batch;
 mod brand;
-pub mod commands;
-pub mod endpoints;
-pub mod reads;
-pub mod units;
-pub mod v3;
+pub(crate) mod commands;
+pub(crate) mod endpoints;
+pub(crate) mod reads;
+pub(crate) mod units;
+pub(crate) mod v3;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use crate::credentials::query_pairs;
+pub(crate) use crate::credentials::query_pairs;
 use crate::credentials::{ApiVersion, Credentials, decoded, vehicle_path_segments};
 use crate::domain::catalogue;
 use crate::domain::clock::smartcar_timestamp;
@@ -57,7 +57,7 @@ use units::UnitSystem;
 
 /// Every route of the vehicle API, so "where is `GET …/odometer` handled" is one jump: the
 /// handlers of batch, v3 and webhook subscriptions live in their modules.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/{version}/user", get(user))
         .route("/{version}/vehicles", get(vehicles))
@@ -75,30 +75,30 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Anything no route matches: `RESOURCE_NOT_FOUND` in the path's envelope.
-pub async fn unknown_route(uri: Uri) -> ApiError {
+pub(crate) async fn unknown_route(uri: Uri) -> ApiError {
     ApiError::not_found(uri.path())
 }
 
 /// What the request pipeline made of a bearer token ([`crate::pipeline`]), left in the request's
 /// extensions so the handlers do not look the token up again.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Result<Access, AccessError>);
+pub(crate) struct Authenticated(pub Result<Access, AccessError>);
 
 /// The request's credentials and, for a bearer token, what the platform makes of it. v3 reads the
 /// token itself (its static test token is no grant's).
-pub struct BearerToken {
+pub(crate) struct BearerToken {
     credentials: Credentials,
     resolved: Option<Result<Access, AccessError>>,
 }
 
 impl BearerToken {
     /// The token of `Authorization: Bearer <token>`, or why there is none.
-    pub fn token(&self) -> Result<&str, ApiError> {
+    pub(crate) fn token(&self) -> Result<&str, ApiError> {
         self.credentials.bearer()
     }
 
     /// What the token allows, or the AUTHENTICATION error saying why not.
-    pub fn access(self, state: &AppState) -> Result<Access, ApiError> {
+    pub(crate) fn access(self, state: &AppState) -> Result<Access, ApiError> {
         match self.resolved {
             Some(resolved) => resolved.map_err(refused),
             None => authenticate(state, &self.credentials),
@@ -123,7 +123,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
 }
 
 /// A valid bearer token: having this argument is the authentication check.
-pub struct Bearer(pub Access);
+pub(crate) struct Bearer(pub Access);
 
 impl FromRequestParts<AppState> for Bearer {
     type Rejection = ApiError;
@@ -136,7 +136,7 @@ impl FromRequestParts<AppState> for Bearer {
 
 /// What the request's bearer token allows, or the AUTHENTICATION error saying why not. Looks the
 /// token up: for requests the pipeline did not resolve.
-pub fn authenticate(state: &AppState, credentials: &Credentials) -> Result<Access, ApiError> {
+pub(crate) fn authenticate(state: &AppState, credentials: &Credentials) -> Result<Access, ApiError> {
     let token = credentials.bearer()?;
     state.world.authorize(token).map_err(refused)
 }
@@ -150,7 +150,7 @@ fn refused(error: AccessError) -> ApiError {
 }
 
 /// `limit` and `offset` from a query, with `default_limit`.
-pub fn paging(query: &[(String, String)], default_limit: usize) -> Result<(usize, usize), ApiError> {
+pub(crate) fn paging(query: &[(String, String)], default_limit: usize) -> Result<(usize, usize), ApiError> {
     let number = |name: &str, default: usize| -> Result<usize, ApiError> {
         match query.iter().find(|(key, _)| key == name) {
             None => Ok(default),
@@ -183,7 +183,7 @@ async fn vehicles(_: ApiVersion, RawQuery(raw): RawQuery, Bearer(access): Bearer
 }
 
 /// A request for one vehicle, as the dispatcher (and batch) sees it.
-pub struct VehicleRequest<'a> {
+pub(crate) struct VehicleRequest<'a> {
     pub method: &'a Method,
     pub path: &'a str,
     pub query: &'a [(String, String)],
@@ -192,7 +192,7 @@ pub struct VehicleRequest<'a> {
 }
 
 /// A successful answer and the metadata its headers carry.
-pub struct Reply {
+pub(crate) struct Reply {
     pub body: Value,
     /// `Some` for reads of vehicle data: `sc-data-age` is the time of the data.
     pub data_age: Option<OffsetDateTime>,
@@ -202,7 +202,7 @@ pub struct Reply {
 
 impl Reply {
     /// The Smartcar headers of this reply, lower-case (§4.2).
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn headers(&self) -> Vec<(&'static str, String)> {
         match self.data_age {
             Some(age) => vec![
                 ("sc-unit-system", self.units.as_str().to_owned()),
@@ -235,10 +235,10 @@ impl IntoResponse for Reply {
 }
 
 /// Seconds in the `retry-after` of a forced `RATE_LIMIT` error.
-pub const FORCED_RETRY_AFTER: u64 = 60;
+pub(crate) const FORCED_RETRY_AFTER: u64 = 60;
 
 /// The error a `<TYPE>.<CODE>@smartcar.com` login forces; `RATE_LIMIT` carries `retry-after`.
-pub fn forced_error(entry: &'static catalogue::Entry) -> ApiError {
+pub(crate) fn forced_error(entry: &'static catalogue::Entry) -> ApiError {
     let error = ApiError::new(entry, "the user's test-mode login makes every vehicle request fail");
     if entry.kind == "RATE_LIMIT" {
         error.with_retry_after(FORCED_RETRY_AFTER)
@@ -249,7 +249,7 @@ pub fn forced_error(entry: &'static catalogue::Entry) -> ApiError {
 
 /// Answers one request for one vehicle for the holder of `access`: every check, then the
 /// endpoint's handler, under the world's lock.
-pub fn dispatch(
+pub(crate) fn dispatch(
     state: &AppState,
     access: &Access,
     vehicle_id: &str,

@@ -42,7 +42,7 @@ pub(super) fn charge_limit(call: &mut Call<'_>) -> Result<Value, ApiError> {
 
 /// The leading `YYYY-MM-DD` of a date parameter; anything else (`undefined`, Ruby's trailing `?`
 /// aside) counts as absent (smartcar-api.md §1.3).
-pub fn leading_date(text: &str) -> Option<&str> {
+pub(crate) fn leading_date(text: &str) -> Option<&str> {
     let date = text.trim().get(..10)?;
     let bytes = date.as_bytes();
     let shaped = bytes.iter().enumerate().all(|(i, b)| match i {

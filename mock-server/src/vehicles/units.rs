@@ -3,19 +3,19 @@
 
 use axum::http::{HeaderMap, HeaderName};
 
-pub const KM_PER_MILE: f64 = 1.609344;
-pub const LITRES_PER_GALLON: f64 = 3.785411784;
-pub const KPA_PER_PSI: f64 = 6.894757;
+pub(crate) const KM_PER_MILE: f64 = 1.609344;
+pub(crate) const LITRES_PER_GALLON: f64 = 3.785411784;
+pub(crate) const KPA_PER_PSI: f64 = 6.894757;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnitSystem {
+pub(crate) enum UnitSystem {
     Metric,
     Imperial,
 }
 
 impl UnitSystem {
     /// The request's `sc-unit-system` header; anything but `imperial` is metric.
-    pub fn of(headers: &HeaderMap) -> UnitSystem {
+    pub(crate) fn of(headers: &HeaderMap) -> UnitSystem {
         static SC_UNIT_SYSTEM: HeaderName = HeaderName::from_static("sc-unit-system");
         match headers.get(&SC_UNIT_SYSTEM).and_then(|value| value.to_str().ok()) {
             Some(value) if value.trim().eq_ignore_ascii_case("imperial") => UnitSystem::Imperial,
@@ -23,7 +23,7 @@ impl UnitSystem {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             UnitSystem::Metric => "metric",
             UnitSystem::Imperial => "imperial",
@@ -31,7 +31,7 @@ impl UnitSystem {
     }
 
     /// Kilometres in this system's distance unit (km or miles).
-    pub fn distance(self, km: f64) -> f64 {
+    pub(crate) fn distance(self, km: f64) -> f64 {
         match self {
             UnitSystem::Metric => km,
             UnitSystem::Imperial => km / KM_PER_MILE,
@@ -39,7 +39,7 @@ impl UnitSystem {
     }
 
     /// Litres in this system's volume unit (L or US gallons).
-    pub fn volume(self, litres: f64) -> f64 {
+    pub(crate) fn volume(self, litres: f64) -> f64 {
         match self {
             UnitSystem::Metric => litres,
             UnitSystem::Imperial => litres / LITRES_PER_GALLON,
@@ -47,7 +47,7 @@ impl UnitSystem {
     }
 
     /// Kilopascals in this system's pressure unit (kPa or psi).
-    pub fn pressure(self, kpa: f64) -> f64 {
+    pub(crate) fn pressure(self, kpa: f64) -> f64 {
         match self {
             UnitSystem::Metric => kpa,
             UnitSystem::Imperial => kpa / KPA_PER_PSI,
@@ -57,7 +57,7 @@ impl UnitSystem {
 
 impl UnitSystem {
     /// Degrees Celsius in this system's temperature unit (°C or °F).
-    pub fn temperature(self, celsius: f64) -> f64 {
+    pub(crate) fn temperature(self, celsius: f64) -> f64 {
         match self {
             UnitSystem::Metric => celsius,
             UnitSystem::Imperial => celsius * 9.0 / 5.0 + 32.0,

@@ -25,8 +25,8 @@ use crate::error::ApiError;
 use crate::request::SmartcarJson;
 use crate::state::AppState;
 
-pub const TEST_TOKEN: &str = "test-data-token";
-pub const TEST_VEHICLE: &str = "tst2e255-d3c8-4f90-9fec-e6e68b98e9cb";
+pub(crate) const TEST_TOKEN: &str = "test-data-token";
+pub(crate) const TEST_VEHICLE: &str = "tst2e255-d3c8-4f90-9fec-e6e68b98e9cb";
 
 /// What v3 knows about one vehicle: attributes and signals, read under the world's lock once.
 struct Snapshot {

@@ -49,7 +49,7 @@ use crate::state::AppState;
 use crate::vehicles::Bearer;
 
 /// The mock's own webhook routes; subscribing and unsubscribing a vehicle are vehicle routes,
-/// declared in [`crate::vehicles::router`].
+/// declared in `crate::vehicles::router`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{version}/webhooks/{webhook}", put(set_callback_url))
