@@ -1,4 +1,4 @@
-//! `POST /v{ver}/vehicles/{id}/batch` (smartcar-api.md §4.5).
+//! `POST /v{ver}/vehicles/{id}/batch` (docs/contract/api.md#batch).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

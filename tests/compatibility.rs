@@ -1,5 +1,5 @@
-//! The compatibility API: every VIN of smartcar-api.md §7.1, the test-mode levels and the matrix
-//! of §7.2.
+//! The compatibility API: the VINs the SDKs' suites check, the test-mode levels and the matrix
+//! (docs/contract/compatibility.md).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

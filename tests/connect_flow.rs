@@ -1,4 +1,4 @@
-//! Connect as a browser walks it (connect.md).
+//! Connect as a browser walks it (docs/contract/connect.md).
 
 use reqwest::StatusCode;
 use reqwest::header;

@@ -1,4 +1,4 @@
-//! Connect under hostile use (issue 11): single-use steps, capped logins, one spelling per
+//! Connect under hostile use: single-use steps, capped logins, one spelling per
 //! vehicle count, no framing, and `state` returned byte for byte.
 
 use mock_server::state::Settings;

@@ -1,4 +1,4 @@
-//! 1,000 Connect flows at once, over HTTP as a browser walks them (issue 11's proof): every flow
+//! 1,000 Connect flows at once, over HTTP as a browser walks them: every flow
 //! ends with its own code, each code is exchanged once for exactly one working token pair, and
 //! nothing is lost or issued twice.
 

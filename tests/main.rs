@@ -12,7 +12,7 @@ mod support;
 mod connect_flow;
 // The token endpoint: code and refresh grants and their errors.
 mod token_exchange;
-// The vehicle API's first reads, units, headers and error shapes.
+// The vehicle API's basic reads, units, headers and error shapes.
 mod vehicle_api;
 // Odd and hostile input never crashes the server.
 mod hostile_input;
@@ -20,7 +20,7 @@ mod hostile_input;
 mod browser;
 // The Rust `smartcar` crate, unmodified, against the mock.
 mod sdk_rust;
-// The remaining v2 reads, v1 variants and brand endpoints.
+// The v2 reads beyond the basic ones, v1 variants and brand endpoints.
 mod vehicle_reads;
 // Commands that change state, simulated-mode checks, disconnect.
 mod vehicle_commands;

@@ -1,5 +1,5 @@
 //! The management API: listing, filtering, paging and deleting an app's connections
-//! (smartcar-api.md §8.1).
+//! (docs/contract/management.md).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! The token endpoint's security details (issue 11): token families revoked on reuse (RFC 6749
+//! The token endpoint's security details: token families revoked on reuse (RFC 6749
 //! §4.1.2, RFC 9700 §4.14.2) and client credentials read strictly (RFC 6749 §2.3.1).
 
 use base64::Engine;

@@ -1,6 +1,6 @@
-//! The vehicle API driven with the exact requests the official SDKs send (smartcar-api.md §4.1,
-//! §4.6): Node's JSON content type on bodiless requests, Python's `{}` body on GETs, Node's
-//! string charge limit, `request()` with foreign credentials.
+//! The vehicle API driven with the exact requests the official SDKs send
+//! (docs/contract/api.md#request-bodies): Node's JSON content type on bodiless requests, Python's
+//! `{}` body on GETs, Node's string charge limit, `request()` with foreign credentials.
 
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};

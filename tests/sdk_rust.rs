@@ -603,7 +603,8 @@ mod child {
                 .collect();
             assert_eq!(got, [(bmw.id.as_str(), user.id.as_str())]);
             // smartcar 1.1.0's get_connections needs a `mode` field on each connection, which
-            // the spec's connection object (vehicleId, userId, connectedAt) does not have.
+            // Smartcar's connection object (vehicleId, userId, connectedAt:
+            // docs/contract/management.md#listing-connections) does not have.
         }
         if !pending("management_and_compatibility (part)", "compatibility") {
             let scope = ScopeBuilder::new().add_permissions([Permission::ReadOdometer, Permission::ReadLocation]);

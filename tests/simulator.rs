@@ -1,4 +1,4 @@
-//! The vehicle simulator (issue 13 §1): vehicles created already connected, trip profiles moved
+//! The vehicle simulator: vehicles created already connected, trip profiles moved
 //! by the clock, commands that obey the trip stage, and webhooks that hear of a trip's changes.
 
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! Test-mode logins that shape the vehicle API's answers (test-mode.md A2).
+//! Test-mode logins that shape the vehicle API's answers
+//! (docs/contract/test-mode.md#the-test-login-grammar).
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! The token endpoint (smartcar-api.md §3).
+//! The token endpoint (docs/contract/oauth.md).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! The v3 vehicle and signals API (smartcar-api.md §4.8).
+//! The v3 vehicle and signals API (docs/contract/api.md#v3).
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;

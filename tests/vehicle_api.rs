@@ -1,4 +1,4 @@
-//! The vehicle API's reads, headers, units and error shapes (smartcar-api.md §4–6).
+//! The vehicle API's reads, headers, units and error shapes (docs/contract/api.md).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

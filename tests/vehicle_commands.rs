@@ -1,4 +1,5 @@
-//! Commands that change vehicle state, and disconnect (smartcar-api.md §4.3, test-mode.md A3).
+//! Commands that change vehicle state, and disconnect (docs/contract/api.md#commands,
+//! docs/contract/test-mode.md#commands-in-simulated-and-live-mode).
 
 use mock_server::domain::vehicle::Motion;
 use reqwest::{Method, StatusCode};

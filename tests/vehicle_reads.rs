@@ -1,5 +1,5 @@
-//! The remaining v2 reads (smartcar-api.md §4.3): exact bodies, headers, units, v1 variants and
-//! brand-specific endpoints (§4.7).
+//! The v2 reads beyond the basic ones (docs/contract/api.md#endpoints): exact bodies, headers,
+//! units, v1 variants and brand-specific endpoints (docs/contract/api.md#brand-specific-endpoints).
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;

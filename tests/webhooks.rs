@@ -1,11 +1,12 @@
-//! Webhooks that really deliver (smartcar-api.md §8.2–8.3, test-mode.md A8): subscriptions, the
+//! Webhooks that really deliver (docs/contract/webhooks.md): subscriptions, the
 //! VERIFY handshake, signed events and what they carry, retries with backoff, the delivery log,
 //! HTTPS receivers and `--ca-cert`, and the bounds on deliveries — against a receiver each test
 //! starts on port 0.
 //!
-//! Signatures are checked with HMAC-SHA256 written here from the spec's rule: the official Rust
-//! SDK's `hash_challenge` swaps key and message, so it cannot verify what Python's
-//! `verify_payload` and Node's `verifyPayload` do (those run in tests/sdk/python and tests/sdk/node).
+//! Signatures are checked with HMAC-SHA256 written here from the rule in
+//! docs/contract/webhooks.md#signing: the official Rust SDK's `hash_challenge` swaps key and
+//! message, so it cannot verify what Python's `verify_payload` and Node's `verifyPayload` do (those
+//! run in tests/sdk/python and tests/sdk/node).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,7 +38,8 @@ const LEGACY_WEBHOOK: &str = "0b6a1c1e-3f57-4d1a-9f0e-5b2c4d8e9a10";
 /// How long a test waits for something that should happen at once.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// Lower-case hex HMAC-SHA256, written here from the spec's rule rather than taken from the server.
+/// Lower-case hex HMAC-SHA256, written here from the rule in docs/contract/webhooks.md#signing
+/// rather than taken from the server.
 fn hmac_hex(key: &str, message: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
     mac.update(message);

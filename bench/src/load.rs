@@ -11,7 +11,8 @@ use tokio::process::Command;
 
 use crate::flows::{self, CLIENT_ID, CLIENT_SECRET};
 
-/// Connections for every load, as the issue asks.
+/// Connections for every load (wrk's `-c`): the same for the mock, the ceiling and the peers, so
+/// their figures compare.
 pub(crate) const CONNECTIONS: usize = 64;
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]

@@ -1,5 +1,6 @@
 //! The backend's settings, named like the official Smartcar SDKs' and tutorials' variables
-//! (tutorial-flow.md §3), so a `.env` written for `getting-started-node-sdk` works here too.
+//! (docs/contract/tutorial-flow.md#the-tutorials-backends), so a `.env` written for
+//! `getting-started-node-sdk` works here too.
 
 use std::convert::Infallible;
 use std::fmt;

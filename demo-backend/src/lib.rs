@@ -12,7 +12,8 @@
 //!
 //! Every response to an allowed origin — `http://localhost:3000`, the backend's own, and those
 //! configured — carries `Access-Control-Allow-Origin`, redirects and errors too, so the unchanged
-//! React tutorial on another origin can call it (tutorial-flow.md §3); other sites get none.
+//! React tutorial on another origin can call it
+//! (docs/contract/tutorial-flow.md#the-tutorials-backends); other sites get none.
 
 pub mod config;
 pub mod cors;

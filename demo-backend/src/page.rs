@@ -1,6 +1,7 @@
 //! `GET /` — the demo's own page: a Connect button that opens Connect in a popup the way
-//! `@smartcar/auth` does (tutorial-flow.md §1–2), then calls `/exchange` and `/vehicle` and shows
-//! the vehicle. Everything it needs is inline; it loads nothing from elsewhere.
+//! `@smartcar/auth` does (docs/contract/tutorial-flow.md#the-popup-protocol), then calls
+//! `/exchange` and `/vehicle` and shows the vehicle. Everything it needs is inline; it loads
+//! nothing from elsewhere.
 
 use askama::Template;
 use askama_web::WebTemplate;

@@ -1,4 +1,4 @@
-//! The tutorial backends' three routes (tutorial-flow.md §3):
+//! The tutorial backends' three routes (docs/contract/tutorial-flow.md#the-tutorials-backends):
 //!
 //! - `GET /login` — 302 to Connect with a fresh `state` (the server-side tutorials' flow; needs
 //!   `SMARTCAR_REDIRECT_URI` to be this backend's `/exchange`)

@@ -55,7 +55,7 @@ pub enum ClientError {
     Http(#[from] reqwest::Error),
 }
 
-/// What the token endpoint grants (smartcar-api.md §3.2).
+/// What the token endpoint grants (docs/contract/oauth.md#success).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub access_token: String,
@@ -132,8 +132,8 @@ impl Smartcar {
     }
 
     /// The Connect URL, with the parameters in the order the JS SDK sends them
-    /// (tutorial-flow.md §1). The demo page adds its own `state` to each popup; `/login`
-    /// passes one here.
+    /// (docs/contract/tutorial-flow.md#the-connect-url). The demo page adds its own `state` to each
+    /// popup; `/login` passes one here.
     pub fn authorize_url(&self, state: Option<&str>) -> Url {
         let config = &self.config;
         let mut url = config

@@ -1,5 +1,6 @@
-//! The demo backend against the real mock, both in this test's runtime on port 0, driven over
-//! HTTP the way the tutorial's front end and a browser would (tutorial-flow.md §3–4).
+//! The demo backend against the real mock, both in this test's runtime on port 0, driven over HTTP
+//! the way the tutorial's front end and a browser would
+//! (docs/contract/tutorial-flow.md#the-tutorials-backends).
 
 use std::path::Path;
 

@@ -1,6 +1,7 @@
-// The JavaScript SDK's redirect script (connect.md §5, tutorial-flow.md §2), reimplemented:
-// Connect's redirect lands the popup on /v2/redirect?…; this posts what the query says to the
-// window that opened the popup, at `app_origin` (or this page's own origin), then closes it.
+// The JavaScript SDK's redirect script (docs/contract/connect.md#the-js-sdks-redirect-page),
+// reimplemented: Connect's redirect lands the popup on /v2/redirect?…; this posts what the query
+// says to the window that opened the popup, at `app_origin` (or this page's own origin), then
+// closes it.
 (function () {
   'use strict';
 

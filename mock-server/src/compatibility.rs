@@ -1,5 +1,5 @@
-//! The compatibility API (smartcar-api.md §7), authenticated with the app's client credentials
-//! (`Authorization: Basic base64(client_id:client_secret)`):
+//! The compatibility API (docs/contract/compatibility.md), authenticated with the app's client
+//! credentials (`Authorization: Basic base64(client_id:client_secret)`):
 //!
 //! - `GET /v{ver}/compatibility?vin&scope&country&mode&test_mode_compatibility_level` —
 //!   `{"compatible","reason","capabilities":[{"permission","endpoint","capable","reason"}]}`

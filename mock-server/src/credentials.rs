@@ -3,8 +3,9 @@
 //! path ([`VehicleId`]), the app behind a credential, and form-decoded queries.
 //!
 //! - client credentials: `Authorization: Basic base64(client_id:client_secret)` (compatibility);
-//! - the app's management token (AMT): `Basic base64("default:" + AMT)` (management API) or
-//!   `Bearer <AMT>` (webhook unsubscribe, delivery log) — smartcar-api.md §8.
+//! - the app's management token (AMT): `Basic base64("default:" + AMT)` (management API) or `Bearer
+//!   <AMT>` (webhook unsubscribe, delivery log) — docs/contract/management.md#authentication,
+//!   docs/contract/webhooks.md#subscribing.
 
 use std::convert::Infallible;
 
@@ -18,7 +19,8 @@ use crate::domain::fixtures::App;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// `v1.0`, `v2.0`, `v99999999.99`: any `v<digits>.<digits>` (§4.1). Others are 404 VERSION.
+/// `v1.0`, `v2.0`, `v99999999.99`: any `v<digits>.<digits>` (docs/contract/api.md#version-segment).
+/// Others are 404 VERSION.
 pub(crate) fn check_version(version: &str) -> Result<(), ApiError> {
     let valid = version
         .strip_prefix('v')
@@ -193,8 +195,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
 }
 
 /// The `{id}` of a `/…/vehicles/{id}/…` route, as sent (percent-decoded). Not checked here: the
-/// vehicle API checks its format after the route and the token (smartcar-api.md §6.1), v3 not at
-/// all.
+/// vehicle API checks its format after the route and the token
+/// (docs/contract/api.md#order-of-checks), v3 not at all.
 #[derive(Debug, Clone)]
 pub(crate) struct VehicleId(pub String);
 

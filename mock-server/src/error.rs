@@ -5,10 +5,13 @@
 //! (never sent to the client). The domain's typed errors (a command's, a limit's) become
 //! `ApiError`s here. It renders in the envelope of the request's path:
 //!
-//! - v2 (smartcar-api.md §6.1): `{"type","code","description","docURL","statusCode","requestId",
-//!   "resolution":{"type"}}` + `detail` (validation only) + `suggestedUserMessage` (when known);
-//! - v1 (§6.2): `{"error","message","statusCode","requestId"}` + `code` when it has a value;
-//! - v3 (test-mode.md A6): `{"errors":[{"status","type","code","title","detail","links":{"about"},
+//! - v2 (docs/contract/api.md#v2-error-body):
+//!   `{"type","code","description","docURL","statusCode","requestId", "resolution":{"type"}}` +
+//!   `detail` (validation only) + `suggestedUserMessage` (when known);
+//! - v1 (docs/contract/api.md#v1-error-body): `{"error","message","statusCode","requestId"}` +
+//!   `code` when it has a value;
+//! - v3 (docs/contract/api.md#v3-error-body):
+//!   `{"errors":[{"status","type","code","title","detail","links":{"about"},
 //!   "resolution","suggestedUserMessage"}]}`.
 
 use axum::http::{HeaderValue, StatusCode};

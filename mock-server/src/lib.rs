@@ -100,8 +100,8 @@ fn request_logging_on() -> bool {
     tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG
 }
 
-/// The platform as it is served. A trailing `/` is optional on every route (smartcar-api.md
-/// §1.3), so paths are normalised before routing.
+/// The platform as it is served. A trailing `/` is optional on every route
+/// (docs/contract/api.md#hosts-and-paths), so paths are normalised before routing.
 pub fn platform(state: AppState) -> NormalizePath<Router> {
     NormalizePathLayer::trim_trailing_slash().layer(app(state))
 }

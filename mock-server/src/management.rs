@@ -1,5 +1,5 @@
-//! The management API (smartcar-api.md §8.1), authenticated with the app's management token as
-//! `Authorization: Basic base64("default:" + AMT)`:
+//! The management API (docs/contract/management.md), authenticated with the app's management token
+//! as `Authorization: Basic base64("default:" + AMT)`:
 //!
 //! - `GET /v{ver}/management/connections?user_id&vehicle_id&limit&cursor` — the app's
 //!   connections, newest first: `{"connections":[{"vehicleId","userId","connectedAt"}],
@@ -8,10 +8,10 @@
 //!   those connections at once (tokens stop reaching the vehicles, webhook subscriptions end):
 //!   `{"connections":[{"vehicleId","userId"}]}`.
 //!
-//! Decisions where the sources are silent (§11.8): the default page size is 100 and the largest
-//! 1000; `cursor` is opaque (base64url of the last connection's position), so pages stay right
-//! when connections are added or deleted in between; `paging` never carries `count`; `DELETE`
-//! with both or neither filter is 400 VALIDATION.
+//! The mock's choices where Smartcar is silent (docs/contract/management.md#paging): the default
+//! page size is 100 and the largest 1000; `cursor` is opaque (base64url of the last connection's
+//! position), so pages stay right when connections are added or deleted in between; `paging` never
+//! carries `count`; `DELETE` with both or neither filter is 400 VALIDATION.
 
 use axum::Router;
 use axum::extract::{RawQuery, State};

@@ -1,5 +1,5 @@
-//! The JavaScript SDK's hosted redirect page (connect.md §5, tutorial-flow.md §2): our own
-//! implementation of what `https://javascript-sdk.smartcar.com/v2/redirect` does.
+//! The JavaScript SDK's hosted redirect page (docs/contract/connect.md#the-js-sdks-redirect-page):
+//! our own implementation of what `https://javascript-sdk.smartcar.com/v2/redirect` does.
 //!
 //! - `GET /v2/redirect` — the page (`text/html`); it only loads `/v2/redirect.js` from this origin
 //! - `GET /v2/redirect.js` — posts a `SmartcarAuthMessage` built from the query to

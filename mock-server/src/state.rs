@@ -33,7 +33,8 @@ pub struct Shared {
 /// Knobs that change how the platform behaves; defaults are the real platform's.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How long a used refresh token keeps working (docs say 1 minute; a newer page says 10).
+    /// How long a used refresh token keeps working (1 minute; Smartcar's pages disagree:
+    /// docs/contract/oauth.md#lifetimes).
     pub refresh_grace: time::Duration,
     /// Webhook delivery timeout, retries and backoff (15 s, 3, 1 s doubling).
     pub webhook_delivery: DeliverySettings,

@@ -1,4 +1,5 @@
-//! HTTPS under Smartcar's real host names, for host mapping (tutorial-flow.md §1 B, §4).
+//! HTTPS under Smartcar's real host names, for host mapping
+//! (docs/contract/tutorial-flow.md#host-mapping).
 //!
 //! A browser started with
 //! `--host-resolver-rules="MAP connect.smartcar.com:443 127.0.0.1:4443, MAP javascript-sdk.smartcar.com:443 127.0.0.1:4443"`

@@ -1,4 +1,4 @@
-//! The memory ceiling of a long-running mock (issue 11's proof), measured on the real binary:
+//! The memory ceiling of a long-running mock, measured on the real binary:
 //! with `--max-users 1000`, signing in 5,000 new users leaves the resident set under a stated
 //! bound, because the least recently used users are forgotten with everything they own.
 

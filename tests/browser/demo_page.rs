@@ -1,5 +1,5 @@
 //! The demo backend's page in a real browser: Connect opens in a popup, the mock's redirect page
-//! posts the result back, and the page shows the vehicle or Connect's error (issue 4 item 1).
+//! posts the result back, and the page shows the vehicle or Connect's error.
 //!
 //! With `DEMO_BACKEND_URL` set (e.g. `http://localhost:8000`), the tests that need nothing but a
 //! demo backend in its one-command mode use that running backend instead of starting their own:

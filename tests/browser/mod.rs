@@ -1,6 +1,6 @@
 //! Browser tests: headless Chromium (Debian's `chromium` and `chromium-driver`, which
 //! `scripts/install-test-deps.sh` installs) driven over WebDriver, against the mock and the demo
-//! backend in the test's own runtime (issue 4 item 5, tutorial-flow.md §1–2, §5).
+//! backend in the test's own runtime (docs/contract/tutorial-flow.md#the-popup-protocol).
 //!
 //! `CHROMIUM` and `CHROMEDRIVER` override the binaries' paths; `DEMO_BACKEND_URL` points the demo
 //! page tests at a demo backend already running (`scripts/test-workshop-kit.sh` uses it). The real

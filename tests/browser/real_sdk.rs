@@ -1,10 +1,13 @@
-//! The real `@smartcar/auth` in a real browser, unmodified, in the version the React tutorial
-//! locks (2.9.0) and the latest (2.14.1) (tutorial-flow.md §1, §5):
+//! The real `@smartcar/auth` in a real browser, unmodified, in the version the React tutorial locks
+//! (2.9.0) and the latest (2.14.1)
+//! (docs/contract/tutorial-flow.md#reaching-the-mock-from-an-unmodified-front-end):
 //!
 //! - through a `window.open` shim in the test app's page, which sends the SDK's hard-coded
-//!   `https://connect.smartcar.com` to the mock over plain HTTP (approach C);
+//!   `https://connect.smartcar.com` to the mock over plain HTTP
+//!   (docs/contract/tutorial-flow.md#a-shim-in-the-test-driver);
 //! - through TLS host mapping, Chromium resolving Smartcar's host names to the mock's HTTPS port,
-//!   so nothing at all is rewritten (approach B, README's recipe).
+//!   so nothing at all is rewritten (docs/contract/tutorial-flow.md#host-mapping; the recipe is in
+//!   docs/tutorial.md).
 //!
 //! In each, `onComplete` must receive what it would from the real platform: a code the token
 //! endpoint accepts, `AccessDenied`, or `VehicleIncompatible` with the vehicle's info.
@@ -50,7 +53,8 @@ fn sdk_js(version: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
-/// Rewrites the SDK's Connect URL to `mock` as the popup opens (tutorial-flow.md §1 C).
+/// Rewrites the SDK's Connect URL to `mock` as the popup opens
+/// (docs/contract/tutorial-flow.md#a-shim-in-the-test-driver).
 fn window_open_shim(mock: &str) -> String {
     let script = r"(function (mock) {
   var open = window.open;

@@ -1,5 +1,6 @@
 //! The mock's `/v2/redirect` in a real browser: what it posts to `window.opener`, and where
-//! (connect.md §5; the SDK's own `test/unit/redirect.test.js` pins the same object).
+//! (docs/contract/connect.md#the-js-sdks-redirect-page; the SDK's own `test/unit/redirect.test.js`
+//! pins the same object).
 
 use fantoccini::Client;
 use serde_json::{Value, json};

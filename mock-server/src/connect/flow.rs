@@ -1,9 +1,9 @@
 //! A Connect flow between pages: what the app asked for and how far the person has come.
 //!
-//! The flow travels as a signed JWT in a hidden form field of each step, so no page URL carries
-//! the `redirect_uri` (connect.md §2) and two Connect popups in one browser never share state. A
-//! tampered token fails the signature check; a token from an earlier step (skipping ahead) fails
-//! the step check.
+//! The flow travels as a signed JWT in a hidden form field of each step, so no page URL carries the
+//! `redirect_uri` (docs/contract/connect.md#the-pages) and two Connect popups in one browser never
+//! share state. A tampered token fails the signature check; a token from an earlier step (skipping
+//! ahead) fails the step check.
 //!
 //! Each step's token is single-use, so a captured page cannot be replayed to mint users, grants
 //! and codes: every signed token carries a random step id, and [`FlowKeys`] remembers the ids it

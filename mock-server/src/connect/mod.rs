@@ -1,12 +1,14 @@
-//! Smartcar Connect: the pages a vehicle owner walks through (connect.md).
+//! Smartcar Connect: the pages a vehicle owner walks through (docs/contract/connect.md).
 //!
-//! - `GET /oauth/authorize` — validate the request (§1), show step 1 (preamble); with
+//! - `GET /oauth/authorize` — validate the request
+//!   (docs/contract/connect.md#validation-before-any-page), show step 1 (preamble); with
 //!   `--auto-approve`, redirect back with a code at once ([`shortcut`])
 //! - `POST /connect/brand` — step 2, the brand list (skipped with `make=`)
 //! - `POST /connect/login` — step 3, the brand's sign-in form
 //! - `POST /connect/sign-in` — sign in (the domain's one sign-in function, with the typed
 //!   password), show the vehicles found: step 4 (grant)
-//! - `POST /connect/grant` — Allow or Deny: 302 back to the app with `code` or `error` (§3)
+//! - `POST /connect/grant` — Allow or Deny: 302 back to the app with `code` or `error`
+//!   (docs/contract/connect.md#the-redirect)
 //!
 //! Each step carries the flow as a signed, single-use token in a hidden field (`flow`). Every
 //! response here forbids framing (`X-Frame-Options: DENY`, `frame-ancestors 'none'`), so no
@@ -67,7 +69,8 @@ async fn forbid_framing(mut response: Response) -> Response {
 pub(crate) enum ConnectError {
     /// The request cannot be trusted with a redirect: a 400 page (RFC 6749 §4.1.2.1).
     Page { title: &'static str, message: String },
-    /// Reported to the app: `302 redirect_uri?error=…&error_description=…[&…]&state=…` (§4).
+    /// Reported to the app: `302 redirect_uri?error=…&error_description=…[&…]&state=…`
+    /// (docs/contract/connect.md#connect-errors).
     Redirect {
         redirect_uri: String,
         error: &'static str,
@@ -142,9 +145,9 @@ impl IntoResponse for ConnectError {
     }
 }
 
-/// `302 Location: <redirect_uri as registered>` plus parameters and the app's `state` last,
-/// joined with `&` when the URI already has a query (connect.md §3). Values are form-encoded,
-/// so a `+` in `state` is `%2B`.
+/// `302 Location: <redirect_uri as registered>` plus parameters and the app's `state` last, joined
+/// with `&` when the URI already has a query (docs/contract/connect.md#the-redirect). Values are
+/// form-encoded, so a `+` in `state` is `%2B`.
 pub(crate) fn redirect_to(redirect_uri: &str, params: &[(&str, String)], state: Option<&EchoedState>) -> Response {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (key, value) in params {
@@ -515,7 +518,7 @@ async fn grant(State(state): State<AppState>, body: axum::body::Bytes) -> Result
 /// Verifies a flow token, uses its step up, and checks it is at `expected`. A broken or already
 /// submitted token gets a page (its redirect URI cannot be trusted, or the session has moved
 /// on); a valid token at another step is a skipped step, which Smartcar reports as
-/// `configuration_error` (test-mode.md A4).
+/// `configuration_error` (docs/contract/connect.md#connect-errors).
 fn continue_flow(state: &AppState, token: &str, expected: Stage) -> Result<Flow, ConnectError> {
     let flow = state
         .flow_keys

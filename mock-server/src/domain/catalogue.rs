@@ -1,5 +1,5 @@
 //! Smartcar's API error catalogue as data: every `type`/`code` with its HTTP status, description,
-//! resolution and user-facing message (test-mode.md A6, smartcar-api.md §6).
+//! resolution and user-facing message (docs/contract/api.md#errors).
 //!
 //! One table feeds all three envelopes the API surfaces render (v1 `error`/`message`, v2 flat, v3
 //! `errors[]`), and test control serves any row of it on demand. A status is a plain number here;
@@ -33,7 +33,7 @@ impl Entry {
         format!("https://smartcar.com/docs/errors/api-errors/{page}-errors#{anchor}")
     }
 
-    /// The v1.0 body's `error` and `message` for this row (smartcar-api.md §6.2).
+    /// The v1.0 body's `error` and `message` for this row (docs/contract/api.md#v1-error-body).
     pub fn v1(&self) -> (&'static str, &'static str) {
         match self.kind {
             "AUTHENTICATION" => ("authentication_error", "Invalid or expired token provided."),
@@ -467,7 +467,7 @@ pub static CATALOGUE: &[Entry] = &[
     SERVER_INTERNAL,
 ];
 
-/// The v1.0 test-mode logins `smartcar@<domain>` (test-mode.md A2, docs /docs/errors/v1.0/test-mode):
+/// The v1.0 test-mode logins `smartcar@<domain>` (docs/contract/test-mode.md#v1-test-logins):
 /// every non-static request of their vehicles fails. On `/v1.0` the body carries the v1 `code` and
 /// message; on v2 the row of the nearest v2 type/code. Messages other than `VS_000`'s are unverified.
 const V1_LOGINS: &[(&str, &str, &str, &str, &str)] = &[

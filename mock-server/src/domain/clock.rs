@@ -32,7 +32,7 @@ pub struct Clock {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.sssZ`, the format of `sc-data-age`, `sc-fetched-at` and `connectedAt`
-/// (smartcar-api.md §10; Java parses it with a fixed pattern).
+/// (Java parses it with a fixed pattern: docs/contract/api.md#timestamps).
 const SMARTCAR_TIMESTAMP: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 

@@ -23,7 +23,8 @@ use crate::domain::vehicle::Powertrain;
 /// The file name, in the fixtures folder.
 pub const FILE: &str = "compatibility.json";
 
-/// The test-mode levels, in the order the validation message lists them (§7.1).
+/// The test-mode levels, in the order the validation message lists them
+/// (docs/contract/compatibility.md#test-mode-levels).
 pub const LEVELS: [&str; 6] = ["compatible", "phev", "incompatible", "fuel", "dinosaur", "bev"];
 
 /// The whole compatibility table, parsed and validated.

@@ -98,7 +98,7 @@ pub struct Fault {
     pub drop: bool,
 }
 
-/// A Connect error the next authorization(s) end in (test-mode.md A4).
+/// A Connect error the next authorization(s) end in (docs/contract/connect.md#connect-errors).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectFaultSpec {

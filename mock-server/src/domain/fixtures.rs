@@ -38,10 +38,11 @@ pub struct App {
     pub client_id: String,
     pub client_secret: String,
     pub name: String,
-    /// Compared byte for byte with a Connect `redirect_uri` (connect.md §1). The first is the
-    /// default when a request carries none.
+    /// Compared byte for byte with a Connect `redirect_uri`
+    /// (docs/contract/connect.md#validation-before-any-page). The first is the default when a
+    /// request carries none.
     pub redirect_uris: Vec<String>,
-    /// Granted when a Connect URL carries no `scope` (smartcar-api.md §2.1).
+    /// Granted when a Connect URL carries no `scope` (docs/contract/connect.md#scope).
     pub default_scope: Vec<Permission>,
     /// Application management token: management API credentials and webhook signing key.
     pub amt: String,

@@ -1,5 +1,5 @@
-//! Smartcar's request limits (test-mode.md A7), off unless `--limits` or test control turns them
-//! on.
+//! Smartcar's request limits (docs/contract/api.md#request-limits), off unless `--limits` or test
+//! control turns them on.
 //!
 //! Three checks, in this order, on vehicle API requests, all on the virtual clock:
 //! 1. per app, a token bucket of 120 requests refilling 2 per minute (`RATE_LIMIT`

@@ -1,4 +1,5 @@
-//! What a test-mode (or simulated-mode) sign-in means (test-mode.md A2).
+//! What a test-mode (or simulated-mode) sign-in means
+//! (docs/contract/test-mode.md#the-test-login-grammar).
 //!
 //! | login | effect |
 //! |---|---|

@@ -1,8 +1,8 @@
 //! Smartcar permissions (the words of a Connect `scope`).
 //!
 //! A closed list: Connect answers an unknown one with `error=invalid_scope`, and a fixture that
-//! names one fails to load. `required:` is a Connect-side prefix only (smartcar-api.md §2.1);
-//! [`Permission::parse_scope_item`] strips it.
+//! names one fails to load. `required:` is a Connect-side prefix only
+//! (docs/contract/connect.md#scope); [`Permission::parse_scope_item`] strips it.
 
 use std::fmt;
 

@@ -216,8 +216,9 @@ pub fn approve(
     })
 }
 
-/// An `error` a Connect redirect can carry back to the app (test-mode.md A4), with the
-/// description and extra parameters Smartcar sends with it.
+/// An `error` a Connect redirect can carry back to the app
+/// (docs/contract/connect.md#connect-errors), with the description and extra parameters Smartcar
+/// sends with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectErrorCode {

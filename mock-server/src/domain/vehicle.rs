@@ -59,10 +59,11 @@ impl CommandError {
     }
 }
 
-/// Commands, checked against the car's state as real cars check them in `simulated` and `live`
-/// mode (test-mode.md A3): LOCK/UNLOCK while driving is `IN_MOTION`; START/STOP unplugged is
-/// `CHARGING_PLUG_NOT_CONNECTED`; START while charging is `CHARGING_IN_PROGRESS`. In `test` mode
-/// they succeed, as on the real platform, and still change the state.
+/// Commands, checked against the car's state as real cars check them in `simulated` and `live` mode
+/// (docs/contract/test-mode.md#commands-in-simulated-and-live-mode): LOCK/UNLOCK while driving is
+/// `IN_MOTION`; START/STOP unplugged is `CHARGING_PLUG_NOT_CONNECTED`; START while charging is
+/// `CHARGING_IN_PROGRESS`. In `test` mode they succeed, as on the real platform, and still change
+/// the state.
 impl Vehicle {
     /// Whether commands are checked against the car's state.
     fn strict(&self) -> bool {
@@ -166,7 +167,8 @@ pub enum Powertrain {
     Bev,
 }
 
-/// What a vehicle can do, one entry per endpoint family of smartcar-api.md §4.3.
+/// What a vehicle can do, one entry per endpoint family of the vehicle API
+/// (docs/contract/api.md#endpoints).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {

@@ -6,8 +6,8 @@
 //! section is a few map operations (mini-redis's reasoning).
 //!
 //! Everything is keyed by, or carries, the app's client id, so apps never see each other's users,
-//! vehicles or tokens, and [`World::reset`] can clear one app without touching another.
-//! Ids and tokens are UUIDs (smartcar-api.md §9.1), kept as [`Uuid`] so a map key is 16 bytes.
+//! vehicles or tokens, and [`World::reset`] can clear one app without touching another. Ids and
+//! tokens are UUIDs (docs/contract/api.md#vehicle-ids), kept as [`Uuid`] so a map key is 16 bytes.
 //!
 //! The world is bounded, so a mock left running for months has a memory ceiling whatever the
 //! traffic:
@@ -42,7 +42,7 @@ use crate::domain::simulator::running::Trips;
 use crate::domain::simulator::simulation::{Moment, Speed};
 use crate::domain::vehicle::{Vehicle, VehicleSpec};
 
-/// Authorization codes live 10 minutes (test-mode.md A5).
+/// Authorization codes live 10 minutes (docs/contract/oauth.md#lifetimes).
 pub const CODE_LIFETIME: Duration = Duration::minutes(10);
 /// Access tokens live 2 hours; `expires_in` is 7200.
 pub const ACCESS_LIFETIME: Duration = Duration::seconds(7200);
@@ -266,7 +266,7 @@ pub struct World {
     inner: Arc<Mutex<Inner>>,
     changes: broadcast::Sender<VehicleChanged>,
     clock: Clock,
-    /// How long a used refresh token keeps working (test-mode.md A5: 1 minute in the docs).
+    /// How long a used refresh token keeps working (1 minute: docs/contract/oauth.md#lifetimes).
     refresh_grace: Duration,
     /// Users each app keeps (`--max-users`); at least 1.
     max_users: usize,
@@ -507,8 +507,8 @@ impl World {
     }
 
     /// Rotates a refresh token. The old one keeps working for the grace period; earlier access
-    /// tokens stay valid (smartcar-api.md §3.2). Used after the grace period, it revokes its
-    /// whole token family.
+    /// tokens stay valid (docs/contract/oauth.md#refresh). Used after the grace period, it revokes
+    /// its whole token family.
     pub fn refresh(&self, app: &str, token: &str) -> Result<Tokens, GrantError> {
         let now = self.clock.now();
         let grace = self.refresh_grace;

@@ -1,5 +1,5 @@
 //! `TokenError`: the token endpoint's wire contract, RFC 6749 §5.2 as Smartcar shapes it
-//! (smartcar-api.md §3.3): `{"error": …, "error_description": …}`, no other keys.
+//! (docs/contract/oauth.md#errors): `{"error": …, "error_description": …}`, no other keys.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

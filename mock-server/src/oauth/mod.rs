@@ -1,4 +1,4 @@
-//! The token endpoint (smartcar-api.md §3, test-mode.md A5).
+//! The token endpoint (docs/contract/oauth.md).
 //!
 //! - `POST /oauth/token` — `grant_type=authorization_code` (RFC 6749 §4.1.3) or
 //!   `grant_type=refresh_token` (§6); client credentials from HTTP Basic or the form body.
@@ -57,7 +57,8 @@ impl TokenForm {
     }
 }
 
-/// `{"access_token","token_type":"Bearer","expires_in":7200,"refresh_token"}` (§3.2).
+/// `{"access_token","token_type":"Bearer","expires_in":7200,"refresh_token"}`
+/// (docs/contract/oauth.md#success).
 #[derive(Serialize)]
 struct TokenResponse {
     access_token: String,
@@ -152,10 +153,10 @@ fn refresh(state: &AppState, app: &App, form: &TokenForm) -> Result<Tokens, Toke
     })
 }
 
-/// The app whose credentials came with the request: HTTP Basic or the form body (Ruby's oauth2
-/// gem sends them in the body, smartcar-api.md §3.1). When both are present they must agree: a
-/// body `client_id` or `client_secret` that differs from Basic's is refused like a wrong secret,
-/// not silently resolved in Basic's favour.
+/// The app whose credentials came with the request: HTTP Basic or the form body (Ruby's oauth2 gem
+/// sends them in the body, docs/contract/oauth.md#client-credentials). When both are present they
+/// must agree: a body `client_id` or `client_secret` that differs from Basic's is refused like a
+/// wrong secret, not silently resolved in Basic's favour.
 fn authenticate_client<'a>(
     state: &'a AppState,
     credentials: &Credentials,

@@ -1,4 +1,4 @@
-//! `POST /v{ver}/vehicles/{id}/batch` (smartcar-api.md §4.5):
+//! `POST /v{ver}/vehicles/{id}/batch` (docs/contract/api.md#batch):
 //! `{"requests":[{"path":"/odometer"},…]}` → `{"responses":[{"path","code","headers","body"},…]}`.
 //!
 //! Every item is a GET answered by the same [`super::dispatch`] as a lone request, so permission,
@@ -128,7 +128,8 @@ pub(super) fn answer(
                     let mut headers = Map::new();
                     headers.insert("content-type".into(), "application/json; charset=utf-8".into());
                     if let Some(seconds) = error.retry_after() {
-                        // Python reads `Retry-After`, Node `retry-after` (§4.5, open question 11).
+                        // Python reads `Retry-After`, Node `retry-after`
+                        // (docs/contract/api.md#batch).
                         headers.insert("retry-after".into(), seconds.to_string().into());
                         headers.insert("Retry-After".into(), seconds.to_string().into());
                     }

@@ -1,5 +1,5 @@
-//! Brand-specific endpoints (smartcar-api.md §4.7), answered only for their make; other makes
-//! get `COMPATIBILITY:VEHICLE_NOT_CAPABLE`:
+//! Brand-specific endpoints (docs/contract/api.md#brand-specific-endpoints), answered only for
+//! their make; other makes get `COMPATIBILITY:VEHICLE_NOT_CAPABLE`:
 //!
 //! - Tesla: `GET|POST /tesla/charge/ammeter` (`{"amperage"}`), `GET /tesla/charge/completion`
 //!   (`{"time"}`), `GET /tesla/charge/voltmeter` (`{"voltage"}`), `GET /tesla/charge/wattmeter`

@@ -1,6 +1,6 @@
-//! The commands of smartcar-api.md §4.3 (routes declared in [`super::endpoints`]); each runs
-//! through [`crate::domain::world::World::update_vehicle`], so reads see the change and webhook
-//! delivery hears of it:
+//! The commands of the vehicle API (docs/contract/api.md#commands) (routes declared in
+//! [`super::endpoints`]); each runs through [`crate::domain::world::World::update_vehicle`], so
+//! reads see the change and webhook delivery hears of it:
 //!
 //! - `POST /security` `{"action":"LOCK"|"UNLOCK"}` — `isLocked` and every door follow
 //! - `POST /charge` `{"action":"START"|"STOP"}` — the charge `state` follows

@@ -1,5 +1,5 @@
-//! The vehicle endpoints of smartcar-api.md §4.3 as one table: method, path, the permission it
-//! needs, the capability the vehicle must have, and the function that answers.
+//! The vehicle endpoints (docs/contract/api.md#endpoints) as one table: method, path, the
+//! permission it needs, the capability the vehicle must have, and the function that answers.
 //!
 //! The table is the single place a route is declared: the HTTP dispatcher and batch both look
 //! paths up here, so checks (permission → capability → forced error) are the same for both.
@@ -45,7 +45,7 @@ pub(crate) struct Endpoint {
     pub path: &'static str,
     pub permission: Option<Permission>,
     /// `None`: a static endpoint every vehicle answers, which forced test-mode errors skip
-    /// (test-mode.md A2: VIN, attributes, permissions, disconnect).
+    /// (VIN, attributes, permissions, disconnect: docs/contract/test-mode.md#static-endpoints).
     pub capability: Option<Capability>,
     /// Reads of vehicle data carry `sc-unit-system`, `sc-data-age` and `sc-fetched-at`.
     pub reads_data: bool,
@@ -55,7 +55,8 @@ pub(crate) struct Endpoint {
     /// `DELETE /application`: after answering (and releasing the world's lock) the dispatcher
     /// disconnects the vehicle from the token's user.
     pub disconnects: bool,
-    /// Brand-specific endpoints (§4.7) answer only for this make; others get `VEHICLE_NOT_CAPABLE`.
+    /// Brand-specific endpoints (docs/contract/api.md#brand-specific-endpoints) answer only for
+    /// this make; others get `VEHICLE_NOT_CAPABLE`.
     pub make: Option<&'static [&'static str]>,
     pub handler: Handler,
 }
@@ -92,7 +93,8 @@ macro_rules! endpoint {
 use Capability as C;
 use Permission as P;
 
-/// Every vehicle endpoint. Later issues add rows; nothing else needs to change.
+/// Every vehicle endpoint. A new endpoint is one more row here: the dispatcher and batch find it
+/// without other changes.
 pub(crate) fn table() -> &'static [Endpoint] {
     static TABLE: std::sync::LazyLock<Vec<Endpoint>> = std::sync::LazyLock::new(|| {
         let mut rows = vec![

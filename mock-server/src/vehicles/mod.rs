@@ -1,23 +1,25 @@
-//! The vehicle API (smartcar-api.md §4), on `/v1.0` (v1 error bodies) and any other
+//! The vehicle API (docs/contract/api.md), on `/v1.0` (v1 error bodies) and any other
 //! `/v{major}.{minor}` (v2):
 //!
 //! - `GET /v{ver}/user` — the token's user
 //! - `GET /v{ver}/vehicles?limit&offset` — the token's vehicles
 //! - `ANY /v{ver}/vehicles/{id}[/{path}]` — the endpoints of [`endpoints::table`]
 //!
-//! Checks run in the order the SDKs' tests imply (§6.1): known route → bearer token → vehicle id
-//! format → vehicle connected to the token → permission → capability (and make, for brand
-//! endpoints) → test-login error → asleep → answer. Batch ([`batch`]) and v3 ([`v3`]) live beside.
+//! Checks run in the order the SDKs' tests imply (docs/contract/api.md#order-of-checks): known
+//! route → bearer token → vehicle id format → vehicle connected to the token → permission →
+//! capability (and make, for brand endpoints) → test-login error → asleep → answer. Batch
+//! ([`batch`]) and v3 ([`v3`]) live beside.
 //!
-//! Decisions where smartcar-api.md §11 leaves things open:
-//! - q2: `docURL` is `https://smartcar.com/docs/errors/api-errors/<type>-errors#<code or null>`.
-//! - q3: a well-formed vehicle id the token cannot reach (never connected, or disconnected) is
+//! The mock's choices where Smartcar is silent
+//! (docs/contract/api.md#decisions-where-smartcar-is-silent):
+//! - `docURL` is `https://smartcar.com/docs/errors/api-errors/<type>-errors#<code or null>`.
+//! - a well-formed vehicle id the token cannot reach (never connected, or disconnected) is
 //!   401 `AUTHENTICATION`, on v2, v1 and v3 alike.
-//! - q4: `serviceDetails` is an array of `{type, value}`; `serviceId`/`taskId` are numbers.
-//! - q7: doors are `LOCKED`/`UNLOCKED`; windows, sunroof, storage and charging port `OPEN`/`CLOSED`.
-//! - q11: batch error items carry `retry-after` and `Retry-After` (Python and Node each read one);
+//! - `serviceDetails` is an array of `{type, value}`; `serviceId`/`taskId` are numbers.
+//! - doors are `LOCKED`/`UNLOCKED`; windows, sunroof, storage and charging port `OPEN`/`CLOSED`.
+//! - batch error items carry `retry-after` and `Retry-After` (Python and Node each read one);
 //!   top-level responses send lower-case `retry-after` only.
-//! - q12: v3 responses send only `sc-request-id` and the content type.
+//! - v3 responses send only `sc-request-id` and the content type.
 //! - Service history without (parsable) dates returns every record, not only the last 12 months.
 //! - Imperial temperatures (Tesla thermometers) are °F; speeds mph.
 //! - A charge limit must be above 0 and at most 1; a destination within ±90/±180 degrees.
@@ -201,7 +203,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    /// The Smartcar headers of this reply, lower-case (§4.2).
+    /// The Smartcar headers of this reply, lower-case (docs/contract/api.md#response-headers).
     pub(crate) fn headers(&self) -> Vec<(&'static str, String)> {
         match self.data_age {
             Some(age) => vec![
@@ -345,7 +347,7 @@ async fn vehicle_endpoint(state: State<AppState>, request: HttpVehicleRequest) -
 }
 
 /// What the HTTP routes collect before dispatching. The version and the token are checked in
-/// [`HttpVehicleRequest::answer`], after the route (smartcar-api.md §6.1).
+/// [`HttpVehicleRequest::answer`], after the route (docs/contract/api.md#order-of-checks).
 struct HttpVehicleRequest {
     version: Result<ApiVersion, ApiError>,
     id: String,
@@ -390,7 +392,8 @@ impl HttpVehicleRequest {
     fn answer(self, state: &AppState) -> Result<Reply, ApiError> {
         self.version?;
         let path = self.path.as_str();
-        // Java's `serviceHistory` percent-encodes the `?` into the path (smartcar-api.md §1.3).
+        // Java's `serviceHistory` percent-encodes the `?` into the path
+        // (docs/contract/api.md#hosts-and-paths).
         let (path, path_query) = match path.split_once('?') {
             Some((path, query)) => (path, Some(query)),
             None => (path, None),
@@ -429,8 +432,8 @@ impl HttpVehicleRequest {
     }
 }
 
-/// A JSON body, if the method takes one and it is not empty (§4.1: empty POSTs and `{}` on
-/// DELETE are normal; bodies on GET are ignored).
+/// A JSON body, if the method takes one and it is not empty (empty POSTs and `{}` on
+/// DELETE are normal; bodies on GET are ignored: docs/contract/api.md#request-bodies).
 fn parse_json_body(method: &Method, bytes: &[u8]) -> Result<Option<Value>, ApiError> {
     if *method == Method::GET || bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);

@@ -1,5 +1,6 @@
-//! The reads of smartcar-api.md §4.3 beyond the first ones: battery capacity, nominal capacity,
-//! charge limit, service history and diagnostics (routes declared in [`super::endpoints`]):
+//! The less common reads of the vehicle API (docs/contract/api.md#endpoints): battery capacity,
+//! nominal capacity, charge limit, service history and diagnostics (routes declared in
+//! [`super::endpoints`]):
 //!
 //! - `GET /battery/capacity` → `{"capacity"}` (kWh, never converted)
 //! - `GET /battery/nominal_capacity` → `{"availableCapacities","capacity","url"}`
@@ -41,7 +42,7 @@ pub(super) fn charge_limit(call: &mut Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// The leading `YYYY-MM-DD` of a date parameter; anything else (`undefined`, Ruby's trailing `?`
-/// aside) counts as absent (smartcar-api.md §1.3).
+/// aside) counts as absent (docs/contract/api.md#hosts-and-paths).
 pub(crate) fn leading_date(text: &str) -> Option<&str> {
     let date = text.trim().get(..10)?;
     let bytes = date.as_bytes();

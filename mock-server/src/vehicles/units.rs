@@ -1,5 +1,5 @@
 //! `sc-unit-system`: metric (the default, and how fixtures store values) or imperial
-//! (smartcar-api.md §5). Conversions use the exact standard factors.
+//! (docs/contract/api.md#units). Conversions use the exact standard factors.
 
 use axum::http::{HeaderMap, HeaderName};
 

@@ -1,4 +1,5 @@
-//! The v3 vehicle API (smartcar-api.md §4.8), JSON:API-style, errors in the v3 `errors[]` envelope:
+//! The v3 vehicle API (docs/contract/api.md#v3), JSON:API-style, errors in the v3 `errors[]`
+//! envelope:
 //!
 //! - `GET /v3/vehicles/{id}` — the vehicle's attributes
 //! - `GET /v3/vehicles/{id}/signals?page&pageSize` — its signals, with `meta` paging and `links`
@@ -8,7 +9,7 @@
 //! read, one per granted permission. The static token `test-data-token` reaches the fixed test
 //! vehicle `tst2e255-d3c8-4f90-9fec-e6e68b98e9cb` (a 2021 TESLA Model Y with two signals), whose id
 //! is not a UUID — v3 does not validate ids. Headers: only `sc-request-id` and the content type
-//! (open question 12: no SDK reads others).
+//! (no SDK reads others: docs/contract/api.md#decisions-where-smartcar-is-silent).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;

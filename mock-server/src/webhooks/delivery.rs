@@ -1,11 +1,11 @@
 //! [`Webhooks`]: the sender. It POSTs signed events in the background, with retries, and logs
 //! every attempt in the [registry](crate::domain::webhooks::registry), which decides what to send.
 //!
-//! Delivery rules (test-mode.md A8): an attempt fails on a non-2xx status, on no answer within the
-//! timeout (15 s), on a connection error (a certificate the client does not trust included), and
-//! — for VERIFY — on a reply whose `challenge` is not `HMAC-SHA256(AMT, challenge)`. A failed
-//! delivery is retried up to 3 times with exponential backoff (1 s, 2 s, 4 s by default), then
-//! dropped. Nothing here is awaited by an API request: every delivery runs in its own task.
+//! Delivery rules (docs/contract/webhooks.md#delivery): an attempt fails on a non-2xx status, on no
+//! answer within the timeout (15 s), on a connection error (a certificate the client does not trust
+//! included), and — for VERIFY — on a reply whose `challenge` is not `HMAC-SHA256(AMT, challenge)`.
+//! A failed delivery is retried up to 3 times with exponential backoff (1 s, 2 s, 4 s by default),
+//! then dropped. Nothing here is awaited by an API request: every delivery runs in its own task.
 //!
 //! Bounds, so a slow or hostile receiver costs little: at most
 //! [`DeliverySettings::max_in_flight`] attempts are on the wire at once (the others wait for a

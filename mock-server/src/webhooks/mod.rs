@@ -1,5 +1,5 @@
 //! Webhooks: definitions in the fixtures, subscriptions, the VERIFY handshake, signed deliveries
-//! with retries, and a delivery log (smartcar-api.md §8.2–8.3, test-mode.md A8).
+//! with retries, and a delivery log (docs/contract/webhooks.md).
 //!
 //! Smartcar's routes:
 //! - `POST /v{ver}/vehicles/{id}/webhooks/{webhookId}` (Bearer access token) — subscribes the

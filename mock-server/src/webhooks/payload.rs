@@ -1,4 +1,4 @@
-//! Event bodies, in both formats (test-mode.md A8):
+//! Event bodies, in both formats (docs/contract/webhooks.md#payload-formats):
 //!
 //! - current (`"version": "4.0"` in `meta`): `{"eventId","eventType","data",["triggers",]"meta"}`
 //!   with `eventType` `VERIFY`, `VEHICLE_STATE` or `VEHICLE_ERROR`;

@@ -1,4 +1,5 @@
-//! Webhook signing (smartcar-api.md §8.3): lower-case hex `HMAC-SHA256(key = AMT, message)`.
+//! Webhook signing (docs/contract/webhooks.md#signing): lower-case hex `HMAC-SHA256(key = AMT,
+//! message)`.
 //!
 //! The same function answers VERIFY challenges (`hash_challenge(amt, challenge)`) and signs every
 //! delivery body (`SC-Signature`), exactly as the official SDKs' `hash_challenge` and

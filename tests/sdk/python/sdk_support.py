@@ -4,7 +4,7 @@ Nothing here imports `smartcar` at module level: the SDK must be imported only a
 conftest.pytest_configure has set its environment variables.
 
 Codes are obtained the way the SDK's own e2e suite does it: headless Chromium driven by Selenium
-through the Connect pages, using the element ids from shared/spec/connect.md.
+through the Connect pages, using the element ids of docs/contract/connect.md#the-pages.
 """
 
 import os

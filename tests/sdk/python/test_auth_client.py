@@ -62,7 +62,7 @@ def test_auth_url_all_options():
 
 
 def test_auth_url_without_scope_uses_app_default_scope():
-    # No scope in the URL: Connect grants the app's default scope (connect.md §2).
+    # No scope in the URL: Connect grants the app's default scope (docs/contract/connect.md#scope).
     url = auth_client().get_auth_url()
     assert "scope=" not in url
     query = run_connect_flow(url, "CHEVROLET")
@@ -138,7 +138,7 @@ def test_refresh_gives_new_tokens_and_keeps_old_access_valid(chevrolet):
     assert new.access_token != access.access_token
     assert new.token_type == "Bearer"
     assert new.expires_in >= 7200
-    # Old access token stays valid after a refresh (smartcar-api.md §3.2).
+    # Old access token stays valid after a refresh (docs/contract/oauth.md#refresh).
     assert smartcar.get_user(access.access_token).id == smartcar.get_user(new.access_token).id
 
 

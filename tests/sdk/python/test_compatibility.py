@@ -1,4 +1,4 @@
-"""Compatibility API (smartcar-api.md §7) through get_compatibility / get_compatibility_matrix."""
+"""Compatibility API (docs/contract/compatibility.md) through get_compatibility / get_compatibility_matrix."""
 
 import pytest
 import smartcar

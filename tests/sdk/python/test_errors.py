@@ -1,4 +1,4 @@
-"""Exact SmartcarException fields for the error cases (smartcar-api.md §6)."""
+"""Exact SmartcarException fields for the error cases (docs/contract/api.md#errors)."""
 
 import pytest
 import smartcar
@@ -82,7 +82,8 @@ def test_bad_vehicle_id_v1(chevrolet):
 def test_unknown_vehicle_uuid(chevrolet):
     access, _ = chevrolet
     e = _raise(smartcar.Vehicle("3f1f8a5e-0c6f-4a39-9a43-7a7a4f7c1d2e", access.access_token).odometer)
-    # Open question §11.3: 401 AUTHENTICATION (docs hint), 403 or 404.
+    # The mock answers 401 AUTHENTICATION (docs/contract/api.md#decisions-where-smartcar-is-silent);
+    # the real platform may answer 403 or 404.
     assert e.status_code in (401, 403, 404)
     assert_uuid(e.request_id)
 

@@ -1,4 +1,4 @@
-"""Management API: get_connections / delete_connections (smartcar-api.md §8.1)."""
+"""Management API: get_connections / delete_connections (docs/contract/management.md)."""
 
 import pytest
 import smartcar

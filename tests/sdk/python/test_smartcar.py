@@ -75,7 +75,7 @@ def test_get_user_bad_token():
 
 
 def test_hash_challenge_and_verify_payload_vectors():
-    # Vectors from smartcar-api.md §8.3 (pure SDK, no mock involved).
+    # The check values of docs/contract/webhooks.md#signing (pure SDK, no mock involved).
     assert (
         smartcar.hash_challenge("amt", "challenge")
         == "9baf5a7464bd86740ad5a06e439dcf535a075022ed2c92d74efacf646d79328e"

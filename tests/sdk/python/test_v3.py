@@ -1,5 +1,5 @@
-"""v3 vehicle API (smartcar-api.md §4.8). smartcar 6.19.1 has get_vehicle / Vehicle.get_signals /
-Vehicle.get_signal, reading SMARTCAR_VEHICLE_API_V3_ORIGIN (the spec's §1.2 says "n/a")."""
+"""v3 vehicle API (docs/contract/api.md#v3). smartcar 6.19.1 has get_vehicle / Vehicle.get_signals /
+Vehicle.get_signal, reading SMARTCAR_VEHICLE_API_V3_ORIGIN."""
 
 import pytest
 import smartcar

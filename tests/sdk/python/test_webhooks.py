@@ -1,5 +1,5 @@
-"""Webhooks: subscribe / unsubscribe (smartcar-api.md §8.2), payload signing on a real delivery
-(§8.3, test-mode.md A8), and what events carry: only the signals the grant permits, and a
+"""Webhooks: subscribe / unsubscribe (docs/contract/webhooks.md#subscribing), payload signing on a real delivery
+(docs/contract/webhooks.md#signing), and what events carry: only the signals the grant permits, and a
 `<TYPE>.<CODE>@smartcar.com` login's error as a VEHICLE_ERROR — each delivery checked with the
 SDK's own `verify_payload`."""
 

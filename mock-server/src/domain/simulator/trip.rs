@@ -48,7 +48,8 @@ pub const MAX_STAGE: Duration = Duration::days(365);
 const SECONDS_PER_HOUR: f64 = 3600.0;
 const SECONDS_PER_DAY: f64 = 86_400.0;
 
-/// A trip profile (test-mode.md A3): what the vehicle does over time.
+/// A trip profile (docs/contract/test-mode.md#commands-in-simulated-and-live-mode): what the
+/// vehicle does over time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
