@@ -25,6 +25,7 @@
 //! - [`serving`]: accepting connections for both listeners: timeouts, a cap, graceful shutdown.
 //! - [`admin`]: test control under `/admin` (not Smartcar); [`caller`]: who a request is from,
 //!   read from its credentials.
+//! - [`dashboard`]: the live dashboard under `/dashboard` (not Smartcar), driving `/admin`.
 //! - [`state`]: [`AppState`], the handle every handler reaches the domain through.
 
 pub mod admin;
@@ -32,6 +33,7 @@ pub mod caller;
 pub mod compatibility;
 pub mod connect;
 pub mod credentials;
+pub mod dashboard;
 pub mod domain;
 pub mod error;
 mod facade;
@@ -79,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(vehicles::router())
         .nest("/admin", admin::router(state.clone()))
+        .nest("/dashboard", dashboard::router(state.clone()))
         .fallback(vehicles::unknown_route)
         .method_not_allowed_fallback(vehicles::unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
