@@ -23,7 +23,7 @@
 //! Live updates are pushed, not polled by the page: the journal's and the webhook registry's
 //! broadcasts and the world's change broadcast feed the stream. What has no broadcast (a vehicle
 //! connected, the clock moved, a fault fired, limits switched) is noticed by a digest the stream
-//! recomputes twice a second while a page listens. Every channel is bounded; a page that falls
+//! recomputes four times a second while a page listens. Every channel is bounded; a page that falls
 //! behind gets `lagged` and refetches, so one left open for an hour holds nothing but its socket.
 
 use std::convert::Infallible;
@@ -52,7 +52,7 @@ const STYLE: &str = include_str!("../../assets/dashboard/dashboard.css");
 const ICON: &str = include_str!("../../assets/dashboard/icon.svg");
 
 /// How often the stream looks for changes that have no broadcast.
-const DIGEST_EVERY: Duration = Duration::from_millis(500);
+const DIGEST_EVERY: Duration = Duration::from_millis(250);
 /// Deliveries of each webhook the data route shows, newest kept.
 const DELIVERIES_SHOWN: usize = 50;
 
