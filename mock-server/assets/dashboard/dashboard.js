@@ -72,6 +72,11 @@ function percent(fraction) {
   return typeof fraction === "number" ? Math.round(fraction * 1000) / 10 + " %" : "—";
 }
 
+/** `NOT_CHARGING` as `NOT CHARGING`, so it wraps. */
+function words(text) {
+  return String(text).replace(/_/g, " ");
+}
+
 function km(value) {
   return typeof value === "number" ? (Math.round(value * 10) / 10).toLocaleString("en") + " km" : "—";
 }
@@ -344,8 +349,9 @@ const vehicle = {
     const stopTrip = () => api("DELETE", path + "/trip").catch((error) => { if (error.status !== 404) throw error; });
     fill(main,
       this.title,
-      h("div", { class: "grid" },
-        h("section", { class: "panel", "aria-labelledby": "identity-title" }, h("h2", { id: "identity-title" }, "Identity"), this.identity),
+      h("section", { class: "panel", "aria-labelledby": "state-title" }, h("h2", { id: "state-title" }, "Live state"), this.state),
+      h("div", { class: "grid wide-first" },
+        h("section", { class: "panel", "aria-labelledby": "route-title" }, h("h2", { id: "route-title" }, "Where it is"), this.map),
         h("section", { class: "panel", "aria-labelledby": "controls-title" },
           h("h2", { id: "controls-title" }, "Controls"),
           h("div", { class: "row" },
@@ -379,9 +385,8 @@ const vehicle = {
               if (profile.value === "driving" || profile.value === "commute") body.route = this.route.value;
               return api("POST", path + "/trip", body);
             }) }, "Start trip"),
-            h("button", { id: "stop-trip", class: "danger", onclick: () => act(stopTrip) }, "Stop trip")))),
-      h("section", { class: "panel", "aria-labelledby": "state-title" }, h("h2", { id: "state-title" }, "Live state"), this.state),
-      h("section", { class: "panel", "aria-labelledby": "route-title" }, h("h2", { id: "route-title" }, "Where it is"), this.map),
+            h("button", { id: "stop-trip", class: "danger", onclick: () => act(stopTrip) }, "Stop trip"))),
+        h("section", { class: "panel", "aria-labelledby": "identity-title" }, h("h2", { id: "identity-title" }, "Identity"), this.identity)),
       h("section", { class: "panel", "aria-labelledby": "requests-title" }, h("h2", { id: "requests-title" }, "Recent requests"), this.requests),
       h("section", { class: "panel", "aria-labelledby": "deliveries-title" }, h("h2", { id: "deliveries-title" }, "Webhook deliveries"), this.deliveries));
     get("/admin/simulator/routes").then((routes) => {
@@ -421,13 +426,13 @@ const vehicle = {
       state.battery ? stat("Electric range", km(state.battery.range), "stat-range") : null,
       state.fuel ? stat("Fuel", percent(state.fuel.percentRemaining), "stat-fuel", state.fuel.percentRemaining) : null,
       state.fuel ? stat("Fuel range", km(state.fuel.range), "stat-fuel-range") : null,
-      state.charge ? stat("Charge", state.charge.state, "stat-charge") : null,
+      state.charge ? stat("Charge", words(state.charge.state), "stat-charge") : null,
       state.charge ? stat("Plugged in", state.charge.isPluggedIn ? "yes" : "no", "stat-plugged") : null,
       state.security ? stat("Locks", state.security.isLocked ? "locked" : "unlocked", "stat-locks") : null,
       state.odometer ? stat("Odometer", km(state.odometer.distance), "stat-odometer") : null,
       stat("Motion", state.motion || "—", "stat-motion"),
       stat("Asleep", state.asleep ? "yes" : "no", "stat-asleep"),
-      trip && trip.trip ? stat("Trip", trip.trip.profile + " · " + trip.trip.phase + (trip.trip.ended ? " · ended" : ""), "stat-trip") : null));
+      trip && trip.trip ? stat("Trip: " + trip.trip.profile, trip.trip.ended ? "ended" : trip.trip.phase, "stat-trip") : null));
     fill(this.map, routePicture(state.location, trip && trip.trip && trip.trip.route));
     fill(this.requests, requests.requests.length
       ? requestsTable(requests.requests, "vehicle-requests") : h("p", { class: "muted" }, "No request for this vehicle yet."));

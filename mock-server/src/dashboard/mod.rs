@@ -232,3 +232,68 @@ async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use axum::body::Body;
+    use axum::extract::{ConnectInfo, Request};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::Fixtures;
+    use crate::state::Settings;
+
+    async fn dashboard_status(peer: &str, origin: Option<&str>) -> StatusCode {
+        let state = AppState::with_settings(Fixtures::embedded().expect("fixtures"), Settings::default());
+        let mut request = Request::get("/dashboard/data/apps").header(header::HOST, "localhost:4000");
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        let mut request = request.body(Body::empty()).expect("a request");
+        let peer: SocketAddr = peer.parse().expect("an address");
+        request.extensions_mut().insert(ConnectInfo(peer));
+        crate::app(state).oneshot(request).await.expect("an answer").status()
+    }
+
+    #[tokio::test]
+    async fn the_dashboard_answers_whom_the_admin_api_answers() {
+        assert_eq!(dashboard_status("127.0.0.1:5000", None).await, StatusCode::OK);
+        assert_eq!(
+            dashboard_status("127.0.0.1:5000", Some("http://localhost:4000")).await,
+            StatusCode::OK
+        );
+        assert_eq!(dashboard_status("192.0.2.7:5000", None).await, StatusCode::FORBIDDEN);
+        assert_eq!(
+            dashboard_status("127.0.0.1:5000", Some("http://evil.example")).await,
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    #[tokio::test]
+    async fn the_apps_shown_carry_no_secret() {
+        let state = AppState::new(Fixtures::embedded().expect("fixtures"));
+        let Json(apps) = apps(State(state.clone())).await;
+        let text = apps.to_string();
+
+        for app in &state.fixtures.apps {
+            assert!(!text.contains(&app.client_secret), "{}", app.client_id);
+            assert!(!text.contains(&app.amt), "{}", app.client_id);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_journal_record_reaches_a_listening_page() {
+        let state = AppState::new(Fixtures::embedded().expect("fixtures"));
+        let mut feed = Feed::new(state.clone());
+        let _hello = feed.next().await;
+        let mut journal = state.control.journal.subscribe();
+
+        state.control.journal.record(crate::domain::journal::largest_record());
+
+        assert!(journal.recv().await.is_ok());
+        let event = format!("{:?}", feed.next().await);
+        assert!(event.contains("request"), "{event}");
+    }
+}
