@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the README's dashboard screenshots (overview, a vehicle mid-trip, the requests
-# page) in docs/images/ with headless Chromium, through the browser test harness: a mock on port 0,
+# Regenerates the dashboard screenshots (overview, a vehicle mid-trip, the requests page; faults and webhooks for docs/dashboard.md)
+# in docs/images/ with headless Chromium, through the browser test harness: a mock on port 0,
 # a simulated car driven 9 minutes into the city loop, a few requests (one refused for scope, one
 # with a bad token), then one PNG per page once its live data is on screen.
 #

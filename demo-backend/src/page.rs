@@ -63,8 +63,14 @@ mod tests {
     fn a_local_mock_has_a_dashboard_and_smartcar_does_not() {
         let url = |text: &str| reqwest::Url::parse(text).expect("a URL");
 
-        assert_eq!(dashboard_url(&url("http://localhost:4000/")), "http://localhost:4000/dashboard");
-        assert_eq!(dashboard_url(&url("http://127.0.0.1:4000")), "http://127.0.0.1:4000/dashboard");
+        assert_eq!(
+            dashboard_url(&url("http://localhost:4000/")),
+            "http://localhost:4000/dashboard"
+        );
+        assert_eq!(
+            dashboard_url(&url("http://127.0.0.1:4000")),
+            "http://127.0.0.1:4000/dashboard"
+        );
         assert_eq!(dashboard_url(&url("https://api.smartcar.com/")), "");
     }
 }

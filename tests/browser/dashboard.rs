@@ -47,7 +47,11 @@ async fn start_mock_with_webhook(callback_url: &str) -> (MockServer, String) {
         hook.callback_url = callback_url.to_owned();
     }
     fixtures.upsert_app(app);
-    let mock = MockServer::builder().fixtures(fixtures).listener(listener).start().await;
+    let mock = MockServer::builder()
+        .fixtures(fixtures)
+        .listener(listener)
+        .start()
+        .await;
     (mock, url)
 }
 
@@ -64,7 +68,10 @@ async fn authorize(mock: &str, brand: &str, scope: &str) -> Value {
 }
 
 fn text(value: &Value) -> String {
-    value.as_str().unwrap_or_else(|| panic!("{value} is not text")).to_owned()
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not text"))
+        .to_owned()
 }
 
 /// `GET {mock}{path}` with the bearer token: the status and the JSON.
@@ -88,7 +95,11 @@ async fn current_text(browser: &Client, css: &str) -> Option<String> {
 /// Waits until `css` reads `expected`.
 async fn wait_for_text(browser: &Client, css: &str, expected: &str) {
     let seen = eventually(|| async { current_text(browser, css).await.filter(|text| text == expected) }).await;
-    assert!(seen.is_some(), "{css} never read {expected:?} (it reads {:?})", current_text(browser, css).await);
+    assert!(
+        seen.is_some(),
+        "{css} never read {expected:?} (it reads {:?})",
+        current_text(browser, css).await
+    );
 }
 
 #[tokio::test]
@@ -96,7 +107,10 @@ async fn a_newly_connected_vehicle_appears_on_the_dashboard_within_a_second_with
     let (listener, mock_url) = bind().await;
     let mock = start_mock(listener, &[]).await;
     with_browser(&[], move |browser| async move {
-        browser.goto(&format!("{mock_url}/dashboard")).await.expect("the overview");
+        browser
+            .goto(&format!("{mock_url}/dashboard"))
+            .await
+            .expect("the overview");
         find(&browser, "section[data-app='demo-client']").await;
         wait_for_text(&browser, "#live", "live").await;
 
@@ -119,7 +133,12 @@ async fn plugging_in_and_charging_from_the_vehicle_page_charges_the_car_and_its_
     let (receiver_listener, receiver) = bind().await;
     let received = receive_webhooks(receiver_listener);
     let (mock, mock_url) = start_mock_with_webhook(&format!("{receiver}/hook")).await;
-    let answer = authorize(&mock_url, "TESLA", "read_vehicle_info read_battery read_charge control_charge").await;
+    let answer = authorize(
+        &mock_url,
+        "TESLA",
+        "read_vehicle_info read_battery read_charge control_charge",
+    )
+    .await;
     let token = text(&answer["access_token"]);
     let vehicle = text(&answer["vehicle_ids"][0]);
     let subscribed = reqwest::Client::new()
@@ -140,7 +159,11 @@ async fn plugging_in_and_charging_from_the_vehicle_page_charges_the_car_and_its_
             .expect("the vehicle page");
         wait_for_text(&browser, "#live", "live").await;
         find(&browser, "#stat-battery").await;
-        find(&browser, "#battery-percent").await.clear().await.expect("clearing the field");
+        find(&browser, "#battery-percent")
+            .await
+            .clear()
+            .await
+            .expect("clearing the field");
         type_into(&browser, "#battery-percent", "40").await;
         click(&browser, "#set-battery").await;
         wait_for_text(&browser, "#stat-battery .value", "40 %").await;
@@ -167,7 +190,10 @@ async fn plugging_in_and_charging_from_the_vehicle_page_charges_the_car_and_its_
         let heard = eventually(|| async { (received.lock().ok()?.len() > before).then_some(()) }).await;
         assert!(heard.is_some(), "the receiver gets the change");
         let shown = eventually(|| async {
-            let rows = browser.find_all(Locator::Css("#vehicle-deliveries tbody tr")).await.ok()?;
+            let rows = browser
+                .find_all(Locator::Css("#vehicle-deliveries tbody tr"))
+                .await
+                .ok()?;
             (rows.len() > 1).then_some(())
         })
         .await;
@@ -184,10 +210,18 @@ async fn a_request_without_the_needed_scope_shows_on_the_requests_page_with_its_
     let answer = authorize(&mock_url, "TESLA", "read_vehicle_info").await;
     let vehicle = text(&answer["vehicle_ids"][0]);
     with_browser(&[], move |browser| async move {
-        browser.goto(&format!("{mock_url}/dashboard/requests")).await.expect("the requests page");
+        browser
+            .goto(&format!("{mock_url}/dashboard/requests"))
+            .await
+            .expect("the requests page");
         wait_for_text(&browser, "#live", "live").await;
 
-        let (status, _) = read(&mock_url, &text(&answer["access_token"]), &format!("/v2.0/vehicles/{vehicle}/charge")).await;
+        let (status, _) = read(
+            &mock_url,
+            &text(&answer["access_token"]),
+            &format!("/v2.0/vehicles/{vehicle}/charge"),
+        )
+        .await;
         assert_eq!(status, 403);
 
         let reason = text_of(&browser, "#requests tr.client-error[data-status='403'] .reason").await;
@@ -266,16 +300,21 @@ fn hosts_named(text: &str) -> Vec<&str> {
 
 #[test]
 fn urls_and_scheme_relative_urls_are_found_and_comments_are_not() {
-    let text = "a // comment\n<img src=\"//cdn.example/x.png\"> url(https://fonts.example/f) 'http://www.w3.org/2000/svg'";
+    let text =
+        "a // comment\n<img src=\"//cdn.example/x.png\"> url(https://fonts.example/f) 'http://www.w3.org/2000/svg'";
 
     assert_eq!(
         hosts_named(text),
-        ["//cdn.example/x.png", "https://fonts.example/f", "http://www.w3.org/2000/svg"]
+        [
+            "//cdn.example/x.png",
+            "https://fonts.example/f",
+            "http://www.w3.org/2000/svg"
+        ]
     );
 }
 
-/// The README's pictures: the overview, a vehicle mid-trip and the requests page, as PNGs in
-/// `$DASHBOARD_SCREENSHOTS`.
+/// The README's pictures: the overview, a vehicle mid-trip, the requests page (and, for
+/// `docs/dashboard.md`, the faults and webhooks pages), as PNGs in `$DASHBOARD_SCREENSHOTS`.
 #[tokio::test]
 #[ignore = "writes the README's screenshots; run by scripts/dashboard-screenshots.sh"]
 async fn dashboard_screenshots() {
@@ -321,23 +360,65 @@ async fn dashboard_screenshots() {
     for path in ["battery", "location", "odometer", "charge"] {
         read(&mock_url, &token, &format!("/v2.0/vehicles/{vehicle}/{path}")).await;
     }
+    for rule in [
+        json!({ "error": "VEHICLE_STATE:ASLEEP", "method": "GET", "path": "/v*/vehicles/*/**", "times": 3 }),
+        json!({ "error": "UPSTREAM:KNOWN_ISSUE", "probability": 0.5, "seed": 7, "path": "*/odometer" }),
+    ] {
+        client
+            .post(format!("{mock_url}/admin/faults"))
+            .json(&rule)
+            .send()
+            .await
+            .expect("a fault rule");
+    }
     let other_vehicle = text(&other["vehicle_ids"][0]);
-    read(&mock_url, &text(&other["access_token"]), &format!("/v2.0/vehicles/{other_vehicle}/charge")).await;
-    read(&mock_url, "not-a-token", &format!("/v2.0/vehicles/{other_vehicle}/odometer")).await;
+    read(
+        &mock_url,
+        &text(&other["access_token"]),
+        &format!("/v2.0/vehicles/{other_vehicle}/charge"),
+    )
+    .await;
+    read(
+        &mock_url,
+        "not-a-token",
+        &format!("/v2.0/vehicles/{other_vehicle}/odometer"),
+    )
+    .await;
 
-    with_browser(&["--window-size=1440,1000".to_owned(), "--hide-scrollbars".to_owned()], move |browser| async move {
-        for (name, path, ready) in [
-            ("dashboard-overview.png", "/dashboard".to_owned(), "tr[data-vehicle-id]"),
-            ("dashboard-vehicle.png", format!("/dashboard/vehicles/{vehicle}"), "#car-marker"),
-            ("dashboard-requests.png", "/dashboard/requests".to_owned(), "#requests tbody tr"),
-        ] {
-            browser.goto(&format!("{mock_url}{path}")).await.expect("a page");
-            wait_for_text(&browser, "#live", "live").await;
-            find(&browser, ready).await;
-            let png = browser.screenshot().await.expect("a screenshot");
-            std::fs::write(folder.join(name), png).expect("writing the screenshot");
-        }
-        drop(mock);
-    })
+    with_browser(
+        &["--window-size=1440,1000".to_owned(), "--hide-scrollbars".to_owned()],
+        move |browser| async move {
+            for (name, path, ready) in [
+                ("dashboard-overview.png", "/dashboard".to_owned(), "tr[data-vehicle-id]"),
+                (
+                    "dashboard-vehicle.png",
+                    format!("/dashboard/vehicles/{vehicle}"),
+                    "#car-marker",
+                ),
+                (
+                    "dashboard-requests.png",
+                    "/dashboard/requests".to_owned(),
+                    "#requests tbody tr",
+                ),
+                (
+                    "dashboard-faults.png",
+                    "/dashboard/faults".to_owned(),
+                    "#faults tbody tr",
+                ),
+                (
+                    "dashboard-webhooks.png",
+                    "/dashboard/webhooks".to_owned(),
+                    "[data-webhook] tbody tr",
+                ),
+            ] {
+                browser.goto(&format!("{mock_url}{path}")).await.expect("a page");
+                wait_for_text(&browser, "#live", "live").await;
+                find(&browser, ready).await;
+                let png = browser.screenshot().await.expect("a screenshot");
+                std::fs::write(folder.join(name), png).expect("writing the screenshot");
+            }
+            drop(mock);
+        },
+    )
     .await;
 }

@@ -477,6 +477,13 @@ function routePicture(location, route) {
       points: points.map((p) => at(p).join(",")).join(" "), fill: "none", stroke: "#64748b",
       "stroke-width": 5, "stroke-linejoin": "round", "stroke-linecap": "round",
     }));
+    const done = travelled(points, route.travelledKm || 0);
+    if (done.length > 1) {
+      svg.append(s("polyline", {
+        points: done.map((p) => at(p).join(",")).join(" "), fill: "none", stroke: "#60a5fa",
+        "stroke-width": 7, "stroke-linejoin": "round", "stroke-linecap": "round",
+      }));
+    }
     const [sx, sy] = at(points[0]);
     svg.append(s("circle", { cx: sx, cy: sy, r: 8, fill: "#fff", stroke: "#0f172a", "stroke-width": 3 }));
     const [ex, ey] = at(points[points.length - 1]);
@@ -488,6 +495,35 @@ function routePicture(location, route) {
   }
   return [svg, h("p", { class: "muted" },
     desc + (location ? " · at " + location.latitude.toFixed(5) + ", " + location.longitude.toFixed(5) : ""))];
+}
+
+/** The part of the route within `km` of its start (great-circle legs, as the simulator measures). */
+function travelled(points, km) {
+  const done = points.length ? [points[0]] : [];
+  let left = km;
+  for (let i = 1; i < points.length && left > 0; i++) {
+    const leg = distanceKm(points[i - 1], points[i]);
+    if (leg <= left) {
+      done.push(points[i]);
+      left -= leg;
+    } else {
+      const f = leg > 0 ? left / leg : 0;
+      done.push({
+        latitude: points[i - 1].latitude + (points[i].latitude - points[i - 1].latitude) * f,
+        longitude: points[i - 1].longitude + (points[i].longitude - points[i - 1].longitude) * f,
+      });
+      left = 0;
+    }
+  }
+  return done;
+}
+
+function distanceKm(a, b) {
+  const rad = Math.PI / 180;
+  const dLat = (b.latitude - a.latitude) * rad;
+  const dLon = (b.longitude - a.longitude) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.latitude * rad) * Math.cos(b.latitude * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
 /* ---------- requests ---------- */
@@ -643,7 +679,11 @@ const webhooks = {
   async refresh() {
     const answer = await get("/dashboard/data/webhooks");
     if (!answer.webhooks.length) { fill(this.list, h("p", { class: "panel muted" }, "The fixtures declare no webhook.")); return; }
-    fill(this.list, answer.webhooks.map((log) => h("section", { class: "panel", "data-webhook": log.webhookId },
+    // The busiest first: a workshop watches the one its car is subscribed to.
+    const logs = answer.webhooks.slice().sort((a, b) =>
+      b.subscribedVehicles.length - a.subscribedVehicles.length || b.deliveries.length - a.deliveries.length
+      || String(a.name).localeCompare(String(b.name)));
+    fill(this.list, logs.map((log) => h("section", { class: "panel", "data-webhook": log.webhookId },
       h("h2", {}, log.name + " ",
         log.verified === true ? badge("verified", "ok") : log.verified === false ? badge("VERIFY failed", "bad") : badge("not verified yet")),
       h("dl", { class: "facts" },

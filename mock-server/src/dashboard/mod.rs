@@ -63,7 +63,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/requests", get(shell))
         .route("/faults", get(shell))
         .route("/webhooks", get(shell))
-        .route("/assets/dashboard.js", get(|| asset("text/javascript; charset=utf-8", SCRIPT)))
+        .route(
+            "/assets/dashboard.js",
+            get(|| asset("text/javascript; charset=utf-8", SCRIPT)),
+        )
         .route("/assets/dashboard.css", get(|| asset("text/css; charset=utf-8", STYLE)))
         .route("/assets/icon.svg", get(|| asset("image/svg+xml", ICON)))
         .route("/events", get(events))
@@ -83,7 +86,10 @@ fn hardened(mut response: Response) -> Response {
              connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         ),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     response
 }
@@ -169,7 +175,10 @@ impl Feed {
     async fn next(&mut self) -> Event {
         if !std::mem::replace(&mut self.greeted, true) {
             // Reconnect quickly: the server closes idle-looking connections (`serving`).
-            return Event::default().event("hello").retry(Duration::from_millis(500)).data("{}");
+            return Event::default()
+                .event("hello")
+                .retry(Duration::from_millis(500))
+                .data("{}");
         }
         loop {
             tokio::select! {
