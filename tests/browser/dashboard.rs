@@ -266,6 +266,24 @@ async fn no_dashboard_response_names_an_external_host() {
     }
 }
 
+#[tokio::test]
+async fn shutting_down_does_not_wait_for_an_open_dashboard() {
+    let (listener, mock_url) = bind().await;
+    let mock = start_mock(listener, &[]).await;
+    let mut events = reqwest::Client::new()
+        .get(format!("{mock_url}/dashboard/events"))
+        .send()
+        .await
+        .expect("the event stream");
+    let hello = events.chunk().await.expect("a first event").unwrap_or_default();
+    assert!(String::from_utf8_lossy(&hello).contains("event: hello"));
+
+    let shutdown = tokio::time::timeout(Duration::from_secs(5), mock.shutdown()).await;
+
+    assert!(shutdown.is_ok(), "shutdown waited for the open event stream");
+    assert_eq!(events.chunk().await.ok().flatten(), None, "the stream has ended");
+}
+
 /// Every absolute (`scheme://host`) or scheme-relative (`//host`) URL in `text`: a `//` followed
 /// by a host character, after a scheme's `:`, a quote, `(`, `=` or a space. A comment's `// text`
 /// is not one.

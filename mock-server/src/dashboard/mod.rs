@@ -27,10 +27,11 @@
 //! behind gets `lagged` and refetches, so one left open for an hour holds nothing but its socket.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::pin::Pin;
 use std::time::Duration;
 
-use axum::Json;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -38,12 +39,14 @@ use axum::middleware;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Json};
 use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
 
+use crate::serving::ShuttingDown;
 use crate::state::AppState;
 
 const SHELL: &str = include_str!("../../assets/dashboard/index.html");
@@ -154,10 +157,12 @@ struct Feed {
     tick: tokio::time::Interval,
     /// The first event says hello, so the page knows the stream is up (and refetches).
     greeted: bool,
+    /// Completes when the server shuts down: the stream ends then, so shutdown does not wait.
+    stopping: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
 impl Feed {
-    fn new(state: AppState) -> Self {
+    fn new(state: AppState, stopping: Option<ShuttingDown>) -> Self {
         let mut tick = tokio::time::interval(DIGEST_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Feed {
@@ -167,43 +172,53 @@ impl Feed {
             digest: digest(&state),
             tick,
             greeted: false,
+            stopping: match stopping {
+                Some(stopping) => Box::pin(stopping.wait()),
+                // Served without `serving` (a test's `oneshot`): nothing to wait for.
+                None => Box::pin(std::future::pending()),
+            },
             state,
         }
     }
 
-    /// The next event to send.
-    async fn next(&mut self) -> Event {
+    /// The next event to send; `None` once the server shuts down.
+    async fn next(&mut self) -> Option<Event> {
         if !std::mem::replace(&mut self.greeted, true) {
             // Reconnect quickly: the server closes idle-looking connections (`serving`).
-            return Event::default()
-                .event("hello")
-                .retry(Duration::from_millis(500))
-                .data("{}");
+            return Some(
+                Event::default()
+                    .event("hello")
+                    .retry(Duration::from_millis(500))
+                    .data("{}"),
+            );
         }
         loop {
-            tokio::select! {
+            let event = tokio::select! {
+                () = &mut self.stopping => return None,
                 record = self.journal.recv() => match record {
-                    Ok(record) => return json_event("request", crate::admin::journal::view(&record)),
-                    Err(RecvError::Lagged(_)) => return json_event("lagged", json!({})),
-                    Err(RecvError::Closed) => std::future::pending::<()>().await,
+                    Ok(record) => json_event("request", crate::admin::journal::view(&record)),
+                    Err(RecvError::Lagged(_)) => json_event("lagged", json!({})),
+                    Err(RecvError::Closed) => return None,
                 },
                 change = self.vehicles.recv() => match change {
-                    Ok(change) => return json_event("vehicle", json!({ "vehicle": change.vehicle })),
-                    Err(RecvError::Lagged(_)) => return json_event("lagged", json!({})),
-                    Err(RecvError::Closed) => std::future::pending::<()>().await,
+                    Ok(change) => json_event("vehicle", json!({ "vehicle": change.vehicle })),
+                    Err(RecvError::Lagged(_)) => json_event("lagged", json!({})),
+                    Err(RecvError::Closed) => return None,
                 },
                 webhook = self.webhooks.recv() => match webhook {
-                    Ok(webhook) => return json_event("webhook", json!({ "webhook": webhook })),
-                    Err(RecvError::Lagged(_)) => return json_event("lagged", json!({})),
-                    Err(RecvError::Closed) => std::future::pending::<()>().await,
+                    Ok(webhook) => json_event("webhook", json!({ "webhook": webhook })),
+                    Err(RecvError::Lagged(_)) => json_event("lagged", json!({})),
+                    Err(RecvError::Closed) => return None,
                 },
                 _ = self.tick.tick() => {
                     let now = digest(&self.state);
-                    if now != std::mem::replace(&mut self.digest, now) {
-                        return json_event("changed", json!({}));
+                    if now == std::mem::replace(&mut self.digest, now) {
+                        continue;
                     }
+                    json_event("changed", json!({}))
                 }
-            }
+            };
+            return Some(event);
         }
     }
 }
@@ -234,9 +249,13 @@ fn digest(state: &AppState) -> u64 {
 }
 
 /// `GET /dashboard/events`.
-async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = futures_util::stream::unfold(Feed::new(state), |mut feed| async move {
-        let event = feed.next().await;
+async fn events(
+    State(state): State<AppState>,
+    stopping: Option<Extension<ShuttingDown>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let feed = Feed::new(state, stopping.map(|Extension(stopping)| stopping));
+    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
+        let event = feed.next().await?;
         Some((Ok(event), feed))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
@@ -295,14 +314,14 @@ mod tests {
     #[tokio::test]
     async fn a_new_journal_record_reaches_a_listening_page() {
         let state = AppState::new(Fixtures::embedded().expect("fixtures"));
-        let mut feed = Feed::new(state.clone());
+        let mut feed = Feed::new(state.clone(), None);
         let _hello = feed.next().await;
         let mut journal = state.control.journal.subscribe();
 
         state.control.journal.record(crate::domain::journal::largest_record());
 
         assert!(journal.recv().await.is_ok());
-        let event = format!("{:?}", feed.next().await);
+        let event = format!("{:?}", feed.next().await.expect("an event"));
         assert!(event.contains("request"), "{event}");
     }
 }
