@@ -232,6 +232,36 @@ async fn a_request_without_the_needed_scope_shows_on_the_requests_page_with_its_
 }
 
 #[tokio::test]
+async fn a_hostile_client_id_shows_on_the_requests_page_as_text() {
+    let (listener, mock_url) = bind().await;
+    let mock = start_mock(listener, &[]).await;
+    with_browser(&[], move |browser| async move {
+        browser
+            .goto(&format!("{mock_url}/dashboard/requests"))
+            .await
+            .expect("the requests page");
+        wait_for_text(&browser, "#live", "live").await;
+
+        let hostile = "<img src=x onerror=alert(1)>";
+        let refused = reqwest::Client::new()
+            .post(format!("{mock_url}/oauth/token"))
+            .basic_auth(hostile, Some("secret"))
+            .form(&[("grant_type", "authorization_code"), ("code", "x")])
+            .send()
+            .await
+            .expect("a token request");
+        assert_eq!(refused.status(), 401);
+
+        let reason = text_of(&browser, "#requests tbody tr .reason").await;
+        assert!(reason.contains(hostile), "{reason}");
+        let injected = browser.find_all(Locator::Css("#requests img")).await.expect("a query");
+        assert!(injected.is_empty(), "the client id became markup");
+        drop(mock);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn no_dashboard_response_names_an_external_host() {
     let (listener, mock_url) = bind().await;
     let _mock = start_mock(listener, &[]).await;

@@ -155,8 +155,18 @@ async function refreshClock() {
 function listen() {
   const live = document.getElementById("live");
   const events = new EventSource("/dashboard/events");
-  events.addEventListener("open", () => { live.textContent = "live"; live.className = "live on"; });
-  events.addEventListener("error", () => { live.textContent = "reconnecting…"; live.className = "live"; });
+  // The server ends a quiet stream now and then and the page reconnects at once: say so only
+  // when the reconnection takes a while.
+  let lost = 0;
+  events.addEventListener("open", () => {
+    clearTimeout(lost);
+    live.textContent = "live";
+    live.className = "live on";
+  });
+  events.addEventListener("error", () => {
+    clearTimeout(lost);
+    lost = setTimeout(() => { live.textContent = "reconnecting…"; live.className = "live"; }, 2000);
+  });
   for (const name of ["hello", "changed", "lagged"]) events.addEventListener(name, refreshSoon);
   events.addEventListener("request", (event) => {
     const view = views[page.name];
