@@ -25,6 +25,8 @@
 //! connected, the clock moved, a fault fired, limits switched) is noticed by a digest the stream
 //! recomputes four times a second while a page listens. Every channel is bounded; a page that falls
 //! behind gets `lagged` and refetches, so one left open for an hour holds nothing but its socket.
+//! A stream ends when the server shuts down ([`ShuttingDown`]), so an open page does not hold
+//! shutdown up; the page reconnects (after 500 ms) to whatever serves next.
 
 use std::convert::Infallible;
 use std::future::Future;
