@@ -232,6 +232,63 @@ async fn a_request_without_the_needed_scope_shows_on_the_requests_page_with_its_
 }
 
 #[tokio::test]
+async fn a_fault_preset_added_on_the_faults_page_fires_and_is_removed_there() {
+    let (listener, mock_url) = bind().await;
+    let mock = start_mock(listener, &[]).await;
+    let answer = authorize(&mock_url, "TESLA", "read_vehicle_info read_charge").await;
+    let vehicle = text(&answer["vehicle_ids"][0]);
+    with_browser(&[], move |browser| async move {
+        browser
+            .goto(&format!("{mock_url}/dashboard/faults"))
+            .await
+            .expect("the faults page");
+        wait_for_text(&browser, "#live", "live").await;
+        type_into(&browser, "#preset-vehicle", &vehicle).await;
+        click(&browser, "[data-preset='0']").await;
+        find(&browser, "#faults tbody tr").await;
+
+        let (status, body) = read(
+            &mock_url,
+            &text(&answer["access_token"]),
+            &format!("/v2.0/vehicles/{vehicle}/charge"),
+        )
+        .await;
+        assert_eq!(
+            (status, &body["type"], &body["code"]),
+            (409, &json!("VEHICLE_STATE"), &json!("ASLEEP")),
+            "{body}"
+        );
+        wait_for_text(&browser, "#faults tbody tr td:nth-child(4)", "1").await;
+
+        click(&browser, "#faults tbody tr button").await;
+        wait_for_text(&browser, "#fault-list", "No fault rule.").await;
+        drop(mock);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_overview_moves_the_clock_and_puts_it_back() {
+    let (listener, mock_url) = bind().await;
+    let mock = start_mock(listener, &[]).await;
+    with_browser(&[], move |browser| async move {
+        browser
+            .goto(&format!("{mock_url}/dashboard"))
+            .await
+            .expect("the overview");
+        wait_for_text(&browser, "#live", "live").await;
+        find(&browser, "#clock-now").await;
+
+        click(&browser, "[data-advance='1d']").await;
+        wait_for_text(&browser, "#clock p.muted", "Moved 1440 min from wall time.").await;
+        click(&browser, "#clock-reset").await;
+        wait_for_text(&browser, "#clock p.muted", "On wall time.").await;
+        drop(mock);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_hostile_client_id_shows_on_the_requests_page_as_text() {
     let (listener, mock_url) = bind().await;
     let mock = start_mock(listener, &[]).await;
