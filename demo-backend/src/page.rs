@@ -25,6 +25,9 @@ struct IndexPage {
     /// Messages are accepted only from this URI's origin, compared whole (`new URL(…).origin`).
     redirect_uri: String,
     mode: &'static str,
+    /// The mock's live dashboard, when the platform is a mock on this machine (the embedded one,
+    /// or one started beside it); empty otherwise.
+    dashboard_url: String,
 }
 
 async fn index(State(app): State<AppState>) -> IndexPage {
@@ -33,5 +36,42 @@ async fn index(State(app): State<AppState>) -> IndexPage {
         authorize_url: app.smartcar.authorize_url(None).into(),
         redirect_uri: config.redirect_uri.to_string(),
         mode: config.mode.as_str(),
+        dashboard_url: dashboard_url(&config.api_origin),
+    }
+}
+
+/// `{origin}/dashboard` for a platform on a loopback host: Smartcar's own hosts have no dashboard.
+fn dashboard_url(api_origin: &reqwest::Url) -> String {
+    let local = api_origin.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    match api_origin.join("/dashboard") {
+        Ok(url) if local => url.into(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_mock_has_a_dashboard_and_smartcar_does_not() {
+        let url = |text: &str| reqwest::Url::parse(text).expect("a URL");
+
+        assert_eq!(
+            dashboard_url(&url("http://localhost:4000/")),
+            "http://localhost:4000/dashboard"
+        );
+        assert_eq!(
+            dashboard_url(&url("http://127.0.0.1:4000")),
+            "http://127.0.0.1:4000/dashboard"
+        );
+        assert_eq!(dashboard_url(&url("https://api.smartcar.com/")), "");
     }
 }

@@ -27,6 +27,7 @@
 //! - [`serving`]: accepting connections for both listeners: timeouts, a cap, graceful shutdown.
 //! - [`admin`]: test control under `/admin` (not Smartcar); `caller`: who a request is from,
 //!   read from its credentials.
+//! - `dashboard`: the live dashboard under `/dashboard` (not Smartcar), driving `/admin`.
 //! - [`state`]: [`AppState`], the handle every handler reaches the domain through.
 
 pub mod admin;
@@ -34,6 +35,7 @@ pub(crate) mod caller;
 pub(crate) mod compatibility;
 pub(crate) mod connect;
 pub(crate) mod credentials;
+pub(crate) mod dashboard;
 pub mod domain;
 pub(crate) mod error;
 mod facade;
@@ -81,6 +83,7 @@ pub fn app(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(vehicles::router())
         .nest("/admin", admin::router(state.clone()))
+        .nest("/dashboard", dashboard::router(state.clone()))
         .fallback(vehicles::unknown_route)
         .method_not_allowed_fallback(vehicles::unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));

@@ -1,9 +1,9 @@
 //! The one layer every request passes, in one pass: its id and error envelope
-//! ([`crate::request`]), then — for the platform's routes, not `/admin` — who is calling
-//! ([`caller::resolve`], which looks a bearer token up once and leaves the result for the
-//! handlers as [`Authenticated`]), a fault if a rule fires (the domain's
-//! [`Faults`](crate::domain::faults::Faults)), the limits, and the journal record. Admin routes
-//! pass straight through (they are neither faulted nor journaled).
+//! ([`crate::request`]), then — for the platform's routes, not test control (`/admin`,
+//! `/dashboard`), which is neither faulted nor journaled — who is calling ([`caller::resolve`],
+//! which looks a bearer token up once and leaves the result for the handlers as
+//! [`Authenticated`]), a fault if a rule fires (the domain's
+//! [`Faults`](crate::domain::faults::Faults)), the limits, and the journal record.
 //!
 //! It runs before the handlers' extractors, so a fault wins over a missing or expired token: a
 //! test that asks for `VEHICLE_STATE:ASLEEP` on a path gets it whatever it sends.
@@ -97,13 +97,22 @@ where
     }
 }
 
+fn is_test_control(path: &str) -> bool {
+    ["/admin", "/dashboard"].iter().any(|root| {
+        path.strip_prefix(root)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
 /// The inner service's answer to `request`, through faults, limits and the journal.
 async fn answer<S>(state: AppState, mut inner: S, request: Request, context: RequestContext) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
+    // Test control (`/admin`, and the dashboard that drives it) is neither faulted nor journaled;
+    // the dashboard's event stream must not be buffered for the journal either.
     let path = request.uri().path();
-    if path == "/admin" || path.starts_with("/admin/") {
+    if is_test_control(path) {
         return run(&mut inner, request).await;
     }
     let started = Instant::now();

@@ -293,10 +293,12 @@ where
     let activity = Arc::new(Activity::default());
     let service = {
         let activity = activity.clone();
+        let shutting_down = ShuttingDown(stopped.clone());
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let in_flight = InFlight::begin(&activity);
             let mut request = request.map(|body| Body::new(PatientBody::new(body, timeouts.body_read)));
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(shutting_down.clone());
             let response = app.clone().oneshot(request);
             async move {
                 let response = response.await;
@@ -354,6 +356,19 @@ where
                 watchdog.as_mut().reset(Instant::now() + timeouts.header_read);
             }
         }
+    }
+}
+
+/// In every request's extensions: completes when the server starts shutting down. A response
+/// that never ends by itself (the dashboard's event stream) ends on it, so that shutdown need not
+/// wait for the connection's watchdog to drop it.
+#[derive(Debug, Clone)]
+pub struct ShuttingDown(watch::Receiver<()>);
+
+impl ShuttingDown {
+    /// Completes once shutdown has begun (or the server is gone).
+    pub async fn wait(mut self) {
+        let _ = self.0.changed().await;
     }
 }
 

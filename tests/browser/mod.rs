@@ -16,3 +16,5 @@ mod demo_page;
 mod redirect_page;
 // The real @smartcar/auth 2.9.0 and 2.14.1: through a `window.open` shim and through TLS host mapping.
 mod real_sdk;
+// The mock's live dashboard: live updates, its controls, the requests page, no external host.
+mod dashboard;

@@ -96,7 +96,7 @@ async fn handle_clear(State(state): State<AppState>, Query(filter): Query<AppFil
 }
 
 /// The record as JSON, with form secrets masked and what was cut listed in `truncated`.
-fn view(record: &Record) -> Value {
+pub(crate) fn view(record: &Record) -> Value {
     let request = &record.request;
     let mut truncated = Map::new();
     let mut cut = |name: &str, what: Option<Value>| {

@@ -89,7 +89,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 
 /// Loopback only (peer and `Host`), or the bearer admin token when one was set; then no foreign
 /// `Origin` and JSON bodies only.
-async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match check(&state, &request) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),

@@ -358,7 +358,13 @@ pub struct Journal {
     rings: Arc<Mutex<HashMap<String, VecDeque<Arc<Record>>>>>,
     next_seq: Arc<AtomicU64>,
     size: usize,
+    /// Every new record, for the dashboard's live tail. Bounded: a listener that falls behind
+    /// skips records (and refetches), it never makes the journal wait or grow.
+    recorded: tokio::sync::broadcast::Sender<Arc<Record>>,
 }
+
+/// Records a live listener may fall behind by before it skips.
+const LIVE_CAPACITY: usize = 64;
 
 impl Journal {
     pub fn new(size: usize) -> Self {
@@ -366,7 +372,13 @@ impl Journal {
             rings: Arc::default(),
             next_seq: Arc::new(AtomicU64::new(1)),
             size,
+            recorded: tokio::sync::broadcast::channel(LIVE_CAPACITY).0,
         }
+    }
+
+    /// Every record from now on, as it is written (the dashboard's live tail).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Record>> {
+        self.recorded.subscribe()
     }
 
     /// Whether records are kept at all (`--journal-size 0` turns the journal off).
@@ -388,6 +400,8 @@ impl Journal {
         }
         record.reason = record.reason.map(cut_reason);
         let record = Arc::new(record);
+        // No listener (no dashboard open) is fine.
+        let _ = self.recorded.send(record.clone());
         let evicted = {
             // Fixtures refuse an empty client id, so "" is free for the unattributed ring.
             let key = record.caller.app.as_deref().unwrap_or("");

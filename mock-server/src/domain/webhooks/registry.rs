@@ -130,6 +130,9 @@ struct Inner {
     hooks: Mutex<HashMap<Uuid, Hook>>,
     /// The fixtures' webhooks, for [`Registry::reset`].
     seed: Vec<Seed>,
+    /// The webhook whose log just changed (a delivery logged, an attempt, a settlement), for the
+    /// dashboard. Bounded: a listener that falls behind skips, and refetches.
+    logged: tokio::sync::broadcast::Sender<Uuid>,
 }
 
 /// The handle. Clones share one registry.
@@ -156,6 +159,7 @@ impl Registry {
             inner: Arc::new(Inner {
                 hooks: Mutex::new(HashMap::new()),
                 seed,
+                logged: tokio::sync::broadcast::channel(64).0,
             }),
         };
         registry.reset(None);
@@ -164,6 +168,18 @@ impl Registry {
 
     fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Hook>> {
         self.inner.hooks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The id of each webhook whose log changes from now on.
+    pub fn subscribe_logged(&self) -> tokio::sync::broadcast::Receiver<Uuid> {
+        self.inner.logged.subscribe()
+    }
+
+    /// Every webhook's id, sorted.
+    pub fn ids(&self) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = self.lock().keys().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// The webhook `id` if it is one of `app`'s.
@@ -278,6 +294,7 @@ impl Registry {
         while hook.deliveries.len() > LOG_LENGTH {
             hook.deliveries.pop_front();
         }
+        let _ = self.inner.logged.send(webhook);
         Some((hook.callback_url.clone(), hook.amt.clone()))
     }
 
@@ -289,6 +306,7 @@ impl Registry {
             .and_then(|hook| hook.deliveries.iter_mut().rev().find(|d| d.delivery_id == delivery))
         {
             entry.attempts.push(attempt);
+            let _ = self.inner.logged.send(webhook);
         }
     }
 
@@ -304,6 +322,7 @@ impl Registry {
         if let Some(entry) = hook.deliveries.iter_mut().rev().find(|d| d.delivery_id == delivery) {
             entry.state = state;
         }
+        let _ = self.inner.logged.send(webhook);
     }
 
     /// The webhook's log, or `None` for an unknown webhook.
