@@ -35,8 +35,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{ConnectInfo, FromRequest, OriginalUri, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -89,26 +89,94 @@ pub fn router(state: AppState) -> Router<AppState> {
 
 /// Loopback only (peer and `Host`), or the bearer admin token when one was set; then no foreign
 /// `Origin` and JSON bodies only.
+///
+/// A browser cannot send a bearer token with a page load or an event stream, so with an admin
+/// token the dashboard is opened once as `GET /dashboard?token=…`: that answer sets the token as
+/// an `HttpOnly`, `SameSite=Strict` cookie ([`ADMIN_COOKIE`]), which then stands for the bearer
+/// token on `/admin` and `/dashboard` (a cross-site request carries no such cookie, and a foreign
+/// `Origin` is refused anyway).
 pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match check(&state, &request) {
-        Ok(()) => next.run(request).await,
+        Ok(Admitted::Opened) => {
+            let mut response = next.run(request).await;
+            if let Some(cookie) = state.control.admin_token.as_deref().and_then(admin_cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+        Ok(Admitted::AsBefore) => next.run(request).await,
         Err(error) => error.into_response(),
     }
 }
 
-fn check(state: &AppState, request: &Request) -> Result<(), AdminError> {
+/// The cookie that carries the admin token for the dashboard's browser.
+pub(crate) const ADMIN_COOKIE: &str = "smartcar_mock_admin";
+
+/// How a request got past the guard.
+enum Admitted {
+    /// Loopback, the bearer token, or the cookie.
+    AsBefore,
+    /// `GET /dashboard…?token=…`: the answer sets the cookie.
+    Opened,
+}
+
+/// `smartcar_mock_admin=<token, percent-encoded>; Path=/; HttpOnly; SameSite=Strict`.
+fn admin_cookie(token: &str) -> Option<HeaderValue> {
+    let value: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+    HeaderValue::from_str(&format!("{ADMIN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict")).ok()
+}
+
+/// The admin token a request presents: `Authorization: Bearer`, else the cookie.
+fn presented_token(request: &Request) -> Option<String> {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    bearer.or_else(|| {
+        request
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == ADMIN_COOKIE)
+            .map(|(_, value)| {
+                form_urlencoded::parse(format!("t={value}").as_bytes())
+                    .next()
+                    .map(|(_, token)| token.into_owned())
+                    .unwrap_or_default()
+            })
+    })
+}
+
+/// `?token=` on a dashboard page load (`GET /dashboard…`), the one place a browser can bring it.
+fn dashboard_query_token(request: &Request) -> Option<String> {
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path(), |OriginalUri(uri)| uri.path());
+    if request.method() != axum::http::Method::GET || !(path == "/dashboard" || path.starts_with("/dashboard/")) {
+        return None;
+    }
+    form_urlencoded::parse(request.uri().query()?.as_bytes())
+        .find(|(name, _)| name == "token")
+        .map(|(_, token)| token.into_owned())
+}
+
+fn check(state: &AppState, request: &Request) -> Result<Admitted, AdminError> {
     let host = request_host(request);
+    let mut admitted = Admitted::AsBefore;
     match &state.control.admin_token {
         Some(token) => {
-            let presented = request
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.trim().split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim());
-            if presented != Some(&**token) {
-                return Err(AdminError::Unauthorized);
+            if presented_token(request).as_deref() != Some(&**token) {
+                if dashboard_query_token(request).as_deref() != Some(&**token) {
+                    return Err(AdminError::Unauthorized);
+                }
+                admitted = Admitted::Opened;
             }
         }
         None => {
@@ -156,7 +224,7 @@ fn check(state: &AppState, request: &Request) -> Result<(), AdminError> {
             )));
         }
     }
-    Ok(())
+    Ok(admitted)
 }
 
 /// The `Host` header, or the URI's authority (HTTP/2 sends `:authority` instead).
@@ -386,6 +454,59 @@ mod tests {
         };
 
         assert_eq!(health_from("192.0.2.7:5000", settings).await, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn answer_from_afar(request: axum::http::request::Builder, token: &str) -> Response {
+        let settings = Settings {
+            admin_token: Some(token.to_owned()),
+            ..Settings::default()
+        };
+        let state = AppState::with_settings(Fixtures::embedded().expect("fixtures"), settings);
+        let mut request = request
+            .header(header::HOST, "workshop.lan:4000")
+            .body(Body::empty())
+            .expect("a request");
+        let peer: SocketAddr = "192.0.2.7:5000".parse().expect("an address");
+        request.extensions_mut().insert(ConnectInfo(peer));
+        crate::app(state).oneshot(request).await.expect("an answer")
+    }
+
+    #[tokio::test]
+    async fn the_dashboard_opened_with_the_admin_token_keeps_it_in_a_strict_cookie() {
+        let opened = answer_from_afar(Request::get("/dashboard?token=s%3Bcr%20et"), "s;cr et").await;
+
+        assert_eq!(opened.status(), StatusCode::OK);
+        assert_eq!(
+            opened.headers()[header::SET_COOKIE],
+            "smartcar_mock_admin=s%3Bcr+et; Path=/; HttpOnly; SameSite=Strict"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_admin_cookie_stands_for_the_bearer_token() {
+        let with_cookie = answer_from_afar(
+            Request::get("/admin/health").header(header::COOKIE, "a=b; smartcar_mock_admin=s%3Bcr+et"),
+            "s;cr et",
+        )
+        .await;
+        let with_wrong_cookie = answer_from_afar(
+            Request::get("/admin/health").header(header::COOKIE, "smartcar_mock_admin=guess"),
+            "s;cr et",
+        )
+        .await;
+
+        assert_eq!(with_cookie.status(), StatusCode::OK);
+        assert_eq!(with_wrong_cookie.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test]
+    async fn a_token_in_the_query_opens_dashboard_pages_only() {
+        let admin = answer_from_afar(Request::get("/admin/health?token=t"), "t").await;
+        let wrong = answer_from_afar(Request::get("/dashboard?token=u"), "t").await;
+
+        assert_eq!(admin.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert!(wrong.headers().get(header::SET_COOKIE).is_none());
     }
 
     #[test]
