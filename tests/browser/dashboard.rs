@@ -1,4 +1,4 @@
-//! The mock's live dashboard in a real browser (issue 13 §2): vehicles appear without a reload,
+//! The mock's live dashboard in a real browser: vehicles appear without a reload,
 //! its controls drive the car the API then reports, requests show with their reasons, and nothing
 //! it serves names another host.
 //!
@@ -14,6 +14,8 @@ use axum::routing::post;
 use fantoccini::{Client, Locator};
 use mock_server::MockServer;
 use serde_json::{Value, json};
+
+use crate::support::TestEnv;
 
 use super::driver::{bind, click, demo_fixtures, eventually, find, start_mock, text_of, type_into, with_browser};
 
@@ -103,9 +105,9 @@ async fn wait_for_text(browser: &Client, css: &str, expected: &str) {
 }
 
 #[tokio::test]
-async fn a_newly_connected_vehicle_appears_on_the_dashboard_within_a_second_without_reload() {
-    let (listener, mock_url) = bind().await;
-    let mock = start_mock(listener, &[]).await;
+async fn a_vehicle_connected_through_connect_appears_on_the_dashboard_within_a_second_without_reload() {
+    let env = TestEnv::start().await;
+    let mock_url = env.url("");
     with_browser(&[], move |browser| async move {
         browser
             .goto(&format!("{mock_url}/dashboard"))
@@ -114,16 +116,16 @@ async fn a_newly_connected_vehicle_appears_on_the_dashboard_within_a_second_with
         find(&browser, "section[data-app='demo-client']").await;
         wait_for_text(&browser, "#live", "live").await;
 
-        let answer = authorize(&mock_url, "TESLA", "read_vehicle_info read_battery").await;
+        // Connect's pages walked over HTTP as a browser would, then the code exchanged.
+        let (_, vehicle) = env.connect_vehicle("TESLA", "read_vehicle_info read_battery").await;
         let connected = Instant::now();
-        let row = format!("tr[data-vehicle-id='{}']", text(&answer["vehicle_ids"][0]));
+        let row = format!("tr[data-vehicle-id='{vehicle}']");
         let shown = eventually(|| async { browser.find(Locator::Css(&row)).await.ok().map(|_| Instant::now()) })
             .await
             .expect("the new vehicle shows on the overview");
 
         let waited = shown.saturating_duration_since(connected);
         assert!(waited <= Duration::from_secs(1), "it took {waited:?}");
-        drop(mock);
     })
     .await;
 }
