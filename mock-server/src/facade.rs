@@ -27,6 +27,7 @@ use crate::domain::faults::{ConnectFaultSpec, FaultSpec};
 use crate::domain::fixtures::{App, FixtureError, Fixtures};
 use crate::domain::limits::{LimitChange, LimitSettings};
 use crate::domain::permissions::Permission;
+use crate::domain::snapshot::Snapshot;
 use crate::serving::{self, Limits};
 use crate::state::{AppState, Settings};
 use crate::tls::SelfSigned;
@@ -89,6 +90,7 @@ pub struct MockServerBuilder {
     clock: Option<OffsetDateTime>,
     listener: Bind,
     tls: Option<Bind>,
+    scenarios: Vec<PathBuf>,
 }
 
 enum FixtureSource {
@@ -115,6 +117,10 @@ pub enum StartError {
     Certificate(#[from] rcgen::Error),
     #[error("listening: {0}")]
     Io(#[from] io::Error),
+    /// A scenario file that could not be read or loaded: the file, the JSON path in it, what was
+    /// expected.
+    #[error("scenario {file}: {message}")]
+    Scenario { file: String, message: String },
 }
 
 impl MockServer {
@@ -128,6 +134,7 @@ impl MockServer {
             clock: None,
             listener: Bind::Addr(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
             tls: None,
+            scenarios: Vec::new(),
         }
     }
 
@@ -313,6 +320,16 @@ impl MockServer {
         crate::admin::journal::find(&self.state, query)
     }
 
+    /// The whole world (`None`) or one app's part as a snapshot (`GET /admin/snapshot`).
+    pub fn snapshot(&self, app: Option<&str>) -> Result<Snapshot, AdminError> {
+        crate::admin::snapshot::save(&self.state, app)
+    }
+
+    /// Replaces the whole world (`None`) or one app's part with `snapshot` (`PUT /admin/snapshot`).
+    pub fn load_snapshot(&self, app: Option<&str>, snapshot: &Snapshot) -> Result<(), AdminError> {
+        crate::admin::snapshot::load(&self.state, app, snapshot).map_err(|error| AdminError::BadRequest(error.to_string()))
+    }
+
     /// Forgets what one app (or every app, and the clock) did, as `POST /admin/reset` does.
     pub fn reset(&self, app: Option<&str>) -> Result<(), AdminError> {
         crate::admin::reset(&self.state, app)
@@ -429,6 +446,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// Loads this scenario file at start, after the fixtures (`--scenario`); call it again for
+    /// more files, loaded together in the order given.
+    pub fn scenario(mut self, file: impl Into<PathBuf>) -> Self {
+        self.scenarios.push(file.into());
+        self
+    }
+
     /// Starts the clock at `now` instead of wall time.
     pub fn clock_at(mut self, now: OffsetDateTime) -> Self {
         self.clock = Some(now);
@@ -518,6 +542,7 @@ impl MockServerBuilder {
         if let Some(now) = self.clock {
             state.clock.set(now)?;
         }
+        load_scenarios(&state, &self.scenarios)?;
         let listener = bind(self.listener).await?;
         let addr = listener.local_addr()?;
         let tls = match self.tls {
@@ -570,6 +595,31 @@ impl MockServerBuilder {
             tasks,
         })
     }
+}
+
+/// Reads and checks every scenario file on its own (so an error names its file), then loads them
+/// together: the later file's users join the earlier's, its settings win.
+fn load_scenarios(state: &AppState, files: &[PathBuf]) -> Result<(), StartError> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut merged = Snapshot::default();
+    for file in files {
+        let failed = |message: String| StartError::Scenario {
+            file: file.display().to_string(),
+            message,
+        };
+        let bytes = std::fs::read(file).map_err(|error| failed(format!("could not read it: {error}")))?;
+        let snapshot = crate::domain::snapshot::parse(&bytes).map_err(|error| failed(error.to_string()))?;
+        snapshot
+            .resolve(&state.fixtures, state.clock.now())
+            .map_err(|error| failed(error.to_string()))?;
+        merged.merge(snapshot);
+    }
+    crate::admin::snapshot::load(state, None, &merged).map_err(|error| StartError::Scenario {
+        file: files.iter().map(|file| file.display().to_string()).collect::<Vec<_>>().join(" + "),
+        message: error.to_string(),
+    })
 }
 
 async fn bind(bind: Bind) -> io::Result<TcpListener> {

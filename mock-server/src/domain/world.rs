@@ -40,6 +40,9 @@ use crate::domain::clock::Clock;
 use crate::domain::permissions::Permission;
 use crate::domain::simulator::running::Trips;
 use crate::domain::simulator::simulation::{Moment, Speed};
+use crate::domain::snapshot::{
+    CodeSnapshot, GrantSnapshot, ResolvedApp, SnapshotError, TokenSnapshot, UserSnapshot, VehicleSnapshot, error_name,
+};
 use crate::domain::vehicle::{Vehicle, VehicleSpec};
 
 /// Authorization codes live 10 minutes (test-mode.md A5).
@@ -721,6 +724,214 @@ impl World {
     }
 }
 
+/// Export and import of the world as a [`snapshot`](crate::domain::snapshot): the seam that
+/// scenario files and `GET`/`PUT /admin/snapshot` stand on.
+impl World {
+    /// One app's users (least recently used first, so importing them in order keeps who is
+    /// forgotten first) with their vehicles, grants, codes and tokens, and its spent codes.
+    pub fn export(&self, app: &str) -> (Vec<UserSnapshot>, Vec<CodeSnapshot>) {
+        let now = self.moment();
+        let mut inner = self.lock();
+        let Inner {
+            users,
+            vehicles,
+            trips,
+            grants,
+            connections,
+            codes,
+            access_tokens,
+            refresh_tokens,
+            ..
+        } = &mut *inner;
+        let mut code_of: HashMap<Uuid, (Uuid, &Code)> = HashMap::new();
+        let mut spent = Vec::new();
+        for (id, code) in codes.iter().filter(|(_, code)| code.app == app) {
+            if grants.contains_key(&code.grant) {
+                code_of.insert(code.grant, (*id, code));
+            } else {
+                spent.push(code_snapshot(*id, code));
+            }
+        }
+        spent.sort_by_key(|code| code.issued_at);
+        let Some(app_users) = users.get(app) else {
+            return (Vec::new(), spent);
+        };
+        let mut exported: Vec<UserSnapshot> = app_users
+            .iter()
+            .map(|(id, record)| {
+                let user_vehicles = record
+                    .garage
+                    .iter()
+                    .filter_map(|vehicle| {
+                        let car = vehicles.get_mut(vehicle)?;
+                        trips.catch_up(car, now);
+                        Some(VehicleSnapshot {
+                            id: Some(car.id),
+                            brand: car.spec.make.clone(),
+                            vin: Some(car.spec.vin.clone()),
+                            state: serde_json::to_value(&*car.state).ok(),
+                            updated_at: Some(car.updated_at),
+                            connected_at: connections.get(&(*id, car.id)).copied(),
+                            disconnected: !connections.contains_key(&(*id, car.id)),
+                        })
+                    })
+                    .collect();
+                let user_grants = record
+                    .grants
+                    .iter()
+                    .filter_map(|grant_id| {
+                        let grant = grants.get(grant_id)?;
+                        let tokens = grant
+                            .pairs
+                            .iter()
+                            .filter_map(|(access, refresh)| {
+                                let access_token = access_tokens.get(access)?;
+                                let refresh_token = refresh_tokens.get(refresh)?;
+                                Some(TokenSnapshot {
+                                    access_token: *access,
+                                    refresh_token: *refresh,
+                                    access_expires_at: Some(access_token.expires_at),
+                                    refresh_expires_at: Some(refresh_token.expires_at),
+                                    refresh_used_at: refresh_token.used_at,
+                                })
+                            })
+                            .collect();
+                        Some(GrantSnapshot {
+                            scopes: Some(grant.scopes.to_vec()),
+                            vehicles: Some(grant.vehicles.to_vec()),
+                            code: code_of.get(grant_id).map(|(id, code)| code_snapshot(*id, code)),
+                            tokens,
+                        })
+                    })
+                    .collect();
+                UserSnapshot {
+                    id: Some(*id),
+                    login: record.user.login.clone(),
+                    mode: record.user.mode,
+                    forced_error: record.user.forced_error.map(error_name),
+                    vehicles: user_vehicles,
+                    grants: user_grants,
+                }
+            })
+            .collect();
+        // The cache iterates most recently used first.
+        exported.reverse();
+        (exported, spent)
+    }
+
+    /// Replaces the world of one app (`Some`, and `apps` may hold only that app) or the whole
+    /// world with `apps`, in one step: a snapshot that breaks a cap or names an id another app
+    /// holds is refused and nothing changes.
+    pub fn replace(&self, only: Option<&str>, apps: Vec<ResolvedApp>) -> Result<(), SnapshotError> {
+        let mut inner = self.lock();
+        let mut pairs = 0;
+        let mut code_count = 0;
+        for app in &apps {
+            let path = format!("apps.{}", app.app);
+            if only.is_some_and(|only| only != app.app) {
+                return Err(SnapshotError::new(
+                    path,
+                    format!("only app {} is being replaced (?app=)", only.unwrap_or_default()),
+                ));
+            }
+            if app.users.len() > self.max_users {
+                return Err(SnapshotError::new(
+                    format!("{path}.users"),
+                    format!(
+                        "{} users is more than the {} each app keeps (--max-users)",
+                        app.users.len(),
+                        self.max_users
+                    ),
+                ));
+            }
+            let vehicles: usize = app.users.iter().map(|user| user.vehicles.len()).sum();
+            if vehicles > self.max_vehicles {
+                return Err(SnapshotError::new(
+                    format!("{path}.users"),
+                    format!("{vehicles} vehicles is more than the {} each app keeps", self.max_vehicles),
+                ));
+            }
+            let mut logins = HashSet::new();
+            for user in &app.users {
+                if !logins.insert((user.mode, user.login.to_lowercase())) {
+                    return Err(SnapshotError::new(
+                        format!("{}.login", user.path),
+                        format!("{:?} signs in as an earlier user of the app in the same mode", user.login),
+                    ));
+                }
+                for grant in &user.grants {
+                    pairs += grant.tokens.len();
+                    code_count += usize::from(grant.code.is_some());
+                }
+            }
+            code_count += app.spent_codes.len();
+        }
+        if pairs > MAX_TOKEN_PAIRS {
+            return Err(SnapshotError::new(
+                "apps",
+                format!("{pairs} token pairs is more than the {MAX_TOKEN_PAIRS} the server remembers"),
+            ));
+        }
+        if code_count > MAX_CODES {
+            return Err(SnapshotError::new(
+                "apps",
+                format!("{code_count} codes is more than the {MAX_CODES} the server remembers"),
+            ));
+        }
+        if let Some(only) = only {
+            inner.check_free(only, &apps)?;
+        }
+        match only {
+            None => {
+                let ticking = inner.trips.ticking;
+                *inner = Inner::default();
+                inner.trips.ticking = ticking;
+            }
+            Some(app) => inner.clear_app(app),
+        }
+        let mut new_codes = Vec::new();
+        for app in apps {
+            inner.import(app, &mut new_codes);
+        }
+        new_codes.sort_by_key(|(_, issued_at)| *issued_at);
+        inner.code_order.extend(new_codes.into_iter().map(|(code, _)| code));
+        Ok(())
+    }
+
+    /// What the user owning `vehicle` let the app do with it: the union of the scopes of their
+    /// grants that reach it (a webhook subscription carries what its grant allows).
+    pub fn access_to_vehicle(&self, vehicle: Uuid) -> Option<Access> {
+        let inner = self.lock();
+        let car = inner.vehicles.get(&vehicle)?;
+        let record = inner.users.get(&car.app)?.peek(&car.user)?;
+        let mut scopes: Vec<Permission> = record
+            .grants
+            .iter()
+            .filter_map(|id| inner.grants.get(id))
+            .filter(|grant| grant.vehicles.contains(&vehicle))
+            .flat_map(|grant| grant.scopes.iter().copied())
+            .collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        Some(Access {
+            app: Arc::from(car.app.as_str()),
+            user: car.user,
+            scopes: scopes.into(),
+            vehicles: Arc::from([vehicle]),
+            forced_error: record.user.forced_error,
+        })
+    }
+}
+
+fn code_snapshot(id: Uuid, code: &Code) -> CodeSnapshot {
+    CodeSnapshot {
+        code: id,
+        redirect_uri: code.redirect_uri.clone(),
+        issued_at: Some(code.issued_at),
+        redeemed_at: code.redeemed_at,
+    }
+}
+
 impl WeakWorld {
     /// The world, while another handle keeps it alive.
     pub fn upgrade(&self) -> Option<World> {
@@ -737,6 +948,174 @@ impl WeakWorld {
 }
 
 impl Inner {
+    /// Forgets one app's users with everything that hangs off them, and its spent codes.
+    fn clear_app(&mut self, app: &str) {
+        if let Some(mut users) = self.users.remove(app) {
+            while let Some((_, record)) = users.pop_lru() {
+                self.forget_user(record);
+            }
+        }
+        self.vehicle_counts.remove(app);
+        self.codes.retain(|_, code| code.app != app);
+    }
+
+    /// Refuses a snapshot for `app` alone that names an id another app holds.
+    fn check_free(&self, app: &str, apps: &[ResolvedApp]) -> Result<(), SnapshotError> {
+        let theirs = |owner: &str| owner != app;
+        let taken_user = |id: &Uuid| self.users.iter().any(|(owner, users)| theirs(owner) && users.contains(id));
+        let taken_vehicle = |id: &Uuid| self.vehicles.get(id).is_some_and(|car| theirs(&car.app));
+        let taken_code = |id: &Uuid| self.codes.get(id).is_some_and(|code| theirs(&code.app));
+        let token_app = |grant: Uuid| self.grants.get(&grant).map(|grant| grant.app.to_string());
+        let taken_token = |id: &Uuid| {
+            let access = self.access_tokens.get(id).map(|token| token.grant);
+            let refresh = self.refresh_tokens.get(id).map(|token| token.grant);
+            access.or(refresh).and_then(token_app).is_some_and(|owner| theirs(&owner))
+        };
+        let taken = |path: &str, id: Uuid| SnapshotError::new(path, format!("{id} belongs to another app"));
+        for app in apps {
+            for user in &app.users {
+                if taken_user(&user.id) {
+                    return Err(taken(&format!("{}.id", user.path), user.id));
+                }
+                for vehicle in user.vehicles.iter().filter(|vehicle| taken_vehicle(&vehicle.id)) {
+                    return Err(taken(&format!("{}.vehicles", user.path), vehicle.id));
+                }
+                for grant in &user.grants {
+                    if let Some(code) = grant.code.as_ref().filter(|code| taken_code(&code.code)) {
+                        return Err(taken(&format!("{}.grants", user.path), code.code));
+                    }
+                    for pair in &grant.tokens {
+                        for id in [pair.access_token, pair.refresh_token] {
+                            if taken_token(&id) {
+                                return Err(taken(&format!("{}.grants", user.path), id));
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(code) = app.spent_codes.iter().find(|code| taken_code(&code.code)) {
+                return Err(taken(&format!("apps.{}.spentCodes", app.app), code.code));
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds an app's part of a checked snapshot; its codes go to `new_codes` with when they were
+    /// issued, to be queued oldest first.
+    fn import(&mut self, app: ResolvedApp, new_codes: &mut Vec<(Uuid, OffsetDateTime)>) {
+        let name = app.app;
+        let shared_app: Arc<str> = Arc::from(name.as_str());
+        for code in app.spent_codes {
+            new_codes.push((code.code, code.issued_at));
+            self.codes.insert(
+                code.code,
+                Code {
+                    app: name.clone(),
+                    redirect_uri: code.redirect_uri,
+                    // A grant no one holds: reusing the code revokes nothing more.
+                    grant: Uuid::new_v4(),
+                    issued_at: code.issued_at,
+                    redeemed_at: code.redeemed_at,
+                },
+            );
+        }
+        for user in app.users {
+            let mut record = UserRecord {
+                user: User {
+                    id: user.id,
+                    app: name.clone(),
+                    mode: user.mode,
+                    login: user.login.clone(),
+                    forced_error: user.forced_error,
+                },
+                garage: Vec::with_capacity(user.vehicles.len()),
+                grants: HashSet::new(),
+                last_selection: Arc::from([]),
+            };
+            for vehicle in user.vehicles {
+                if let Some(connected_at) = vehicle.connected_at {
+                    self.connections.insert((user.id, vehicle.id), connected_at);
+                }
+                record.garage.push(vehicle.id);
+                self.vehicles.insert(
+                    vehicle.id,
+                    Vehicle {
+                        id: vehicle.id,
+                        app: name.clone(),
+                        user: user.id,
+                        mode: user.mode,
+                        spec: vehicle.spec,
+                        state: vehicle.state,
+                        updated_at: vehicle.updated_at,
+                    },
+                );
+            }
+            *self.vehicle_counts.entry(name.clone()).or_default() += record.garage.len();
+            for grant in user.grants {
+                let id = Uuid::new_v4();
+                let unredeemed_code = grant
+                    .code
+                    .as_ref()
+                    .filter(|code| code.redeemed_at.is_none())
+                    .map(|code| code.code);
+                if let Some(code) = grant.code {
+                    new_codes.push((code.code, code.issued_at));
+                    self.codes.insert(
+                        code.code,
+                        Code {
+                            app: name.clone(),
+                            redirect_uri: code.redirect_uri,
+                            grant: id,
+                            issued_at: code.issued_at,
+                            redeemed_at: code.redeemed_at,
+                        },
+                    );
+                }
+                let mut pairs = Vec::with_capacity(grant.tokens.len());
+                for tokens in grant.tokens {
+                    self.access_tokens.insert(
+                        tokens.access_token,
+                        AccessToken {
+                            grant: id,
+                            expires_at: tokens.access_expires_at,
+                        },
+                    );
+                    self.refresh_tokens.insert(
+                        tokens.refresh_token,
+                        RefreshToken {
+                            grant: id,
+                            expires_at: tokens.refresh_expires_at,
+                            used_at: tokens.refresh_used_at,
+                        },
+                    );
+                    self.issued.push_back((tokens.access_token, tokens.refresh_token));
+                    pairs.push((tokens.access_token, tokens.refresh_token));
+                }
+                let live_pairs = pairs.len();
+                record.last_selection = Arc::clone(&grant.vehicles);
+                let grant = Grant {
+                    app: Arc::clone(&shared_app),
+                    user: user.id,
+                    scopes: grant.scopes,
+                    vehicles: grant.vehicles,
+                    unredeemed_code,
+                    pairs,
+                    live_pairs,
+                };
+                // A grant with neither a code to redeem nor a token is already over.
+                if !grant.is_spent() {
+                    record.grants.insert(id);
+                    self.grants.insert(id, grant);
+                }
+            }
+            self.logins.insert((name.clone(), user.mode, user.login.to_lowercase()), user.id);
+            self.users
+                .entry(name.clone())
+                .or_insert_with(LruCache::unbounded)
+                .put(user.id, record);
+        }
+    }
+
     /// The user's vehicles for `specs`, created on first use.
     fn garage(&mut self, app: &str, user: Uuid, specs: &[Arc<VehicleSpec>], now: OffsetDateTime) -> Vec<Vehicle> {
         let Inner {
