@@ -8,11 +8,19 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::convert::Infallible;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
+use axum::extract::Request;
+use axum::http::Method;
+use axum::response::Response;
+use tower::Layer;
+use tower::util::{BoxCloneService, Either};
+use tower_http::normalize_path::NormalizePath;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -91,6 +99,7 @@ pub struct MockServerBuilder {
     listener: Bind,
     tls: Option<Bind>,
     scenarios: Vec<PathBuf>,
+    state_file: Option<PathBuf>,
 }
 
 enum FixtureSource {
@@ -121,6 +130,9 @@ pub enum StartError {
     /// expected.
     #[error("scenario {file}: {message}")]
     Scenario { file: String, message: String },
+    /// The state file cannot be used (locked, read-only, corrupt, another schema version).
+    #[error("{0}")]
+    State(#[from] crate::store::StateError),
 }
 
 impl MockServer {
@@ -135,6 +147,7 @@ impl MockServer {
             listener: Bind::Addr(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
             tls: None,
             scenarios: Vec::new(),
+            state_file: None,
         }
     }
 
@@ -453,6 +466,14 @@ impl MockServerBuilder {
         self
     }
 
+    /// Keeps the world in this SQLite file (`--state`): started again on the same file, the
+    /// server has the users, vehicles, tokens and settings it had. Scenarios load only into a
+    /// new (empty) file.
+    pub fn state_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(file.into());
+        self
+    }
+
     /// Starts the clock at `now` instead of wall time.
     pub fn clock_at(mut self, now: OffsetDateTime) -> Self {
         self.clock = Some(now);
@@ -538,11 +559,30 @@ impl MockServerBuilder {
         for app in self.apps.into_iter().rev() {
             fixtures.upsert_app(app);
         }
-        let state = AppState::try_with_settings(fixtures, self.settings)?;
+        let mut settings = self.settings;
+        let opened = match &self.state_file {
+            Some(file) => Some(crate::store::open(file)?),
+            None => None,
+        };
+        let restored = opened.map(|opened| {
+            settings.store = Some(Arc::new(opened.store));
+            (opened.snapshot, opened.empty)
+        });
+        let state = AppState::try_with_settings(fixtures, settings)?;
         if let Some(now) = self.clock {
             state.clock.set(now)?;
         }
-        load_scenarios(&state, &self.scenarios)?;
+        match restored {
+            Some((snapshot, false)) => {
+                crate::admin::snapshot::restore(&state, snapshot).map_err(|error| {
+                    crate::store::StateError {
+                        file: self.state_file.clone().unwrap_or_default(),
+                        message: format!("does not load: {error}"),
+                    }
+                })?;
+            }
+            _ => load_scenarios(&state, &self.scenarios)?,
+        }
         let listener = bind(self.listener).await?;
         let addr = listener.local_addr()?;
         let tls = match self.tls {
@@ -566,7 +606,7 @@ impl MockServerBuilder {
         let mut tasks = vec![tokio::spawn(serving::serve(
             listener,
             None,
-            crate::platform(state.clone()),
+            service(&state),
             self.limits.clone(),
             stopped(&stop),
         ))];
@@ -576,7 +616,7 @@ impl MockServerBuilder {
                 tasks.push(tokio::spawn(serving::serve(
                     listener,
                     Some(acceptor),
-                    crate::platform(state.clone()),
+                    service(&state),
                     self.limits,
                     stopped(&stop),
                 )));
@@ -595,6 +635,36 @@ impl MockServerBuilder {
             tasks,
         })
     }
+}
+
+/// The platform as served. With a state file, a change to test control or to webhooks also
+/// keeps the test-control part on disk before it is answered; without one, the platform as it is.
+fn service(state: &AppState) -> Either<NormalizePath<axum::Router>, BoxCloneService<Request, Response, Infallible>> {
+    let platform = crate::platform(state.clone());
+    if !state.world.has_store() {
+        return Either::Left(platform);
+    }
+    let keep = axum::middleware::from_fn_with_state(state.clone(), keep_control);
+    Either::Right(BoxCloneService::new(keep.layer(platform)))
+}
+
+async fn keep_control(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path();
+    let changes_control = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && (path.starts_with("/admin")
+            || path.contains("/webhooks")
+            || path.contains("/management")
+            || method == Method::DELETE);
+    let response = next.run(request).await;
+    if changes_control && response.status().is_success() {
+        crate::admin::snapshot::persist_control(&state);
+    }
+    response
 }
 
 /// Reads and checks every scenario file on its own (so an error names its file), then loads them

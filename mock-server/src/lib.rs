@@ -41,6 +41,7 @@ pub mod request;
 pub mod sdk_redirect;
 pub mod serving;
 pub mod state;
+pub mod store;
 pub mod tls;
 pub mod vehicles;
 pub mod webhooks;

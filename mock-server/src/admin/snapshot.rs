@@ -53,6 +53,16 @@ async fn handle_load(
 /// The whole world (`None`: every app, the clock, the server-wide limits and rules) or one app's
 /// part. Apps with nothing to say are left out of a whole-world snapshot.
 pub fn save(state: &AppState, app: Option<&str>) -> Result<Snapshot, AdminError> {
+    save_parts(state, app, true)
+}
+
+/// The test-control part of the whole world (clock, limits, rules, webhooks): a snapshot without
+/// users, as the state file keeps it beside the users.
+pub fn save_control(state: &AppState) -> Snapshot {
+    save_parts(state, None, false).unwrap_or_default()
+}
+
+fn save_parts(state: &AppState, app: Option<&str>, with_users: bool) -> Result<Snapshot, AdminError> {
     if let Some(app) = app
         && state.fixtures.app(app).is_none()
     {
@@ -80,7 +90,11 @@ pub fn save(state: &AppState, app: Option<&str>) -> Result<Snapshot, AdminError>
         if app.is_some_and(|app| app != client_id) {
             continue;
         }
-        let (users, spent_codes) = state.world.export(client_id);
+        let (users, spent_codes) = if with_users {
+            state.world.export(client_id)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let registry = state.webhooks.registry();
         let webhooks = fixture
             .webhooks
@@ -149,6 +163,32 @@ fn as_loaded(rule: &crate::domain::faults::RuleSnapshot) -> Option<FaultSpec> {
 /// Replaces the whole world (`None`) or one app's part with `snapshot`, after checking all of it:
 /// on an error nothing has changed.
 pub fn load(state: &AppState, app: Option<&str>, snapshot: &Snapshot) -> Result<(), SnapshotError> {
+    load_checked(state, app, snapshot, false)
+}
+
+/// Puts back the world a state file held: as [`load`], except that subscriptions of vehicles no
+/// longer there are dropped and caps trim (the least recently used go) instead of refusing.
+pub fn restore(state: &AppState, mut snapshot: Snapshot) -> Result<(), SnapshotError> {
+    for part in snapshot.apps.values_mut() {
+        let vehicles: std::collections::HashSet<uuid::Uuid> = part
+            .users
+            .iter()
+            .flat_map(|user| &user.vehicles)
+            .filter_map(|vehicle| vehicle.id)
+            .collect();
+        for webhook in &mut part.webhooks {
+            webhook.vehicles.retain(|vehicle| vehicles.contains(vehicle));
+        }
+    }
+    load_checked(state, None, &snapshot, true)
+}
+
+fn load_checked(
+    state: &AppState,
+    app: Option<&str>,
+    snapshot: &Snapshot,
+    from_store: bool,
+) -> Result<(), SnapshotError> {
     if let Some(app) = app {
         if state.fixtures.app(app).is_none() {
             return Err(SnapshotError::new("", format!("no app has client id {app} (?app=)")));
@@ -170,7 +210,10 @@ pub fn load(state: &AppState, app: Option<&str>, snapshot: &Snapshot) -> Result<
         Some(ms) => OffsetDateTime::now_utc().saturating_add(time::Duration::milliseconds(ms)),
         None => state.clock.now(),
     };
-    let resolved = snapshot.resolve(&state.fixtures, now)?;
+    let mut resolved = snapshot.resolve(&state.fixtures, now)?;
+    for part in &mut resolved {
+        part.from_store = from_store;
+    }
     let (faults, connect_faults) = checked_rules(snapshot)?;
     let limits = checked_limits(snapshot)?;
     for (client_id, part) in &snapshot.apps {
@@ -227,7 +270,24 @@ pub fn load(state: &AppState, app: Option<&str>, snapshot: &Snapshot) -> Result<
     for change in limits {
         let _ = state.control.limits.change(change);
     }
+    if !from_store {
+        persist_control(state);
+    }
     Ok(())
+}
+
+/// Keeps the test-control part in the state file, if there is one, before the answer goes out.
+pub fn persist_control(state: &AppState) {
+    if !state.world.has_store() {
+        return;
+    }
+    let control = save_control(state);
+    if let Ok(json) = serde_json::to_string(&control) {
+        state
+            .world
+            .store_write(vec![crate::domain::store::Write::Control(json)])
+            .wait();
+    }
 }
 
 /// Every fault rule of the snapshot with its app filled in, each tried on a scratch rule book.

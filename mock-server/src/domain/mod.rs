@@ -23,6 +23,7 @@
 //! - [`journal`]: what the mock received and answered, per app (test control).
 //! - [`simulator`]: trip profiles that move a vehicle through time (test control).
 //! - [`snapshot`]: the world as a file (scenarios, `GET`/`PUT /admin/snapshot`).
+//! - [`store`]: where the world is kept beyond memory (`--state FILE`).
 
 pub mod caller;
 pub mod catalogue;
@@ -37,6 +38,7 @@ pub mod permissions;
 pub mod sign_in;
 pub mod simulator;
 pub mod snapshot;
+pub mod store;
 pub mod vehicle;
 pub mod webhooks;
 pub mod world;

@@ -245,6 +245,9 @@ pub struct ResolvedApp {
     pub app: String,
     pub users: Vec<ResolvedUser>,
     pub spent_codes: Vec<ResolvedCode>,
+    /// Read back from the world's own store: already on disk, and over a cap it is trimmed (the
+    /// least recently used forgotten) instead of refused.
+    pub from_store: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -373,6 +376,7 @@ impl Snapshot {
                 app: client_id.clone(),
                 users,
                 spent_codes,
+                from_store: false,
             });
         }
         Ok(apps)

@@ -40,6 +40,7 @@ use crate::domain::clock::Clock;
 use crate::domain::permissions::Permission;
 use crate::domain::simulator::running::Trips;
 use crate::domain::simulator::simulation::{Moment, Speed};
+use crate::domain::store::{StateStore, Ticket, Write};
 use crate::domain::snapshot::{
     CodeSnapshot, GrantSnapshot, ResolvedApp, SnapshotError, TokenSnapshot, UserSnapshot, VehicleSnapshot, error_name,
 };
@@ -131,6 +132,8 @@ struct Grant {
     vehicles: Arc<[Uuid]>,
     /// Its code, until redeemed (or forgotten).
     unredeemed_code: Option<Uuid>,
+    /// The code it was approved with, redeemed or not (a saved grant carries it).
+    code: Option<Uuid>,
     /// The family: every (access, refresh) pair issued from it; some may be forgotten already.
     pairs: Vec<(Uuid, Uuid)>,
     /// How many of `pairs` are still remembered.
@@ -252,6 +255,8 @@ struct Inner {
     issued: VecDeque<(Uuid, Uuid)>,
     /// The simulator's trips, caught up whenever their vehicle is touched.
     trips: Trips,
+    /// Users forgotten since the store last heard (always empty without a store).
+    forgotten: Vec<(String, Uuid)>,
 }
 
 /// A vehicle's state changed (a command, test control). Webhook delivery listens for these.
@@ -277,6 +282,8 @@ pub struct World {
     max_vehicles: usize,
     /// How much faster than wall time trips run (`--sim-speed`).
     sim_speed: Speed,
+    /// Where changes are kept beyond memory (`--state`); `None` keeps nothing and costs nothing.
+    store: Option<Arc<dyn StateStore>>,
 }
 
 /// A handle that does not keep the world alive (the simulator's ticker holds one).
@@ -289,6 +296,7 @@ pub struct WeakWorld {
     max_users: usize,
     max_vehicles: usize,
     sim_speed: Speed,
+    store: Option<Arc<dyn StateStore>>,
 }
 
 impl World {
@@ -302,7 +310,54 @@ impl World {
             max_users: max_users.max(1),
             max_vehicles: MAX_VEHICLES_PER_APP,
             sim_speed: Speed::REAL_TIME,
+            store: None,
         }
+    }
+
+    /// The same world keeping every change in `store` before it is answered.
+    pub fn with_store(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Whether changes are kept beyond memory.
+    pub fn has_store(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// Hands the store a batch of its own (the test-control settings); wait on the ticket before
+    /// answering.
+    pub fn store_write(&self, batch: Vec<Write>) -> Ticket {
+        match &self.store {
+            Some(store) => store.write(batch),
+            None => Ticket::done(),
+        }
+    }
+
+    /// Queues, under the lock, the records of `users` of `app` as they stand and the users
+    /// forgotten since the last call; the caller waits on the ticket once the lock is released.
+    fn persist(&self, inner: &mut Inner, app: &str, users: &[Uuid]) -> Ticket {
+        let forgotten = std::mem::take(&mut inner.forgotten);
+        let Some(store) = &self.store else {
+            return Ticket::done();
+        };
+        let mut batch: Vec<Write> = forgotten
+            .into_iter()
+            .map(|(app, id)| Write::User { app, id, doc: None })
+            .collect();
+        for id in users {
+            let doc = inner
+                .users
+                .get(app)
+                .and_then(|users| users.peek(id))
+                .map(|record| Box::new(inner.user_snapshot(record)));
+            batch.push(Write::User {
+                app: app.to_owned(),
+                id: *id,
+                doc,
+            });
+        }
+        store.write(batch)
     }
 
     /// The same world whose trips run `speed` times faster than wall time.
@@ -338,6 +393,7 @@ impl World {
             max_users: self.max_users,
             max_vehicles: self.max_vehicles,
             sim_speed: self.sim_speed,
+            store: self.store.clone(),
         }
     }
 
@@ -408,6 +464,9 @@ impl World {
         };
         let vehicles = inner.garage(app, id, specs, now);
         inner.make_room(app, self.max_users, self.max_vehicles);
+        let ticket = self.persist(&mut inner, app, &[id]);
+        drop(inner);
+        ticket.wait();
         (id, vehicles)
     }
 
@@ -455,6 +514,7 @@ impl World {
                 scopes: scopes.into(),
                 vehicles: Arc::clone(&record.last_selection),
                 unredeemed_code: Some(code),
+                code: Some(code),
                 pairs: Vec::new(),
                 live_pairs: 0,
             },
@@ -470,6 +530,9 @@ impl World {
             },
         );
         code_order.push_back(code);
+        let ticket = self.persist(&mut inner, app, &[user]);
+        drop(inner);
+        ticket.wait();
         Ok(code)
     }
 
@@ -486,7 +549,11 @@ impl World {
         }
         if let Some(redeemed_at) = record.redeemed_at {
             let grant = record.grant;
+            let owner = inner.grants.get(&grant).map(|grant| grant.user);
             inner.drop_grant(grant);
+            let ticket = self.persist(&mut inner, app, &owner.into_iter().collect::<Vec<_>>());
+            drop(inner);
+            ticket.wait();
             return Err(GrantError::CodeReused { redeemed_at });
         }
         let age = now - record.issued_at;
@@ -506,7 +573,11 @@ impl World {
             return Err(GrantError::UnknownCode);
         };
         pending.unredeemed_code = None;
-        inner.issue_tokens(grant, now).ok_or(GrantError::UnknownCode)
+        let tokens = inner.issue_tokens(grant, now).ok_or(GrantError::UnknownCode)?;
+        let ticket = self.persist(&mut inner, app, &[tokens.user]);
+        drop(inner);
+        ticket.wait();
+        Ok(tokens)
     }
 
     /// Rotates a refresh token. The old one keeps working for the grace period; earlier access
@@ -533,13 +604,21 @@ impl World {
         }
         match record.used_at {
             Some(used_at) if now - used_at >= grace => {
+                let owner = owner.user;
                 inner.drop_grant(grant);
+                let ticket = self.persist(&mut inner, app, &[owner]);
+                drop(inner);
+                ticket.wait();
                 return Err(GrantError::RefreshTokenReused { used_at });
             }
             Some(_) => {}
             None => record.used_at = Some(now),
         }
-        inner.issue_tokens(grant, now).ok_or(GrantError::UnknownRefreshToken)
+        let tokens = inner.issue_tokens(grant, now).ok_or(GrantError::UnknownRefreshToken)?;
+        let ticket = self.persist(&mut inner, app, &[tokens.user]);
+        drop(inner);
+        ticket.wait();
+        Ok(tokens)
     }
 
     /// What a bearer token allows, or why it allows nothing. A success counts as a use of the
@@ -610,6 +689,13 @@ impl World {
                 vehicle: id,
                 at: now,
             };
+            let ticket = if result.is_ok() {
+                self.persist(&mut inner, &change.app, &[change.user])
+            } else {
+                Ticket::done()
+            };
+            drop(inner);
+            ticket.wait();
             (result, change)
         };
         if result.is_ok() {
@@ -674,6 +760,13 @@ impl World {
                 grant.vehicles = grant.vehicles.iter().copied().filter(|id| *id != vehicle).collect();
             }
         }
+        let owner = inner.vehicles.get(&vehicle).map(|car| car.app.clone());
+        let ticket = match owner {
+            Some(app) => self.persist(&mut inner, &app, &[user]),
+            None => Ticket::done(),
+        };
+        drop(inner);
+        ticket.wait();
         was_connected
     }
 
@@ -706,11 +799,14 @@ impl World {
     /// Forgets everything about one app (`Some`) or every app (`None`). Fixtures stay.
     pub fn reset(&self, app: Option<&str>) {
         let mut inner = self.lock();
+        let ticket = self.store_write(vec![Write::Clear(app.map(str::to_owned))]);
         let Some(app) = app else {
             // A running ticker stays the only one: it stops by itself once no trip is left.
             let ticking = inner.trips.ticking;
             *inner = Inner::default();
             inner.trips.ticking = ticking;
+            drop(inner);
+            ticket.wait();
             return;
         };
         if let Some(mut users) = inner.users.remove(app) {
@@ -721,6 +817,9 @@ impl World {
         inner.vehicle_counts.remove(app);
         // Redeemed codes whose grant is already gone belong to no user any more.
         inner.codes.retain(|_, code| code.app != app);
+        inner.forgotten.clear();
+        drop(inner);
+        ticket.wait();
     }
 }
 
@@ -737,84 +836,33 @@ impl World {
             vehicles,
             trips,
             grants,
-            connections,
             codes,
-            access_tokens,
-            refresh_tokens,
             ..
         } = &mut *inner;
-        let mut code_of: HashMap<Uuid, (Uuid, &Code)> = HashMap::new();
-        let mut spent = Vec::new();
-        for (id, code) in codes.iter().filter(|(_, code)| code.app == app) {
-            if grants.contains_key(&code.grant) {
-                code_of.insert(code.grant, (*id, code));
-            } else {
-                spent.push(code_snapshot(*id, code));
+        let mut spent: Vec<CodeSnapshot> = codes
+            .iter()
+            .filter(|(_, code)| code.app == app && !grants.contains_key(&code.grant))
+            .map(|(id, code)| code_snapshot(*id, code))
+            .collect();
+        spent.sort_by_key(|code| code.issued_at);
+        if let Some(app_users) = users.get(app) {
+            for (_, record) in app_users.iter() {
+                for id in &record.garage {
+                    if let Some(car) = vehicles.get_mut(id) {
+                        trips.catch_up(car, now);
+                    }
+                }
             }
         }
-        spent.sort_by_key(|code| code.issued_at);
-        let Some(app_users) = users.get(app) else {
-            return (Vec::new(), spent);
-        };
-        let mut exported: Vec<UserSnapshot> = app_users
-            .iter()
-            .map(|(id, record)| {
-                let user_vehicles = record
-                    .garage
-                    .iter()
-                    .filter_map(|vehicle| {
-                        let car = vehicles.get_mut(vehicle)?;
-                        trips.catch_up(car, now);
-                        Some(VehicleSnapshot {
-                            id: Some(car.id),
-                            brand: car.spec.make.clone(),
-                            vin: Some(car.spec.vin.clone()),
-                            state: serde_json::to_value(&*car.state).ok(),
-                            updated_at: Some(car.updated_at),
-                            connected_at: connections.get(&(*id, car.id)).copied(),
-                            disconnected: !connections.contains_key(&(*id, car.id)),
-                        })
-                    })
-                    .collect();
-                let user_grants = record
-                    .grants
-                    .iter()
-                    .filter_map(|grant_id| {
-                        let grant = grants.get(grant_id)?;
-                        let tokens = grant
-                            .pairs
-                            .iter()
-                            .filter_map(|(access, refresh)| {
-                                let access_token = access_tokens.get(access)?;
-                                let refresh_token = refresh_tokens.get(refresh)?;
-                                Some(TokenSnapshot {
-                                    access_token: *access,
-                                    refresh_token: *refresh,
-                                    access_expires_at: Some(access_token.expires_at),
-                                    refresh_expires_at: Some(refresh_token.expires_at),
-                                    refresh_used_at: refresh_token.used_at,
-                                })
-                            })
-                            .collect();
-                        Some(GrantSnapshot {
-                            scopes: Some(grant.scopes.to_vec()),
-                            vehicles: Some(grant.vehicles.to_vec()),
-                            code: code_of.get(grant_id).map(|(id, code)| code_snapshot(*id, code)),
-                            tokens,
-                        })
-                    })
-                    .collect();
-                UserSnapshot {
-                    id: Some(*id),
-                    login: record.user.login.clone(),
-                    mode: record.user.mode,
-                    forced_error: record.user.forced_error.map(error_name),
-                    vehicles: user_vehicles,
-                    grants: user_grants,
-                }
-            })
-            .collect();
+        let inner = &*inner;
         // The cache iterates most recently used first.
+        let mut exported: Vec<UserSnapshot> = inner
+            .users
+            .get(app)
+            .into_iter()
+            .flat_map(|users| users.iter())
+            .map(|(_, record)| inner.user_snapshot(record))
+            .collect();
         exported.reverse();
         (exported, spent)
     }
@@ -827,6 +875,9 @@ impl World {
         let mut pairs = 0;
         let mut code_count = 0;
         for app in &apps {
+            if app.from_store {
+                continue;
+            }
             let path = format!("apps.{}", app.app);
             if only.is_some_and(|only| only != app.app) {
                 return Err(SnapshotError::new(
@@ -890,11 +941,54 @@ impl World {
             Some(app) => inner.clear_app(app),
         }
         let mut new_codes = Vec::new();
+        // A world read back from its own store is on disk already; anything else replaces it there.
+        let from_store = !apps.is_empty() && apps.iter().all(|app| app.from_store);
+        let mut batch = if from_store {
+            Vec::new()
+        } else {
+            vec![Write::Clear(only.map(str::to_owned))]
+        };
         for app in apps {
+            let name = app.app.clone();
+            let from_store = app.from_store;
+            let ids: Vec<Uuid> = app.users.iter().map(|user| user.id).collect();
             inner.import(app, &mut new_codes);
+            if from_store {
+                // A store's file holds what it held when the process stopped, which a cap
+                // lowered since may not allow: forget the least recently used as usual.
+                inner.make_room(&name, self.max_users, self.max_vehicles);
+            } else if self.store.is_some() {
+                let users = inner.users.get(&name);
+                batch.extend(ids.into_iter().filter_map(|id| {
+                    let record = users?.peek(&id)?;
+                    Some(Write::User {
+                        app: name.clone(),
+                        id,
+                        doc: Some(Box::new(inner.user_snapshot(record))),
+                    })
+                }));
+            }
         }
         new_codes.sort_by_key(|(_, issued_at)| *issued_at);
         inner.code_order.extend(new_codes.into_iter().map(|(code, _)| code));
+        while inner.issued.len() > MAX_TOKEN_PAIRS {
+            if let Some((access, refresh)) = inner.issued.pop_front() {
+                inner.forget_pair(access, refresh);
+            }
+        }
+        let forgotten = std::mem::take(&mut inner.forgotten);
+        batch.extend(
+            forgotten
+                .into_iter()
+                .map(|(app, id)| Write::User { app, id, doc: None }),
+        );
+        let ticket = if batch.is_empty() {
+            Ticket::done()
+        } else {
+            self.store_write(batch)
+        };
+        drop(inner);
+        ticket.wait();
         Ok(())
     }
 
@@ -943,11 +1037,78 @@ impl WeakWorld {
             max_users: self.max_users,
             max_vehicles: self.max_vehicles,
             sim_speed: self.sim_speed,
+            store: self.store.clone(),
         })
     }
 }
 
 impl Inner {
+    /// A user's record as a snapshot: their vehicles (a state still the fixture's is left out),
+    /// their grants with their codes and the tokens still remembered.
+    fn user_snapshot(&self, record: &UserRecord) -> UserSnapshot {
+        let id = record.user.id;
+        let vehicles = record
+            .garage
+            .iter()
+            .filter_map(|vehicle| {
+                let car = self.vehicles.get(vehicle)?;
+                let connected_at = self.connections.get(&(id, car.id)).copied();
+                Some(VehicleSnapshot {
+                    id: Some(car.id),
+                    brand: car.spec.make.clone(),
+                    vin: Some(car.spec.vin.clone()),
+                    state: if Arc::ptr_eq(&car.state, &car.spec.state) {
+                        None
+                    } else {
+                        serde_json::to_value(&*car.state).ok()
+                    },
+                    updated_at: Some(car.updated_at),
+                    connected_at,
+                    disconnected: connected_at.is_none(),
+                })
+            })
+            .collect();
+        let grants = record
+            .grants
+            .iter()
+            .filter_map(|grant_id| {
+                let grant = self.grants.get(grant_id)?;
+                let tokens = grant
+                    .pairs
+                    .iter()
+                    .filter_map(|(access, refresh)| {
+                        let access_token = self.access_tokens.get(access)?;
+                        let refresh_token = self.refresh_tokens.get(refresh)?;
+                        Some(TokenSnapshot {
+                            access_token: *access,
+                            refresh_token: *refresh,
+                            access_expires_at: Some(access_token.expires_at),
+                            refresh_expires_at: Some(refresh_token.expires_at),
+                            refresh_used_at: refresh_token.used_at,
+                        })
+                    })
+                    .collect();
+                let code = grant
+                    .code
+                    .and_then(|code| Some(code_snapshot(code, self.codes.get(&code)?)));
+                Some(GrantSnapshot {
+                    scopes: Some(grant.scopes.to_vec()),
+                    vehicles: Some(grant.vehicles.to_vec()),
+                    code,
+                    tokens,
+                })
+            })
+            .collect();
+        UserSnapshot {
+            id: Some(id),
+            login: record.user.login.clone(),
+            mode: record.user.mode,
+            forced_error: record.user.forced_error.map(error_name),
+            vehicles,
+            grants,
+        }
+    }
+
     /// Forgets one app's users with everything that hangs off them, and its spent codes.
     fn clear_app(&mut self, app: &str) {
         if let Some(mut users) = self.users.remove(app) {
@@ -1058,6 +1219,7 @@ impl Inner {
                     .as_ref()
                     .filter(|code| code.redeemed_at.is_none())
                     .map(|code| code.code);
+                let code_id = grant.code.as_ref().map(|code| code.code);
                 if let Some(code) = grant.code {
                     new_codes.push((code.code, code.issued_at));
                     self.codes.insert(
@@ -1099,6 +1261,7 @@ impl Inner {
                     scopes: grant.scopes,
                     vehicles: grant.vehicles,
                     unredeemed_code,
+                    code: code_id,
                     pairs,
                     live_pairs,
                 };
@@ -1178,6 +1341,7 @@ impl Inner {
     /// Forgets a user (already out of their app's cache) and everything that hangs off them.
     fn forget_user(&mut self, record: UserRecord) {
         let user = record.user;
+        self.forgotten.push((user.app.clone(), user.id));
         if let Some(count) = self.vehicle_counts.get_mut(&user.app) {
             *count = count.saturating_sub(record.garage.len());
         }
