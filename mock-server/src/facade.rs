@@ -131,7 +131,7 @@ pub enum StartError {
     #[error("scenario {file}: {message}")]
     Scenario { file: String, message: String },
     /// The state file cannot be used (locked, read-only, corrupt, another schema version).
-    #[error("{0}")]
+    #[error(transparent)]
     State(#[from] crate::store::StateError),
 }
 
