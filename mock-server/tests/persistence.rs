@@ -383,3 +383,75 @@ async fn a_sqlite_file_of_another_program_is_refused() {
     assert!(error.contains("is a SQLite file but not a mock-server state file (its tables: invoices)"), "{error}");
     let _ = std::fs::remove_file(&file);
 }
+
+#[tokio::test]
+async fn users_forgotten_at_the_cap_are_deleted_from_the_file_too() {
+    let file = state_file();
+    let mut child = command(&file)
+        .args(["--max-users", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut first)
+        .await
+        .expect("a first line");
+    let url = first.trim().trim_start_matches("listening on ").to_owned();
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    for user in 0..3 {
+        let response = http
+            .post(format!("{url}/admin/authorize"))
+            .json(&json!({ "brand": "FORD", "email": format!("user-{user}@example.com") }))
+            .send()
+            .await
+            .expect("authorize");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    child.start_kill().expect("SIGKILL");
+    child.wait().await.expect("the process ends");
+
+    let connection = rusqlite::Connection::open(&file).expect("the file opens");
+    let logins: Vec<String> = connection
+        .prepare("SELECT doc FROM users ORDER BY seq")
+        .and_then(|mut query| query.query_map([], |row| row.get::<_, String>(0))?.collect())
+        .expect("rows");
+    let logins: Vec<String> = logins
+        .iter()
+        .map(|doc| text(&serde_json::from_str::<Value>(doc).expect("JSON")["login"]))
+        .collect();
+    assert_eq!(logins, ["user-1@example.com", "user-2@example.com"]);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn snapshot_save_and_load_from_the_command_line_bring_a_world_back() {
+    let file = state_file();
+    let server = Server::start(&file).await;
+    let connected = server
+        .admin(reqwest::Method::POST, "/admin/authorize", json!({ "brand": "TESLA" }))
+        .await;
+    let access = text(&connected["access_token"]);
+    let saved = std::env::temp_dir().join(format!("snapshot-{}.json", uuid::Uuid::new_v4()));
+    let cli = |args: &[&str]| {
+        let mut command = Command::new(BINARY);
+        command.args(args).args(["--server", &server.url]);
+        command
+    };
+
+    let save = cli(&["snapshot", "save"]).arg(&saved).output().await.expect("the CLI runs");
+    assert!(save.status.success(), "{}", String::from_utf8_lossy(&save.stderr));
+    server.admin(reqwest::Method::POST, "/admin/reset", json!({})).await;
+    let forgotten = server.call(reqwest::Method::GET, "/v2.0/vehicles", &access, None).await;
+    assert_eq!(forgotten.status(), StatusCode::UNAUTHORIZED);
+    let load = cli(&["snapshot", "load"]).arg(&saved).output().await.expect("the CLI runs");
+    assert!(load.status.success(), "{}", String::from_utf8_lossy(&load.stderr));
+
+    let back = server.call(reqwest::Method::GET, "/v2.0/vehicles", &access, None).await;
+    assert_eq!(back.status(), StatusCode::OK);
+    server.kill().await;
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&saved);
+}
