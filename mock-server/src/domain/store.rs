@@ -48,9 +48,19 @@ impl Ticket {
     /// Blocks until the batch is on disk. A few milliseconds at most (one group commit); the
     /// answer must not leave before it.
     pub fn wait(self) {
-        if let Some(receiver) = self.0 {
-            // An error means the writer stopped; it has said why in the log.
-            let _ = receiver.recv();
+        let Some(receiver) = self.0 else {
+            return;
+        };
+        // On a multi-threaded runtime the worker hands its other tasks on while this one waits,
+        // so many requests wait at once and share one commit (without it, two cores would mean
+        // batches of two). An error means the writer stopped; it has said why in the log.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                let _ = tokio::task::block_in_place(|| receiver.recv());
+            }
+            _ => {
+                let _ = receiver.recv();
+            }
         }
     }
 }
