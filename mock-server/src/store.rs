@@ -6,6 +6,8 @@
 //!   overflow page of its own, five times the size): one row per user, `doc` their record as snapshot JSON (vehicles
 //!   and state, grants, codes, tokens); `seq` grows with each write, so reading rows by `seq`
 //!   gives the apps' users least recently changed first;
+//! - `tokens(access, app, user, grant_id, doc)`: one row per remembered token pair, `doc` the pair
+//!   as snapshot JSON, so a refresh writes one pair and not its whole family;
 //! - `control(id = 1, doc)`: the test-control part (clock offset, limits, fault rules, webhook
 //!   callbacks and subscriptions) as a snapshot without users.
 //!
@@ -19,13 +21,13 @@
 //! schema version, not SQLite, read-only, locked) is a start-up error naming it, and is never
 //! rewritten.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use crate::domain::snapshot::{Snapshot, UserSnapshot};
+use crate::domain::snapshot::{Snapshot, TokenSnapshot, UserSnapshot};
 use crate::domain::store::{StateStore, Ticket, Write};
 
 /// The schema this build writes and reads.
@@ -113,6 +115,9 @@ pub fn open(file: &Path) -> Result<Opened, StateError> {
                  INSERT INTO schema_version VALUES ({SCHEMA_VERSION});
                  CREATE TABLE users (app TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL,
                                      PRIMARY KEY (app, id));
+                 CREATE TABLE tokens (access TEXT PRIMARY KEY, app TEXT NOT NULL, user TEXT NOT NULL,
+                                      grant_id TEXT NOT NULL, doc TEXT NOT NULL);
+                 CREATE INDEX tokens_of_user ON tokens (app, user);
                  CREATE TABLE control (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);
                  COMMIT;"
             ))
@@ -197,11 +202,29 @@ fn read(connection: &Connection) -> Result<(Snapshot, bool), String> {
     let rows = query
         .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))
         .map_err(|error| describe(&error))?;
+    let mut tokens: HashMap<String, Vec<TokenSnapshot>> = HashMap::new();
+    let mut query_tokens = connection
+        .prepare("SELECT grant_id, access, doc FROM tokens ORDER BY rowid")
+        .map_err(|error| describe(&error))?;
+    let token_rows = query_tokens
+        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))
+        .map_err(|error| describe(&error))?;
+    for row in token_rows {
+        let (grant, access, doc) = row.map_err(|error| describe(&error))?;
+        let pair: TokenSnapshot = serde_json::from_str(&doc)
+            .map_err(|error| format!("token {access} (table tokens) does not read: {error}"))?;
+        tokens.entry(grant).or_default().push(pair);
+    }
     let mut users: BTreeMap<String, Vec<UserSnapshot>> = BTreeMap::new();
     for row in rows {
         let (app, id, doc) = row.map_err(|error| describe(&error))?;
-        let user: UserSnapshot = serde_json::from_str(&doc)
+        let mut user: UserSnapshot = serde_json::from_str(&doc)
             .map_err(|error| format!("user {id} of app {app} (table users) does not read: {error}"))?;
+        for grant in &mut user.grants {
+            if let Some(pairs) = grant.id.and_then(|id| tokens.remove(&id.to_string())) {
+                grant.tokens = pairs;
+            }
+        }
         users.entry(app).or_default().push(user);
         empty = false;
     }
@@ -237,6 +260,11 @@ fn commit(connection: &mut Connection, batch: &[Job], seq: &mut i64) -> rusqlite
     {
         let mut upsert = transaction.prepare_cached("INSERT OR REPLACE INTO users (app, id, seq, doc) VALUES (?1, ?2, ?3, ?4)")?;
         let mut delete = transaction.prepare_cached("DELETE FROM users WHERE app = ?1 AND id = ?2")?;
+        let mut delete_tokens_of = transaction.prepare_cached("DELETE FROM tokens WHERE app = ?1 AND user = ?2")?;
+        let mut upsert_token = transaction.prepare_cached(
+            "INSERT OR REPLACE INTO tokens (access, app, user, grant_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut delete_token = transaction.prepare_cached("DELETE FROM tokens WHERE access = ?1")?;
         for (writes, _) in batch {
             for write in writes {
                 match write {
@@ -249,12 +277,31 @@ fn commit(connection: &mut Connection, batch: &[Job], seq: &mut i64) -> rusqlite
                     }
                     Write::User { app, id, doc: None } => {
                         delete.execute(params![app, id.to_string()])?;
+                        delete_tokens_of.execute(params![app, id.to_string()])?;
+                    }
+                    Write::Token { app, user, grant, pair } => {
+                        let json = serde_json::to_string(pair)
+                            .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
+                        upsert_token.execute(params![
+                            pair.access_token.to_string(),
+                            app,
+                            user.to_string(),
+                            grant.to_string(),
+                            json
+                        ])?;
+                    }
+                    Write::ForgetTokens(accesses) => {
+                        for access in accesses {
+                            delete_token.execute(params![access.to_string()])?;
+                        }
                     }
                     Write::Clear(Some(app)) => {
                         transaction.execute("DELETE FROM users WHERE app = ?1", params![app])?;
+                        transaction.execute("DELETE FROM tokens WHERE app = ?1", params![app])?;
                     }
                     Write::Clear(None) => {
                         transaction.execute("DELETE FROM users", [])?;
+                        transaction.execute("DELETE FROM tokens", [])?;
                     }
                     Write::Control(doc) => {
                         transaction.execute("INSERT OR REPLACE INTO control (id, doc) VALUES (1, ?1)", params![doc])?;

@@ -145,6 +145,9 @@ pub struct VehicleSnapshot {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GrantSnapshot {
+    /// Absent: drawn at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     /// Absent: the app's default scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<Permission>>,
@@ -273,6 +276,7 @@ pub struct ResolvedVehicle {
 
 #[derive(Debug, Clone)]
 pub struct ResolvedGrant {
+    pub id: Uuid,
     pub scopes: Arc<[Permission]>,
     pub vehicles: Arc<[Uuid]>,
     pub code: Option<ResolvedCode>,
@@ -424,6 +428,8 @@ fn resolve_user(
     let mut grants = Vec::with_capacity(user.grants.len());
     for (i, grant) in user.grants.iter().enumerate() {
         let path = format!("{path}.grants[{i}]");
+        let grant_id = grant.id.unwrap_or_else(Uuid::new_v4);
+        unique(ids, grant_id, &format!("{path}.id"))?;
         let reach: Arc<[Uuid]> = match &grant.vehicles {
             None => Arc::clone(&all),
             Some(named) => {
@@ -461,6 +467,7 @@ fn resolve_user(
             });
         }
         grants.push(ResolvedGrant {
+            id: grant_id,
             scopes: grant.scopes.as_deref().unwrap_or(default_scope).into(),
             vehicles: reach,
             code,

@@ -13,17 +13,28 @@ use std::sync::mpsc;
 
 use uuid::Uuid;
 
-use crate::domain::snapshot::UserSnapshot;
+use crate::domain::snapshot::{TokenSnapshot, UserSnapshot};
 
 /// One change to keep.
 #[derive(Debug, Clone)]
 pub enum Write {
-    /// A user's whole record as it stands now, or `None` once forgotten.
+    /// A user's record (without its token pairs) as it stands now, or `None` once forgotten (with
+    /// their token pairs).
     User {
         app: String,
         id: Uuid,
         doc: Option<Box<UserSnapshot>>,
     },
+    /// A token pair as it stands now (issued, or its refresh token used), kept beside its user's
+    /// record so that a refresh writes one pair, not the whole family.
+    Token {
+        app: String,
+        user: Uuid,
+        grant: Uuid,
+        pair: TokenSnapshot,
+    },
+    /// Token pairs forgotten or revoked, by access token.
+    ForgetTokens(Vec<Uuid>),
     /// Every user of one app (`Some`) or of every app is gone.
     Clear(Option<String>),
     /// The test-control part of the world (a snapshot without users, as JSON).

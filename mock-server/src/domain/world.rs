@@ -164,6 +164,8 @@ struct AccessToken {
 #[derive(Debug)]
 struct RefreshToken {
     grant: Uuid,
+    /// The access token issued with it.
+    access: Uuid,
     expires_at: OffsetDateTime,
     used_at: Option<OffsetDateTime>,
 }
@@ -257,6 +259,8 @@ struct Inner {
     trips: Trips,
     /// Users forgotten since the store last heard (always empty without a store).
     forgotten: Vec<(String, Uuid)>,
+    /// Access tokens of pairs forgotten or revoked since the store last heard.
+    forgotten_pairs: Vec<Uuid>,
 }
 
 /// A vehicle's state changed (a command, test control). Webhook delivery listens for these.
@@ -336,8 +340,9 @@ impl World {
 
     /// Queues, under the lock, the records of `users` of `app` as they stand and the users
     /// forgotten since the last call; the caller waits on the ticket once the lock is released.
-    fn persist(&self, inner: &mut Inner, app: &str, users: &[Uuid]) -> Ticket {
+    fn persist(&self, inner: &mut Inner, app: &str, users: &[Uuid], pairs: &[Uuid]) -> Ticket {
         let forgotten = std::mem::take(&mut inner.forgotten);
+        let forgotten_pairs = std::mem::take(&mut inner.forgotten_pairs);
         let Some(store) = &self.store else {
             return Ticket::done();
         };
@@ -345,12 +350,16 @@ impl World {
             .into_iter()
             .map(|(app, id)| Write::User { app, id, doc: None })
             .collect();
+        if !forgotten_pairs.is_empty() {
+            batch.push(Write::ForgetTokens(forgotten_pairs));
+        }
+        batch.extend(pairs.iter().filter_map(|access| inner.token_write(*access)));
         for id in users {
             let doc = inner
                 .users
                 .get(app)
                 .and_then(|users| users.peek(id))
-                .map(|record| Box::new(inner.user_snapshot(record)));
+                .map(|record| Box::new(inner.user_snapshot(record, false)));
             batch.push(Write::User {
                 app: app.to_owned(),
                 id: *id,
@@ -464,7 +473,7 @@ impl World {
         };
         let vehicles = inner.garage(app, id, specs, now);
         inner.make_room(app, self.max_users, self.max_vehicles);
-        let ticket = self.persist(&mut inner, app, &[id]);
+        let ticket = self.persist(&mut inner, app, &[id], &[]);
         drop(inner);
         ticket.wait();
         (id, vehicles)
@@ -530,7 +539,7 @@ impl World {
             },
         );
         code_order.push_back(code);
-        let ticket = self.persist(&mut inner, app, &[user]);
+        let ticket = self.persist(&mut inner, app, &[user], &[]);
         drop(inner);
         ticket.wait();
         Ok(code)
@@ -551,7 +560,7 @@ impl World {
             let grant = record.grant;
             let owner = inner.grants.get(&grant).map(|grant| grant.user);
             inner.drop_grant(grant);
-            let ticket = self.persist(&mut inner, app, &owner.into_iter().collect::<Vec<_>>());
+            let ticket = self.persist(&mut inner, app, &owner.into_iter().collect::<Vec<_>>(), &[]);
             drop(inner);
             ticket.wait();
             return Err(GrantError::CodeReused { redeemed_at });
@@ -574,7 +583,7 @@ impl World {
         };
         pending.unredeemed_code = None;
         let tokens = inner.issue_tokens(grant, now).ok_or(GrantError::UnknownCode)?;
-        let ticket = self.persist(&mut inner, app, &[tokens.user]);
+        let ticket = self.persist(&mut inner, app, &[tokens.user], &[tokens.access_token]);
         drop(inner);
         ticket.wait();
         Ok(tokens)
@@ -606,7 +615,7 @@ impl World {
             Some(used_at) if now - used_at >= grace => {
                 let owner = owner.user;
                 inner.drop_grant(grant);
-                let ticket = self.persist(&mut inner, app, &[owner]);
+                let ticket = self.persist(&mut inner, app, &[owner], &[]);
                 drop(inner);
                 ticket.wait();
                 return Err(GrantError::RefreshTokenReused { used_at });
@@ -614,8 +623,10 @@ impl World {
             Some(_) => {}
             None => record.used_at = Some(now),
         }
+        let used = inner.refresh_tokens.get(&key).map(|token| token.access);
         let tokens = inner.issue_tokens(grant, now).ok_or(GrantError::UnknownRefreshToken)?;
-        let ticket = self.persist(&mut inner, app, &[tokens.user]);
+        let changed: Vec<Uuid> = used.into_iter().chain([tokens.access_token]).collect();
+        let ticket = self.persist(&mut inner, app, &[tokens.user], &changed);
         drop(inner);
         ticket.wait();
         Ok(tokens)
@@ -690,7 +701,7 @@ impl World {
                 at: now,
             };
             let ticket = if result.is_ok() {
-                self.persist(&mut inner, &change.app, &[change.user])
+                self.persist(&mut inner, &change.app, &[change.user], &[])
             } else {
                 Ticket::done()
             };
@@ -762,7 +773,7 @@ impl World {
         }
         let owner = inner.vehicles.get(&vehicle).map(|car| car.app.clone());
         let ticket = match owner {
-            Some(app) => self.persist(&mut inner, &app, &[user]),
+            Some(app) => self.persist(&mut inner, &app, &[user], &[]),
             None => Ticket::done(),
         };
         drop(inner);
@@ -818,6 +829,7 @@ impl World {
         // Redeemed codes whose grant is already gone belong to no user any more.
         inner.codes.retain(|_, code| code.app != app);
         inner.forgotten.clear();
+        inner.forgotten_pairs.clear();
         drop(inner);
         ticket.wait();
     }
@@ -861,7 +873,7 @@ impl World {
             .get(app)
             .into_iter()
             .flat_map(|users| users.iter())
-            .map(|(_, record)| inner.user_snapshot(record))
+            .map(|(_, record)| inner.user_snapshot(record, true))
             .collect();
         exported.reverse();
         (exported, spent)
@@ -959,14 +971,22 @@ impl World {
                 inner.make_room(&name, self.max_users, self.max_vehicles);
             } else if self.store.is_some() {
                 let users = inner.users.get(&name);
-                batch.extend(ids.into_iter().filter_map(|id| {
-                    let record = users?.peek(&id)?;
-                    Some(Write::User {
+                for id in ids {
+                    let Some(record) = users.and_then(|users| users.peek(&id)) else {
+                        continue;
+                    };
+                    batch.push(Write::User {
                         app: name.clone(),
                         id,
-                        doc: Some(Box::new(inner.user_snapshot(record))),
-                    })
-                }));
+                        doc: Some(Box::new(inner.user_snapshot(record, false))),
+                    });
+                    let pairs = record
+                        .grants
+                        .iter()
+                        .filter_map(|grant| inner.grants.get(grant))
+                        .flat_map(|grant| grant.pairs.iter().map(|(access, _)| *access));
+                    batch.extend(pairs.filter_map(|access| inner.token_write(access)));
+                }
             }
         }
         new_codes.sort_by_key(|(_, issued_at)| *issued_at);
@@ -982,6 +1002,10 @@ impl World {
                 .into_iter()
                 .map(|(app, id)| Write::User { app, id, doc: None }),
         );
+        let forgotten_pairs = std::mem::take(&mut inner.forgotten_pairs);
+        if !forgotten_pairs.is_empty() {
+            batch.push(Write::ForgetTokens(forgotten_pairs));
+        }
         let ticket = if batch.is_empty() {
             Ticket::done()
         } else {
@@ -1045,7 +1069,7 @@ impl WeakWorld {
 impl Inner {
     /// A user's record as a snapshot: their vehicles (a state still the fixture's is left out),
     /// their grants with their codes and the tokens still remembered.
-    fn user_snapshot(&self, record: &UserRecord) -> UserSnapshot {
+    fn user_snapshot(&self, record: &UserRecord, with_tokens: bool) -> UserSnapshot {
         let id = record.user.id;
         let vehicles = record
             .garage
@@ -1073,25 +1097,20 @@ impl Inner {
             .iter()
             .filter_map(|grant_id| {
                 let grant = self.grants.get(grant_id)?;
-                let tokens = grant
-                    .pairs
-                    .iter()
-                    .filter_map(|(access, refresh)| {
-                        let access_token = self.access_tokens.get(access)?;
-                        let refresh_token = self.refresh_tokens.get(refresh)?;
-                        Some(TokenSnapshot {
-                            access_token: *access,
-                            refresh_token: *refresh,
-                            access_expires_at: Some(access_token.expires_at),
-                            refresh_expires_at: Some(refresh_token.expires_at),
-                            refresh_used_at: refresh_token.used_at,
-                        })
-                    })
-                    .collect();
+                let tokens = if with_tokens {
+                    grant
+                        .pairs
+                        .iter()
+                        .filter_map(|(access, refresh)| self.token_snapshot(*access, *refresh))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let code = grant
                     .code
                     .and_then(|code| Some(code_snapshot(code, self.codes.get(&code)?)));
                 Some(GrantSnapshot {
+                    id: Some(*grant_id),
                     scopes: Some(grant.scopes.to_vec()),
                     vehicles: Some(grant.vehicles.to_vec()),
                     code,
@@ -1107,6 +1126,32 @@ impl Inner {
             vehicles,
             grants,
         }
+    }
+
+    /// A remembered token pair as a snapshot.
+    fn token_snapshot(&self, access: Uuid, refresh: Uuid) -> Option<TokenSnapshot> {
+        let access_token = self.access_tokens.get(&access)?;
+        let refresh_token = self.refresh_tokens.get(&refresh)?;
+        Some(TokenSnapshot {
+            access_token: access,
+            refresh_token: refresh,
+            access_expires_at: Some(access_token.expires_at),
+            refresh_expires_at: Some(refresh_token.expires_at),
+            refresh_used_at: refresh_token.used_at,
+        })
+    }
+
+    /// The store's write for the pair of access token `access`, as it stands.
+    fn token_write(&self, access: Uuid) -> Option<Write> {
+        let grant_id = self.access_tokens.get(&access)?.grant;
+        let grant = self.grants.get(&grant_id)?;
+        let refresh = grant.pairs.iter().find(|(a, _)| *a == access)?.1;
+        Some(Write::Token {
+            app: grant.app.to_string(),
+            user: grant.user,
+            grant: grant_id,
+            pair: self.token_snapshot(access, refresh)?,
+        })
     }
 
     /// Forgets one app's users with everything that hangs off them, and its spent codes.
@@ -1213,7 +1258,7 @@ impl Inner {
             }
             *self.vehicle_counts.entry(name.clone()).or_default() += record.garage.len();
             for grant in user.grants {
-                let id = Uuid::new_v4();
+                let id = grant.id;
                 let unredeemed_code = grant
                     .code
                     .as_ref()
@@ -1246,6 +1291,7 @@ impl Inner {
                         tokens.refresh_token,
                         RefreshToken {
                             grant: id,
+                            access: tokens.access_token,
                             expires_at: tokens.refresh_expires_at,
                             used_at: tokens.refresh_used_at,
                         },
@@ -1365,7 +1411,9 @@ impl Inner {
             self.codes.remove(&code);
         }
         for (access, refresh) in grant.pairs {
-            self.access_tokens.remove(&access);
+            if self.access_tokens.remove(&access).is_some() {
+                self.forgotten_pairs.push(access);
+            }
             self.refresh_tokens.remove(&refresh);
         }
         if let Some(record) = self
@@ -1383,6 +1431,7 @@ impl Inner {
         let Some(token) = self.access_tokens.remove(&access) else {
             return;
         };
+        self.forgotten_pairs.push(access);
         let spent = self.grants.get_mut(&token.grant).is_some_and(|grant| {
             grant.live_pairs = grant.live_pairs.saturating_sub(1);
             grant.is_spent()
@@ -1462,6 +1511,7 @@ impl Inner {
             refresh_token,
             RefreshToken {
                 grant: grant_id,
+                access: access_token,
                 expires_at: now.saturating_add(REFRESH_LIFETIME),
                 used_at: None,
             },
