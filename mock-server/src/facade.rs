@@ -18,8 +18,7 @@ use time::OffsetDateTime;
 use axum::extract::Request;
 use axum::http::Method;
 use axum::response::Response;
-use tower::Layer;
-use tower::util::{BoxCloneService, Either};
+use tower::util::Either;
 use tower_http::normalize_path::NormalizePath;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -639,32 +638,56 @@ impl MockServerBuilder {
 
 /// The platform as served. With a state file, a change to test control or to webhooks also
 /// keeps the test-control part on disk before it is answered; without one, the platform as it is.
-fn service(state: &AppState) -> Either<NormalizePath<axum::Router>, BoxCloneService<Request, Response, Infallible>> {
+fn service(state: &AppState) -> Either<NormalizePath<axum::Router>, KeepControl> {
     let platform = crate::platform(state.clone());
     if !state.world.has_store() {
         return Either::Left(platform);
     }
-    let keep = axum::middleware::from_fn_with_state(state.clone(), keep_control);
-    Either::Right(BoxCloneService::new(keep.layer(platform)))
+    Either::Right(KeepControl {
+        inner: platform,
+        state: state.clone(),
+    })
 }
 
-async fn keep_control(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path();
-    let changes_control = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
-        && (path.starts_with("/admin")
-            || path.contains("/webhooks")
-            || path.contains("/management")
-            || method == Method::DELETE);
-    let response = next.run(request).await;
-    if changes_control && response.status().is_success() {
-        crate::admin::snapshot::persist_control(&state);
+/// Writes the test-control part to the state file after a successful change of it. A plain
+/// service rather than `middleware::from_fn`, so reads pass through with one boxed future and no
+/// more (a GET with `--state` runs as fast as without).
+#[derive(Clone)]
+struct KeepControl {
+    inner: NormalizePath<axum::Router>,
+    state: AppState,
+}
+
+impl tower::Service<Request> for KeepControl {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        tower::Service::<Request>::poll_ready(&mut self.inner, cx)
     }
-    response
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let method = request.method();
+        let path = request.uri().path();
+        let changes_control = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+            && (path.starts_with("/admin")
+                || path.contains("/webhooks")
+                || path.contains("/management")
+                || *method == Method::DELETE);
+        let answer = tower::Service::<Request>::call(&mut self.inner, request);
+        if !changes_control {
+            return Box::pin(answer);
+        }
+        let state = self.state.clone();
+        Box::pin(async move {
+            let response = answer.await?;
+            if response.status().is_success() {
+                crate::admin::snapshot::persist_control(&state);
+            }
+            Ok(response)
+        })
+    }
 }
 
 /// Reads and checks every scenario file on its own (so an error names its file), then loads them
