@@ -53,7 +53,9 @@ async fn a_saved_world_loaded_into_a_fresh_server_gives_the_same_answers() {
     let saved = live.admin_ok(Method::GET, "/admin/snapshot", None).await;
 
     let fresh = TestEnv::start().await;
-    fresh.admin_ok(Method::PUT, "/admin/snapshot", Some(saved.clone())).await;
+    fresh
+        .admin_ok(Method::PUT, "/admin/snapshot", Some(saved.clone()))
+        .await;
 
     for path in ["/v2.0/vehicles", "/v2.0/user"] {
         assert_eq!(
@@ -96,7 +98,11 @@ async fn a_used_code_is_still_used_after_a_round_trip() {
 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let (status, _) = body_of(&fresh, "/v2.0/vehicles", &tokens.access_token).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the reuse revoked the first exchange's tokens");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the reuse revoked the first exchange's tokens"
+    );
 }
 
 #[tokio::test]
@@ -118,7 +124,9 @@ async fn a_refresh_token_of_a_saved_world_refreshes_in_the_fresh_server() {
 #[tokio::test]
 async fn a_subscription_and_a_callback_override_survive_a_round_trip() {
     let live = TestEnv::start().await;
-    let (tokens, vehicle) = live.connect_vehicle("CHEVROLET", "read_vehicle_info read_odometer").await;
+    let (tokens, vehicle) = live
+        .connect_vehicle("CHEVROLET", "read_vehicle_info read_odometer")
+        .await;
     let subscribed = live
         .http
         .post(live.url(&format!("/v2.0/vehicles/{vehicle}/webhooks/{WEBHOOK}")))
@@ -139,8 +147,14 @@ async fn a_subscription_and_a_callback_override_survive_a_round_trip() {
     let registry = fresh.state.webhooks.registry();
     let webhook = WEBHOOK.parse().expect("a UUID");
     let log = registry.log(webhook).expect("the fixture webhook");
-    assert_eq!(log.subscribed_vehicles, [vehicle.parse::<uuid::Uuid>().expect("a UUID")]);
-    assert_eq!(registry.target(webhook).expect("a target").callback_url, "http://127.0.0.1:9/hook");
+    assert_eq!(
+        log.subscribed_vehicles,
+        [vehicle.parse::<uuid::Uuid>().expect("a UUID")]
+    );
+    assert_eq!(
+        registry.target(webhook).expect("a target").callback_url,
+        "http://127.0.0.1:9/hook"
+    );
 }
 
 #[tokio::test]
@@ -156,8 +170,14 @@ async fn loading_one_app_leaves_the_other_apps_alone() {
     )
     .await;
 
-    assert_eq!(body_of(&env, "/v2.0/vehicles", &ours.access_token).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(body_of(&env, "/v2.0/vehicles", &theirs.access_token).await.0, StatusCode::OK);
+    assert_eq!(
+        body_of(&env, "/v2.0/vehicles", &ours.access_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        body_of(&env, "/v2.0/vehicles", &theirs.access_token).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -178,8 +198,14 @@ async fn a_refused_snapshot_names_the_path_and_changes_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "bad_request");
     let message = body["message"].as_str().expect("a message");
-    assert!(message.starts_with("apps.demo-client.users[0].vehicles[0].brand: expected a fixture brand ("), "{message}");
-    assert_eq!(body_of(&env, "/v2.0/vehicles", &car.access_token).await.0, StatusCode::OK);
+    assert!(
+        message.starts_with("apps.demo-client.users[0].vehicles[0].brand: expected a fixture brand ("),
+        "{message}"
+    );
+    assert_eq!(
+        body_of(&env, "/v2.0/vehicles", &car.access_token).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -187,8 +213,18 @@ async fn the_low_battery_example_serves_its_vehicle_at_12_percent_with_its_own_t
     let env = TestEnv::with(MockServer::builder().scenario(example("low-battery-ev.json"))).await;
     let token = "5e1a0000-0000-4000-8000-00000000a001";
 
-    let (status, battery) = body_of(&env, "/v2.0/vehicles/5e1a0000-0000-4000-8000-0000000000e1/battery", token).await;
-    let (_, charge) = body_of(&env, "/v2.0/vehicles/5e1a0000-0000-4000-8000-0000000000e1/charge", token).await;
+    let (status, battery) = body_of(
+        &env,
+        "/v2.0/vehicles/5e1a0000-0000-4000-8000-0000000000e1/battery",
+        token,
+    )
+    .await;
+    let (_, charge) = body_of(
+        &env,
+        "/v2.0/vehicles/5e1a0000-0000-4000-8000-0000000000e1/charge",
+        token,
+    )
+    .await;
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(battery["percentRemaining"], 0.12);
@@ -232,12 +268,21 @@ async fn scenarios_given_together_add_their_users_up() {
 
 #[tokio::test]
 async fn a_scenario_with_an_unknown_field_names_the_file_the_path_and_the_field() {
-    let file = scenario_file(r#"{"apps": {"demo-client": {"users": [{"login": "a@example.com", "vehicles": [{"brand": "FORD", "colour": "red"}]}]}}}"#);
+    let file = scenario_file(
+        r#"{"apps": {"demo-client": {"users": [{"login": "a@example.com", "vehicles": [{"brand": "FORD", "colour": "red"}]}]}}}"#,
+    );
 
-    let error = MockServer::builder().scenario(&file).try_start().await.expect_err("refused");
+    let error = MockServer::builder()
+        .scenario(&file)
+        .try_start()
+        .await
+        .expect_err("refused");
 
     let message = error.to_string();
-    assert!(message.starts_with(&format!("scenario {}: ", file.display())), "{message}");
+    assert!(
+        message.starts_with(&format!("scenario {}: ", file.display())),
+        "{message}"
+    );
     assert!(message.contains("apps.demo-client.users[0].vehicles[0]"), "{message}");
     assert!(message.contains("unknown field `colour`"), "{message}");
 }
@@ -248,7 +293,11 @@ async fn a_scenario_state_override_of_the_wrong_type_names_its_path() {
         r#"{"apps": {"demo-client": {"users": [{"login": "a@example.com", "vehicles": [{"brand": "FORD", "state": {"battery": {"percentRemaining": "low"}}}]}]}}}"#,
     );
 
-    let error = MockServer::builder().scenario(&file).try_start().await.expect_err("refused");
+    let error = MockServer::builder()
+        .scenario(&file)
+        .try_start()
+        .await
+        .expect_err("refused");
 
     let message = error.to_string();
     assert!(
@@ -261,7 +310,16 @@ async fn a_scenario_state_override_of_the_wrong_type_names_its_path() {
 async fn a_scenario_of_another_format_version_is_refused_naming_both_versions() {
     let file = scenario_file(r#"{"version": 7}"#);
 
-    let error = MockServer::builder().scenario(&file).try_start().await.expect_err("refused");
+    let error = MockServer::builder()
+        .scenario(&file)
+        .try_start()
+        .await
+        .expect_err("refused");
 
-    assert!(error.to_string().contains("version: this build reads snapshot version 1, the file is version 7"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("version: this build reads snapshot version 1, the file is version 7"),
+        "{error}"
+    );
 }

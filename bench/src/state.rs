@@ -92,7 +92,10 @@ async fn stop(server: process::Server) {
     drop(server);
     loop {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let gone = status.is_empty() || status.lines().any(|line| line.starts_with("State:") && line.contains('Z'));
+        let gone = status.is_empty()
+            || status
+                .lines()
+                .any(|line| line.starts_with("State:") && line.contains('Z'));
         if gone {
             return;
         }
@@ -101,7 +104,11 @@ async fn stop(server: process::Server) {
 }
 
 /// GET and refresh-grant throughput of one server, with or without a state file.
-async fn throughput(args: &StateArgs, file: Option<&Path>, load_time: Duration) -> anyhow::Result<(Throughput, Throughput)> {
+async fn throughput(
+    args: &StateArgs,
+    file: Option<&Path>,
+    load_time: Duration,
+) -> anyhow::Result<(Throughput, Throughput)> {
     let mut command = Command::new(&args.mock);
     command.args(["--addr", "127.0.0.1:0"]);
     if let Some(file) = file {

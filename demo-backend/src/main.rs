@@ -131,14 +131,14 @@ async fn start_mock(
         sim_speed,
         ..mock_server::state::Settings::default()
     };
-    let mut server = MockServer::builder().fixtures(fixtures).settings(settings).listener(listener);
+    let mut server = MockServer::builder()
+        .fixtures(fixtures)
+        .settings(settings)
+        .listener(listener);
     if let Some(file) = state_file {
         server = server.state_file(file);
     }
-    let server = server
-        .try_start()
-        .await
-        .context("starting the in-process mock")?;
+    let server = server.try_start().await.context("starting the in-process mock")?;
     Ok((mock, server))
 }
 

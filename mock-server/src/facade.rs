@@ -6,23 +6,23 @@
 //! request types as the admin API (`/admin/…`) and the `mock-server` subcommands, and shuts the
 //! server down when it is dropped.
 
+use std::convert::Infallible;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-use time::OffsetDateTime;
 use axum::extract::Request;
 use axum::http::Method;
 use axum::response::Response;
-use tower::util::Either;
-use tower_http::normalize_path::NormalizePath;
+use serde_json::Value;
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tower::util::Either;
+use tower_http::normalize_path::NormalizePath;
 use uuid::Uuid;
 
 use crate::admin::AdminError;
@@ -339,7 +339,8 @@ impl MockServer {
 
     /// Replaces the whole world (`None`) or one app's part with `snapshot` (`PUT /admin/snapshot`).
     pub fn load_snapshot(&self, app: Option<&str>, snapshot: &Snapshot) -> Result<(), AdminError> {
-        crate::admin::snapshot::load(&self.state, app, snapshot).map_err(|error| AdminError::BadRequest(error.to_string()))
+        crate::admin::snapshot::load(&self.state, app, snapshot)
+            .map_err(|error| AdminError::BadRequest(error.to_string()))
     }
 
     /// Forgets what one app (or every app, and the clock) did, as `POST /admin/reset` does.
@@ -573,11 +574,9 @@ impl MockServerBuilder {
         }
         match restored {
             Some((snapshot, false)) => {
-                crate::admin::snapshot::restore(&state, snapshot).map_err(|error| {
-                    crate::store::StateError {
-                        file: self.state_file.clone().unwrap_or_default(),
-                        message: format!("does not load: {error}"),
-                    }
+                crate::admin::snapshot::restore(&state, snapshot).map_err(|error| crate::store::StateError {
+                    file: self.state_file.clone().unwrap_or_default(),
+                    message: format!("does not load: {error}"),
                 })?;
             }
             _ => load_scenarios(&state, &self.scenarios)?,
@@ -710,7 +709,11 @@ fn load_scenarios(state: &AppState, files: &[PathBuf]) -> Result<(), StartError>
         merged.merge(snapshot);
     }
     crate::admin::snapshot::load(state, None, &merged).map_err(|error| StartError::Scenario {
-        file: files.iter().map(|file| file.display().to_string()).collect::<Vec<_>>().join(" + "),
+        file: files
+            .iter()
+            .map(|file| file.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" + "),
         message: error.to_string(),
     })
 }

@@ -77,8 +77,9 @@ pub fn open(file: &Path) -> Result<Opened, StateError> {
         message,
     };
     let sqlite = |error: rusqlite::Error| fail(describe(&error));
-    let connection = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
-        .map_err(sqlite)?;
+    let connection =
+        Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
+            .map_err(sqlite)?;
     if connection.is_readonly(rusqlite::MAIN_DB).map_err(sqlite)? {
         return Err(fail(
             "is read-only; the mock keeps every change in it, so it needs write access".to_owned(),
@@ -93,7 +94,9 @@ pub fn open(file: &Path) -> Result<Opened, StateError> {
         .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
         .map_err(sqlite)?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(fail(format!("could not switch to write-ahead logging (journal mode {mode})")));
+        return Err(fail(format!(
+            "could not switch to write-ahead logging (journal mode {mode})"
+        )));
     }
     connection.pragma_update(None, "synchronous", "FULL").map_err(sqlite)?;
     // The log is reused after each checkpoint; past this it is cut back, so one large load (a
@@ -165,8 +168,7 @@ pub fn open(file: &Path) -> Result<Opened, StateError> {
 fn describe(error: &rusqlite::Error) -> String {
     match error.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-            "is locked: another mock-server (or another program) has it open; stop it or give another file"
-                .to_owned()
+            "is locked: another mock-server (or another program) has it open; stop it or give another file".to_owned()
         }
         Some(rusqlite::ErrorCode::NotADatabase) => {
             "is not a SQLite database (corrupt, or another kind of file); it was left as it is".to_owned()
@@ -200,14 +202,26 @@ fn read(connection: &Connection) -> Result<(Snapshot, bool), String> {
         .prepare("SELECT app, id, doc FROM users ORDER BY seq")
         .map_err(|error| describe(&error))?;
     let rows = query
-        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
         .map_err(|error| describe(&error))?;
     let mut tokens: HashMap<String, Vec<TokenSnapshot>> = HashMap::new();
     let mut query_tokens = connection
         .prepare("SELECT grant_id, access, doc FROM tokens ORDER BY rowid")
         .map_err(|error| describe(&error))?;
     let token_rows = query_tokens
-        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
         .map_err(|error| describe(&error))?;
     for row in token_rows {
         let (grant, access, doc) = row.map_err(|error| describe(&error))?;
@@ -258,7 +272,8 @@ fn write_loop(mut connection: Connection, jobs: mpsc::Receiver<Job>, mut seq: i6
 fn commit(connection: &mut Connection, batch: &[Job], seq: &mut i64) -> rusqlite::Result<()> {
     let transaction = connection.transaction()?;
     {
-        let mut upsert = transaction.prepare_cached("INSERT OR REPLACE INTO users (app, id, seq, doc) VALUES (?1, ?2, ?3, ?4)")?;
+        let mut upsert =
+            transaction.prepare_cached("INSERT OR REPLACE INTO users (app, id, seq, doc) VALUES (?1, ?2, ?3, ?4)")?;
         let mut delete = transaction.prepare_cached("DELETE FROM users WHERE app = ?1 AND id = ?2")?;
         let mut delete_tokens_of = transaction.prepare_cached("DELETE FROM tokens WHERE app = ?1 AND user = ?2")?;
         let mut upsert_token = transaction.prepare_cached(
@@ -268,11 +283,14 @@ fn commit(connection: &mut Connection, batch: &[Job], seq: &mut i64) -> rusqlite
         for (writes, _) in batch {
             for write in writes {
                 match write {
-                    Write::User { app, id, doc: Some(doc) } => {
+                    Write::User {
+                        app,
+                        id,
+                        doc: Some(doc),
+                    } => {
                         *seq += 1;
-                        let json = serde_json::to_string(doc).map_err(|error| {
-                            rusqlite::Error::ToSqlConversionFailure(Box::new(error))
-                        })?;
+                        let json = serde_json::to_string(doc)
+                            .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
                         upsert.execute(params![app, id.to_string(), *seq, json])?;
                     }
                     Write::User { app, id, doc: None } => {

@@ -86,7 +86,10 @@ impl Client {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> reqwest::Response {
-        let mut request = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(token);
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -118,12 +121,19 @@ fn command(file: &Path) -> Command {
 /// Starts the binary on `file` expecting it to refuse; its error output.
 async fn refusal(file: &Path) -> String {
     let output = command(file).output().await.expect("the binary runs");
-    assert!(!output.status.success(), "it started: {}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        !output.status.success(),
+        "it started: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn text(value: &Value) -> String {
-    value.as_str().unwrap_or_else(|| panic!("{value} is not text")).to_owned()
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not text"))
+        .to_owned()
 }
 
 #[tokio::test]
@@ -168,7 +178,12 @@ async fn what_was_answered_before_kill_9_is_there_after_a_restart() {
         .await;
     assert_eq!(locked.status(), StatusCode::OK);
     let subscribed = server
-        .call(reqwest::Method::POST, &format!("/v2.0/vehicles/{vehicle}/webhooks/{WEBHOOK}"), &access, None)
+        .call(
+            reqwest::Method::POST,
+            &format!("/v2.0/vehicles/{vehicle}/webhooks/{WEBHOOK}"),
+            &access,
+            None,
+        )
         .await;
     assert_eq!(subscribed.status(), StatusCode::OK);
 
@@ -176,7 +191,12 @@ async fn what_was_answered_before_kill_9_is_there_after_a_restart() {
     let server = Server::start(&file).await;
 
     let security: Value = server
-        .call(reqwest::Method::GET, &format!("/v2.0/vehicles/{vehicle}/security"), &access, None)
+        .call(
+            reqwest::Method::GET,
+            &format!("/v2.0/vehicles/{vehicle}/security"),
+            &access,
+            None,
+        )
         .await
         .json()
         .await
@@ -188,7 +208,9 @@ async fn what_was_answered_before_kill_9_is_there_after_a_restart() {
         json!([vehicle]),
         "the subscription is there"
     );
-    let refreshed = server.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]).await;
+    let refreshed = server
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
     assert_eq!(refreshed.status(), StatusCode::OK, "the refresh token works");
     let reused = server
         .token(&[
@@ -303,10 +325,14 @@ async fn every_answered_write_survives_a_kill_at_a_random_moment_of_2000() {
         .into_inner()
         .expect("lock");
     for token in &acknowledged.tokens {
-        let response = restarted.call(reqwest::Method::GET, "/v2.0/vehicles", token, None).await;
+        let response = restarted
+            .call(reqwest::Method::GET, "/v2.0/vehicles", token, None)
+            .await;
         assert_eq!(response.status(), StatusCode::OK, "an answered token pair is there");
     }
-    let vehicles = restarted.admin(reqwest::Method::GET, "/admin/vehicles", json!({})).await;
+    let vehicles = restarted
+        .admin(reqwest::Method::GET, "/admin/vehicles", json!({}))
+        .await;
     for (vehicle, distance) in &acknowledged.odometers {
         let found = vehicles["vehicles"]
             .as_array()
@@ -316,7 +342,10 @@ async fn every_answered_write_survives_a_kill_at_a_random_moment_of_2000() {
             .unwrap_or_else(|| panic!("vehicle {vehicle} is there"));
         let stored = found["state"]["odometer"]["distance"].as_f64().expect("a distance");
         // The write in flight at the kill may have landed too (one later than answered).
-        assert!(stored == *distance || stored == distance + 2.0, "{vehicle}: {stored} for {distance}");
+        assert!(
+            stored == *distance || stored == distance + 2.0,
+            "{vehicle}: {stored} for {distance}"
+        );
     }
     restarted.kill().await;
     let _ = std::fs::remove_file(&file);
@@ -329,7 +358,10 @@ async fn a_second_process_on_the_same_file_refuses_to_start() {
 
     let error = refusal(&file).await;
 
-    assert!(error.contains(&format!("state file {}: is locked", file.display())), "{error}");
+    assert!(
+        error.contains(&format!("state file {}: is locked", file.display())),
+        "{error}"
+    );
     first.kill().await;
     let _ = std::fs::remove_file(&file);
 }
@@ -342,7 +374,10 @@ async fn a_file_that_is_not_sqlite_is_refused_and_left_as_it_was() {
 
     let error = refusal(&file).await;
 
-    assert!(error.contains(&format!("state file {}: is not a SQLite database", file.display())), "{error}");
+    assert!(
+        error.contains(&format!("state file {}: is not a SQLite database", file.display())),
+        "{error}"
+    );
     assert!(!error.contains("panicked"), "{error}");
     assert_eq!(std::fs::read(&file).expect("still there"), garbage);
     let _ = std::fs::remove_file(&file);
@@ -354,7 +389,9 @@ async fn a_file_of_another_schema_version_is_refused_naming_the_file_and_the_ver
     Server::start(&file).await.kill().await;
     {
         let connection = rusqlite::Connection::open(&file).expect("the file opens");
-        connection.execute("UPDATE schema_version SET version = 0", []).expect("an update");
+        connection
+            .execute("UPDATE schema_version SET version = 0", [])
+            .expect("an update");
     }
 
     let error = refusal(&file).await;
@@ -375,12 +412,17 @@ async fn a_sqlite_file_of_another_program_is_refused() {
     let file = state_file();
     {
         let connection = rusqlite::Connection::open(&file).expect("a new file");
-        connection.execute("CREATE TABLE invoices (id INTEGER)", []).expect("a table");
+        connection
+            .execute("CREATE TABLE invoices (id INTEGER)", [])
+            .expect("a table");
     }
 
     let error = refusal(&file).await;
 
-    assert!(error.contains("is a SQLite file but not a mock-server state file (its tables: invoices)"), "{error}");
+    assert!(
+        error.contains("is a SQLite file but not a mock-server state file (its tables: invoices)"),
+        "{error}"
+    );
     let _ = std::fs::remove_file(&file);
 }
 
@@ -441,12 +483,20 @@ async fn snapshot_save_and_load_from_the_command_line_bring_a_world_back() {
         command
     };
 
-    let save = cli(&["snapshot", "save"]).arg(&saved).output().await.expect("the CLI runs");
+    let save = cli(&["snapshot", "save"])
+        .arg(&saved)
+        .output()
+        .await
+        .expect("the CLI runs");
     assert!(save.status.success(), "{}", String::from_utf8_lossy(&save.stderr));
     server.admin(reqwest::Method::POST, "/admin/reset", json!({})).await;
     let forgotten = server.call(reqwest::Method::GET, "/v2.0/vehicles", &access, None).await;
     assert_eq!(forgotten.status(), StatusCode::UNAUTHORIZED);
-    let load = cli(&["snapshot", "load"]).arg(&saved).output().await.expect("the CLI runs");
+    let load = cli(&["snapshot", "load"])
+        .arg(&saved)
+        .output()
+        .await
+        .expect("the CLI runs");
     assert!(load.status.success(), "{}", String::from_utf8_lossy(&load.stderr));
 
     let back = server.call(reqwest::Method::GET, "/v2.0/vehicles", &access, None).await;

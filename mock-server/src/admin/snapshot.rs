@@ -104,7 +104,10 @@ fn save_parts(state: &AppState, app: Option<&str>, with_users: bool) -> Result<S
                     .target(spec.id)
                     .map(|target| target.callback_url)
                     .filter(|url| *url != spec.callback_url);
-                let mut vehicles = registry.log(spec.id).map(|log| log.subscribed_vehicles).unwrap_or_default();
+                let mut vehicles = registry
+                    .log(spec.id)
+                    .map(|log| log.subscribed_vehicles)
+                    .unwrap_or_default();
                 vehicles.sort_unstable();
                 (callback_url.is_some() || !vehicles.is_empty()).then_some(WebhookSnapshot {
                     id: spec.id,
@@ -318,9 +321,9 @@ fn checked_rules(snapshot: &Snapshot) -> Result<(Vec<FaultSpec>, Vec<ConnectFaul
                 error: rule.error,
                 times: rule.times,
             };
-            scratch
-                .add_connect(spec.clone())
-                .map_err(|error| SnapshotError::new(format!("apps.{client_id}.connectFaults[{i}]"), error.to_string()))?;
+            scratch.add_connect(spec.clone()).map_err(|error| {
+                SnapshotError::new(format!("apps.{client_id}.connectFaults[{i}]"), error.to_string())
+            })?;
             connect.push(spec);
         }
     }

@@ -131,10 +131,18 @@ pub struct VehicleSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<serde_json::Value>,
     /// When the state last changed (`sc-data-age`); absent: at load.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub updated_at: Option<OffsetDateTime>,
     /// When the app was first connected to it; absent: at load.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub connected_at: Option<OffsetDateTime>,
     /// The user disconnected it from the app.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -168,10 +176,18 @@ pub struct CodeSnapshot {
     pub code: Uuid,
     pub redirect_uri: String,
     /// Absent: at load (a code lives 10 minutes).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub issued_at: Option<OffsetDateTime>,
     /// Set once it was exchanged: a second exchange is a reuse.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub redeemed_at: Option<OffsetDateTime>,
 }
 
@@ -182,13 +198,25 @@ pub struct TokenSnapshot {
     pub access_token: Uuid,
     pub refresh_token: Uuid,
     /// Absent: 2 hours after load. A past time makes an expired access token.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub access_expires_at: Option<OffsetDateTime>,
     /// Absent: 60 days after load.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub refresh_expires_at: Option<OffsetDateTime>,
     /// When the refresh token was first used (it works for the grace period after).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub refresh_used_at: Option<OffsetDateTime>,
 }
 
@@ -406,7 +434,10 @@ fn resolve_user(
     let id = user.id.unwrap_or_else(Uuid::new_v4);
     unique(ids, id, &format!("{path}.id"))?;
     if user.login.trim().is_empty() {
-        return Err(SnapshotError::new(format!("{path}.login"), "expected a login, got an empty string"));
+        return Err(SnapshotError::new(
+            format!("{path}.login"),
+            "expected a login, got an empty string",
+        ));
     }
     let forced_error = match &user.forced_error {
         None => None,
@@ -422,7 +453,13 @@ fn resolve_user(
     };
     let mut vehicles = Vec::with_capacity(user.vehicles.len());
     for (i, vehicle) in user.vehicles.iter().enumerate() {
-        vehicles.push(resolve_vehicle(vehicle, &format!("{path}.vehicles[{i}]"), fixtures, now, ids)?);
+        vehicles.push(resolve_vehicle(
+            vehicle,
+            &format!("{path}.vehicles[{i}]"),
+            fixtures,
+            now,
+            ids,
+        )?);
     }
     let all: Arc<[Uuid]> = vehicles.iter().map(|v| v.id).collect();
     let mut grants = Vec::with_capacity(user.grants.len());
@@ -501,7 +538,11 @@ fn resolve_vehicle(
             let known: Vec<&str> = fixtures.brands.iter().map(|b| b.make.as_str()).collect();
             SnapshotError::new(
                 format!("{path}.brand"),
-                format!("expected a fixture brand ({}), got {:?}", known.join(", "), vehicle.brand),
+                format!(
+                    "expected a fixture brand ({}), got {:?}",
+                    known.join(", "),
+                    vehicle.brand
+                ),
             )
         })?;
     let spec = match &vehicle.vin {

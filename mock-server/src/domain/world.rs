@@ -40,10 +40,10 @@ use crate::domain::clock::Clock;
 use crate::domain::permissions::Permission;
 use crate::domain::simulator::running::Trips;
 use crate::domain::simulator::simulation::{Moment, Speed};
-use crate::domain::store::{StateStore, Ticket, Write};
 use crate::domain::snapshot::{
     CodeSnapshot, GrantSnapshot, ResolvedApp, SnapshotError, TokenSnapshot, UserSnapshot, VehicleSnapshot, error_name,
 };
+use crate::domain::store::{StateStore, Ticket, Write};
 use crate::domain::vehicle::{Vehicle, VehicleSpec};
 
 /// Authorization codes live 10 minutes (test-mode.md A5).
@@ -911,7 +911,10 @@ impl World {
             if vehicles > self.max_vehicles {
                 return Err(SnapshotError::new(
                     format!("{path}.users"),
-                    format!("{vehicles} vehicles is more than the {} each app keeps", self.max_vehicles),
+                    format!(
+                        "{vehicles} vehicles is more than the {} each app keeps",
+                        self.max_vehicles
+                    ),
                 ));
             }
             let mut logins = HashSet::new();
@@ -919,7 +922,10 @@ impl World {
                 if !logins.insert((user.mode, user.login.to_lowercase())) {
                     return Err(SnapshotError::new(
                         format!("{}.login", user.path),
-                        format!("{:?} signs in as an earlier user of the app in the same mode", user.login),
+                        format!(
+                            "{:?} signs in as an earlier user of the app in the same mode",
+                            user.login
+                        ),
                     ));
                 }
                 for grant in &user.grants {
@@ -1168,14 +1174,21 @@ impl Inner {
     /// Refuses a snapshot for `app` alone that names an id another app holds.
     fn check_free(&self, app: &str, apps: &[ResolvedApp]) -> Result<(), SnapshotError> {
         let theirs = |owner: &str| owner != app;
-        let taken_user = |id: &Uuid| self.users.iter().any(|(owner, users)| theirs(owner) && users.contains(id));
+        let taken_user = |id: &Uuid| {
+            self.users
+                .iter()
+                .any(|(owner, users)| theirs(owner) && users.contains(id))
+        };
         let taken_vehicle = |id: &Uuid| self.vehicles.get(id).is_some_and(|car| theirs(&car.app));
         let taken_code = |id: &Uuid| self.codes.get(id).is_some_and(|code| theirs(&code.app));
         let token_app = |grant: Uuid| self.grants.get(&grant).map(|grant| grant.app.to_string());
         let taken_token = |id: &Uuid| {
             let access = self.access_tokens.get(id).map(|token| token.grant);
             let refresh = self.refresh_tokens.get(id).map(|token| token.grant);
-            access.or(refresh).and_then(token_app).is_some_and(|owner| theirs(&owner))
+            access
+                .or(refresh)
+                .and_then(token_app)
+                .is_some_and(|owner| theirs(&owner))
         };
         let taken = |path: &str, id: Uuid| SnapshotError::new(path, format!("{id} belongs to another app"));
         for app in apps {
@@ -1317,7 +1330,8 @@ impl Inner {
                     self.grants.insert(id, grant);
                 }
             }
-            self.logins.insert((name.clone(), user.mode, user.login.to_lowercase()), user.id);
+            self.logins
+                .insert((name.clone(), user.mode, user.login.to_lowercase()), user.id);
             self.users
                 .entry(name.clone())
                 .or_insert_with(LruCache::unbounded)

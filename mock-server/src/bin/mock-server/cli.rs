@@ -594,7 +594,9 @@ async fn snapshot(args: SnapshotArgs) -> anyhow::Result<()> {
                 .query(&filter)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(bytes);
-            let answer = call(request).await.with_context(|| format!("loading {}", file.display()))?;
+            let answer = call(request)
+                .await
+                .with_context(|| format!("loading {}", file.display()))?;
             print(&serde_json::to_string_pretty(&answer)?)
         }
     }

@@ -67,7 +67,12 @@ pub(crate) struct Config {
     /// A scenario file (JSON, as `GET /admin/snapshot` writes) to load at start, after the
     /// fixtures: users, vehicles and their state, tokens. Repeat for several (comma-separated in
     /// the env); their users add up.
-    #[arg(long = "scenario", env = "SMARTCAR_MOCK_SCENARIO", value_delimiter = ',', value_name = "FILE")]
+    #[arg(
+        long = "scenario",
+        env = "SMARTCAR_MOCK_SCENARIO",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
     pub(crate) scenarios: Vec<PathBuf>,
 
     /// Users each app keeps; signing in one more forgets the least recently used one with its
