@@ -144,7 +144,7 @@ pub fn open(file: &Path) -> Result<Opened, StateError> {
             "has schema version {version}, written by {which}; this build reads version {SCHEMA_VERSION}"
         )));
     }
-    let (snapshot, empty) = read(&connection).map_err(|message| fail(message))?;
+    let (snapshot, empty) = read(&connection).map_err(fail)?;
     let seq: i64 = connection
         .query_row("SELECT COALESCE(MAX(seq), 0) FROM users", [], |row| row.get(0))
         .map_err(sqlite)?;

@@ -1196,7 +1196,7 @@ impl Inner {
                 if taken_user(&user.id) {
                     return Err(taken(&format!("{}.id", user.path), user.id));
                 }
-                for vehicle in user.vehicles.iter().filter(|vehicle| taken_vehicle(&vehicle.id)) {
+                if let Some(vehicle) = user.vehicles.iter().find(|vehicle| taken_vehicle(&vehicle.id)) {
                     return Err(taken(&format!("{}.vehicles", user.path), vehicle.id));
                 }
                 for grant in &user.grants {
