@@ -505,3 +505,76 @@ async fn snapshot_save_and_load_from_the_command_line_bring_a_world_back() {
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_file(&saved);
 }
+
+/// A webhook receiver on a free port: every request's body, in order; answers `{}`.
+async fn receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (sent, received) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().fallback(move |body: String| {
+        let sent = sent.clone();
+        async move {
+            let _ = sent.send(body);
+            axum::Json(json!({}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+#[tokio::test]
+async fn a_subscription_delivers_after_kill_9_and_a_restart() {
+    let (url, mut received) = receiver().await;
+    let file = state_file();
+    let server = Server::start(&file).await;
+    server
+        .admin(
+            reqwest::Method::PUT,
+            "/admin/snapshot?app=demo-client",
+            json!({ "apps": { "demo-client": { "webhooks": [{ "id": WEBHOOK, "callbackUrl": url }] } } }),
+        )
+        .await;
+    let connected = server
+        .admin(
+            reqwest::Method::POST,
+            "/admin/authorize",
+            json!({ "brand": "CHEVROLET", "scope": "read_vehicle_info read_odometer" }),
+        )
+        .await;
+    let access = text(&connected["access_token"]);
+    let vehicle = text(&connected["vehicle_ids"][0]);
+    let subscribed = server
+        .call(
+            reqwest::Method::POST,
+            &format!("/v2.0/vehicles/{vehicle}/webhooks/{WEBHOOK}"),
+            &access,
+            None,
+        )
+        .await;
+    assert_eq!(subscribed.status(), StatusCode::OK);
+    server.kill().await;
+    while received.try_recv().is_ok() {}
+
+    let server = Server::start(&file).await;
+    server
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/admin/vehicles/{vehicle}"),
+            json!({ "odometer": { "distance": 99999.5 } }),
+        )
+        .await;
+
+    let delivery = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let body = received.recv().await.expect("the receiver runs");
+            if body.contains(&vehicle) && body.contains("VEHICLE_STATE") {
+                return body;
+            }
+        }
+    })
+    .await
+    .expect("a delivery about the vehicle within 10 s");
+    assert!(delivery.contains("odometer"), "{delivery}");
+    server.kill().await;
+    let _ = std::fs::remove_file(&file);
+}

@@ -258,7 +258,7 @@ fn load_checked(
             }
             for vehicle in &webhook.vehicles {
                 if let Some(access) = state.world.access_to_vehicle(*vehicle) {
-                    registry.subscribe(webhook.id, *vehicle, &access);
+                    state.webhooks.restore_subscription(webhook.id, *vehicle, &access);
                 }
             }
         }
