@@ -10,6 +10,12 @@ if [ "${1:-}" = soak ]; then
   cargo build --release --locked -p mock-server -p bench
   exec target/release/bench soak "$@"
 fi
+if [ "${1:-}" = state ]; then
+  shift
+  command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install -y wrk" >&2; exit 1; }
+  cargo build --release --locked -p mock-server -p bench
+  exec target/release/bench state "$@"
+fi
 command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install -y wrk" >&2; exit 1; }
 cargo build --release --locked -p mock-server -p bench
 exec target/release/bench run "$@"

@@ -55,3 +55,5 @@ mod admin_limits;
 mod admin_vehicles;
 // The vehicle simulator: created-connected vehicles, trips on the clock, their webhooks.
 mod simulator;
+// The world as a file: snapshots saved and loaded, scenario files and their examples.
+mod scenarios;

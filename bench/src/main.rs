@@ -4,6 +4,7 @@
 //! ```text
 //! bash bench/run.sh [--peers] [--quick]
 //! bash bench/run.sh soak [--minutes 10] [-- <mock-server flags>]
+//! bash bench/run.sh state [--quick]
 //! ```
 //!
 //! # Layout
@@ -15,6 +16,7 @@
 //! - [`peers`]: json-server, Stoplight Prism and oauth2-mock-server from npm.
 //! - [`report`]: the table, the ratios and the JSON file.
 //! - [`soak`]: a long mixed load with RSS sampled every 10 s, its series and slope.
+//! - [`state`]: what `--state FILE` costs (throughput, cold start, file size).
 
 mod ceiling;
 mod flows;
@@ -24,6 +26,7 @@ mod process;
 mod report;
 mod scale;
 mod soak;
+mod state;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -49,6 +52,9 @@ enum Command {
     /// Mixed load for minutes (flows, reads, commands, refreshes, journal queries), RSS sampled
     /// every 10 s: is memory flat after warm-up, and is nothing lost?
     Soak(soak::SoakArgs),
+    /// GET and refresh throughput with and without `--state`, the cold start of a 100,000-vehicle
+    /// state file, and the file's size per 10,000 users.
+    State(state::StateArgs),
 }
 
 #[derive(Parser, Clone)]
@@ -84,5 +90,6 @@ fn main() -> anyhow::Result<()> {
         Command::Ceiling { addr } => runtime.block_on(ceiling::serve(addr)),
         Command::Run(args) => runtime.block_on(report::run(args)),
         Command::Soak(args) => runtime.block_on(soak::run(args)),
+        Command::State(args) => runtime.block_on(state::run(args)),
     }
 }

@@ -31,6 +31,11 @@ struct Cli {
     #[arg(long, env = "SMARTCAR_MOCK_SIM_SPEED", default_value = "1")]
     sim_speed: mock_server::domain::simulator::simulation::Speed,
 
+    /// Keep the in-process mock's world in this SQLite file, so a connected car (its user,
+    /// tokens and state) survives a restart of the backend.
+    #[arg(long, env = "SMARTCAR_MOCK_STATE", value_name = "FILE")]
+    mock_state: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     config: Config,
 }
@@ -66,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
             &demo,
             given(&matches, "redirect_uri"),
             cli.sim_speed,
+            cli.mock_state.as_deref(),
         )
         .await?;
         println!("Smartcar mock (in-process) on {}", mock.origin().ascii_serialization());
@@ -95,6 +101,7 @@ async fn start_mock(
     demo: &Url,
     redirect_given: bool,
     sim_speed: mock_server::domain::simulator::simulation::Speed,
+    state_file: Option<&std::path::Path>,
 ) -> anyhow::Result<(Url, MockServer)> {
     let listener = TcpListener::bind(addr)
         .await
@@ -124,13 +131,14 @@ async fn start_mock(
         sim_speed,
         ..mock_server::state::Settings::default()
     };
-    let server = MockServer::builder()
+    let mut server = MockServer::builder()
         .fixtures(fixtures)
         .settings(settings)
-        .listener(listener)
-        .try_start()
-        .await
-        .context("starting the in-process mock")?;
+        .listener(listener);
+    if let Some(file) = state_file {
+        server = server.state_file(file);
+    }
+    let server = server.try_start().await.context("starting the in-process mock")?;
     Ok((mock, server))
 }
 

@@ -6,16 +6,23 @@
 //! request types as the admin API (`/admin/…`) and the `mock-server` subcommands, and shuts the
 //! server down when it is dropped.
 
+use std::convert::Infallible;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::Request;
+use axum::http::Method;
+use axum::response::Response;
 use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tower::util::Either;
+use tower_http::normalize_path::NormalizePath;
 use uuid::Uuid;
 
 use crate::admin::AdminError;
@@ -27,6 +34,7 @@ use crate::domain::faults::{ConnectFaultSpec, FaultSpec};
 use crate::domain::fixtures::{App, FixtureError, Fixtures};
 use crate::domain::limits::{LimitChange, LimitSettings};
 use crate::domain::permissions::Permission;
+use crate::domain::snapshot::Snapshot;
 use crate::serving::{self, Limits};
 use crate::state::{AppState, Settings};
 use crate::tls::SelfSigned;
@@ -89,6 +97,8 @@ pub struct MockServerBuilder {
     clock: Option<OffsetDateTime>,
     listener: Bind,
     tls: Option<Bind>,
+    scenarios: Vec<PathBuf>,
+    state_file: Option<PathBuf>,
 }
 
 enum FixtureSource {
@@ -115,6 +125,13 @@ pub enum StartError {
     Certificate(#[from] rcgen::Error),
     #[error("listening: {0}")]
     Io(#[from] io::Error),
+    /// A scenario file that could not be read or loaded: the file, the JSON path in it, what was
+    /// expected.
+    #[error("scenario {file}: {message}")]
+    Scenario { file: String, message: String },
+    /// The state file cannot be used (locked, read-only, corrupt, another schema version).
+    #[error(transparent)]
+    State(#[from] crate::store::StateError),
 }
 
 impl MockServer {
@@ -128,6 +145,8 @@ impl MockServer {
             clock: None,
             listener: Bind::Addr(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
             tls: None,
+            scenarios: Vec::new(),
+            state_file: None,
         }
     }
 
@@ -313,6 +332,17 @@ impl MockServer {
         crate::admin::journal::find(&self.state, query)
     }
 
+    /// The whole world (`None`) or one app's part as a snapshot (`GET /admin/snapshot`).
+    pub fn snapshot(&self, app: Option<&str>) -> Result<Snapshot, AdminError> {
+        crate::admin::snapshot::save(&self.state, app)
+    }
+
+    /// Replaces the whole world (`None`) or one app's part with `snapshot` (`PUT /admin/snapshot`).
+    pub fn load_snapshot(&self, app: Option<&str>, snapshot: &Snapshot) -> Result<(), AdminError> {
+        crate::admin::snapshot::load(&self.state, app, snapshot)
+            .map_err(|error| AdminError::BadRequest(error.to_string()))
+    }
+
     /// Forgets what one app (or every app, and the clock) did, as `POST /admin/reset` does.
     pub fn reset(&self, app: Option<&str>) -> Result<(), AdminError> {
         crate::admin::reset(&self.state, app)
@@ -429,6 +459,21 @@ impl MockServerBuilder {
         self
     }
 
+    /// Loads this scenario file at start, after the fixtures (`--scenario`); call it again for
+    /// more files, loaded together in the order given.
+    pub fn scenario(mut self, file: impl Into<PathBuf>) -> Self {
+        self.scenarios.push(file.into());
+        self
+    }
+
+    /// Keeps the world in this SQLite file (`--state`): started again on the same file, the
+    /// server has the users, vehicles, tokens and settings it had. Scenarios load only into a
+    /// new (empty) file.
+    pub fn state_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(file.into());
+        self
+    }
+
     /// Starts the clock at `now` instead of wall time.
     pub fn clock_at(mut self, now: OffsetDateTime) -> Self {
         self.clock = Some(now);
@@ -514,9 +559,27 @@ impl MockServerBuilder {
         for app in self.apps.into_iter().rev() {
             fixtures.upsert_app(app);
         }
-        let state = AppState::try_with_settings(fixtures, self.settings)?;
+        let mut settings = self.settings;
+        let opened = match &self.state_file {
+            Some(file) => Some(crate::store::open(file)?),
+            None => None,
+        };
+        let restored = opened.map(|opened| {
+            settings.store = Some(Arc::new(opened.store));
+            (opened.snapshot, opened.empty)
+        });
+        let state = AppState::try_with_settings(fixtures, settings)?;
         if let Some(now) = self.clock {
             state.clock.set(now)?;
+        }
+        match restored {
+            Some((snapshot, false)) => {
+                crate::admin::snapshot::restore(&state, snapshot).map_err(|error| crate::store::StateError {
+                    file: self.state_file.clone().unwrap_or_default(),
+                    message: format!("does not load: {error}"),
+                })?;
+            }
+            _ => load_scenarios(&state, &self.scenarios)?,
         }
         let listener = bind(self.listener).await?;
         let addr = listener.local_addr()?;
@@ -541,7 +604,7 @@ impl MockServerBuilder {
         let mut tasks = vec![tokio::spawn(serving::serve(
             listener,
             None,
-            crate::platform(state.clone()),
+            service(&state),
             self.limits.clone(),
             stopped(&stop),
         ))];
@@ -551,7 +614,7 @@ impl MockServerBuilder {
                 tasks.push(tokio::spawn(serving::serve(
                     listener,
                     Some(acceptor),
-                    crate::platform(state.clone()),
+                    service(&state),
                     self.limits,
                     stopped(&stop),
                 )));
@@ -570,6 +633,89 @@ impl MockServerBuilder {
             tasks,
         })
     }
+}
+
+/// The platform as served. With a state file, a change to test control or to webhooks also
+/// keeps the test-control part on disk before it is answered; without one, the platform as it is.
+fn service(state: &AppState) -> Either<NormalizePath<axum::Router>, KeepControl> {
+    let platform = crate::platform(state.clone());
+    if !state.world.has_store() {
+        return Either::Left(platform);
+    }
+    Either::Right(KeepControl {
+        inner: platform,
+        state: state.clone(),
+    })
+}
+
+/// Writes the test-control part to the state file after a successful change of it. A plain
+/// service rather than `middleware::from_fn`, so reads pass through with one boxed future and no
+/// more (a GET with `--state` runs as fast as without).
+#[derive(Clone)]
+struct KeepControl {
+    inner: NormalizePath<axum::Router>,
+    state: AppState,
+}
+
+impl tower::Service<Request> for KeepControl {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        tower::Service::<Request>::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let method = request.method();
+        let path = request.uri().path();
+        let changes_control = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+            && (path.starts_with("/admin")
+                || path.contains("/webhooks")
+                || path.contains("/management")
+                || *method == Method::DELETE);
+        let answer = tower::Service::<Request>::call(&mut self.inner, request);
+        if !changes_control {
+            return Box::pin(answer);
+        }
+        let state = self.state.clone();
+        Box::pin(async move {
+            let response = answer.await?;
+            if response.status().is_success() {
+                crate::admin::snapshot::persist_control(&state);
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// Reads and checks every scenario file on its own (so an error names its file), then loads them
+/// together: the later file's users join the earlier's, its settings win.
+fn load_scenarios(state: &AppState, files: &[PathBuf]) -> Result<(), StartError> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut merged = Snapshot::default();
+    for file in files {
+        let failed = |message: String| StartError::Scenario {
+            file: file.display().to_string(),
+            message,
+        };
+        let bytes = std::fs::read(file).map_err(|error| failed(format!("could not read it: {error}")))?;
+        let snapshot = crate::domain::snapshot::parse(&bytes).map_err(|error| failed(error.to_string()))?;
+        snapshot
+            .resolve(&state.fixtures, state.clock.now())
+            .map_err(|error| failed(error.to_string()))?;
+        merged.merge(snapshot);
+    }
+    crate::admin::snapshot::load(state, None, &merged).map_err(|error| StartError::Scenario {
+        file: files
+            .iter()
+            .map(|file| file.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" + "),
+        message: error.to_string(),
+    })
 }
 
 async fn bind(bind: Bind) -> io::Result<TcpListener> {

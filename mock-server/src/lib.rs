@@ -46,6 +46,7 @@ pub(crate) mod request;
 pub(crate) mod sdk_redirect;
 pub mod serving;
 pub mod state;
+pub mod store;
 pub mod tls;
 pub(crate) mod vehicles;
 pub mod webhooks;

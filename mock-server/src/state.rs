@@ -50,6 +50,8 @@ pub struct Settings {
     pub max_users: usize,
     /// How much faster than wall time simulator trips run (`--sim-speed`).
     pub sim_speed: crate::domain::simulator::simulation::Speed,
+    /// Where the world keeps its changes (`--state`); `None`: memory only.
+    pub store: Option<Arc<dyn crate::domain::store::StateStore>>,
 }
 
 impl Default for Settings {
@@ -63,6 +65,7 @@ impl Default for Settings {
             journal_size: crate::domain::journal::DEFAULT_SIZE,
             max_users: crate::domain::world::DEFAULT_MAX_USERS,
             sim_speed: crate::domain::simulator::simulation::Speed::REAL_TIME,
+            store: None,
         }
     }
 }
@@ -83,8 +86,11 @@ impl AppState {
     /// Fails when the webhook delivery client cannot be built from `settings` (its TLS).
     pub fn try_with_settings(fixtures: Fixtures, settings: Settings) -> Result<Self, ClientError> {
         let clock = Clock::default();
-        let world =
+        let mut world =
             World::new(clock.clone(), settings.refresh_grace, settings.max_users).with_sim_speed(settings.sim_speed);
+        if let Some(store) = &settings.store {
+            world = world.with_store(Arc::clone(store));
+        }
         let webhooks = Webhooks::try_new(
             &fixtures,
             world.clone(),

@@ -212,12 +212,17 @@ pub async fn find(browser: &Client, css: &str) -> Element {
     }
 }
 
+/// Clicks the element `css` finds. A live page (the dashboard) may re-render between the find and
+/// the click, leaving a stale element: then it finds it again.
 pub async fn click(browser: &Client, css: &str) {
-    find(browser, css)
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|error| panic!("clicking {css}: {error}"));
+    let clicked = eventually(|| async { find(browser, css).await.click().await.ok() }).await;
+    if clicked.is_none() {
+        find(browser, css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|error| panic!("clicking {css}: {error}"));
+    }
 }
 
 pub async fn type_into(browser: &Client, css: &str, text: &str) {

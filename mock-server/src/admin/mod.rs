@@ -8,6 +8,7 @@
 //! - `/admin/limits` — Smartcar's request limits, switchable ([`limits`])
 //! - `/admin/requests` — the request journal ([`journal`])
 //! - `/admin/simulator…`, `/admin/vehicles/{id}/trip` — the vehicle simulator ([`simulator`])
+//! - `GET`/`PUT /admin/snapshot[?app=]` — the world as a file, saved or loaded ([`snapshot`])
 //! - `POST /admin/reset[?app=]` — forget one app's state, or everything
 //!
 //! Who may call it (`guard`), because "loopback only" does not stop a browser on this machine:
@@ -27,6 +28,7 @@ pub mod faults;
 pub mod journal;
 pub mod limits;
 pub mod simulator;
+pub mod snapshot;
 pub mod vehicles;
 
 use std::net::SocketAddr;
@@ -83,6 +85,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(limits::router())
         .merge(journal::router())
         .merge(simulator::router())
+        .merge(snapshot::router())
         .fallback(|| async { AdminError::NotFound("no such admin route".to_owned()) })
         .route_layer(middleware::from_fn_with_state(state, guard))
 }

@@ -22,6 +22,8 @@
 //! - [`limits`]: Smartcar's request limits, switchable (test control).
 //! - [`journal`]: what the mock received and answered, per app (test control).
 //! - [`simulator`]: trip profiles that move a vehicle through time (test control).
+//! - [`snapshot`]: the world as a file (scenarios, `GET`/`PUT /admin/snapshot`).
+//! - [`store`]: where the world is kept beyond memory (`--state FILE`).
 
 pub mod caller;
 pub mod catalogue;
@@ -35,6 +37,8 @@ pub mod logins;
 pub mod permissions;
 pub mod sign_in;
 pub mod simulator;
+pub mod snapshot;
+pub mod store;
 pub mod vehicle;
 pub mod webhooks;
 pub mod world;

@@ -40,6 +40,10 @@ use crate::domain::clock::Clock;
 use crate::domain::permissions::Permission;
 use crate::domain::simulator::running::Trips;
 use crate::domain::simulator::simulation::{Moment, Speed};
+use crate::domain::snapshot::{
+    CodeSnapshot, GrantSnapshot, ResolvedApp, SnapshotError, TokenSnapshot, UserSnapshot, VehicleSnapshot, error_name,
+};
+use crate::domain::store::{StateStore, Ticket, Write};
 use crate::domain::vehicle::{Vehicle, VehicleSpec};
 
 /// Authorization codes live 10 minutes (docs/contract/oauth.md#lifetimes).
@@ -128,6 +132,8 @@ struct Grant {
     vehicles: Arc<[Uuid]>,
     /// Its code, until redeemed (or forgotten).
     unredeemed_code: Option<Uuid>,
+    /// The code it was approved with, redeemed or not (a saved grant carries it).
+    code: Option<Uuid>,
     /// The family: every (access, refresh) pair issued from it; some may be forgotten already.
     pairs: Vec<(Uuid, Uuid)>,
     /// How many of `pairs` are still remembered.
@@ -158,6 +164,8 @@ struct AccessToken {
 #[derive(Debug)]
 struct RefreshToken {
     grant: Uuid,
+    /// The access token issued with it.
+    access: Uuid,
     expires_at: OffsetDateTime,
     used_at: Option<OffsetDateTime>,
 }
@@ -249,6 +257,10 @@ struct Inner {
     issued: VecDeque<(Uuid, Uuid)>,
     /// The simulator's trips, caught up whenever their vehicle is touched.
     trips: Trips,
+    /// Users forgotten since the store last heard (always empty without a store).
+    forgotten: Vec<(String, Uuid)>,
+    /// Access tokens of pairs forgotten or revoked since the store last heard.
+    forgotten_pairs: Vec<Uuid>,
 }
 
 /// A vehicle's state changed (a command, test control). Webhook delivery listens for these.
@@ -274,6 +286,8 @@ pub struct World {
     max_vehicles: usize,
     /// How much faster than wall time trips run (`--sim-speed`).
     sim_speed: Speed,
+    /// Where changes are kept beyond memory (`--state`); `None` keeps nothing and costs nothing.
+    store: Option<Arc<dyn StateStore>>,
 }
 
 /// A handle that does not keep the world alive (the simulator's ticker holds one).
@@ -286,6 +300,7 @@ pub struct WeakWorld {
     max_users: usize,
     max_vehicles: usize,
     sim_speed: Speed,
+    store: Option<Arc<dyn StateStore>>,
 }
 
 impl World {
@@ -299,7 +314,59 @@ impl World {
             max_users: max_users.max(1),
             max_vehicles: MAX_VEHICLES_PER_APP,
             sim_speed: Speed::REAL_TIME,
+            store: None,
         }
+    }
+
+    /// The same world keeping every change in `store` before it is answered.
+    pub fn with_store(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Whether changes are kept beyond memory.
+    pub fn has_store(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// Hands the store a batch of its own (the test-control settings); wait on the ticket before
+    /// answering.
+    pub fn store_write(&self, batch: Vec<Write>) -> Ticket {
+        match &self.store {
+            Some(store) => store.write(batch),
+            None => Ticket::done(),
+        }
+    }
+
+    /// Queues, under the lock, the records of `users` of `app` as they stand and the users
+    /// forgotten since the last call; the caller waits on the ticket once the lock is released.
+    fn persist(&self, inner: &mut Inner, app: &str, users: &[Uuid], pairs: &[Uuid]) -> Ticket {
+        let forgotten = std::mem::take(&mut inner.forgotten);
+        let forgotten_pairs = std::mem::take(&mut inner.forgotten_pairs);
+        let Some(store) = &self.store else {
+            return Ticket::done();
+        };
+        let mut batch: Vec<Write> = forgotten
+            .into_iter()
+            .map(|(app, id)| Write::User { app, id, doc: None })
+            .collect();
+        if !forgotten_pairs.is_empty() {
+            batch.push(Write::ForgetTokens(forgotten_pairs));
+        }
+        batch.extend(pairs.iter().filter_map(|access| inner.token_write(*access)));
+        for id in users {
+            let doc = inner
+                .users
+                .get(app)
+                .and_then(|users| users.peek(id))
+                .map(|record| Box::new(inner.user_snapshot(record, false)));
+            batch.push(Write::User {
+                app: app.to_owned(),
+                id: *id,
+                doc,
+            });
+        }
+        store.write(batch)
     }
 
     /// The same world whose trips run `speed` times faster than wall time.
@@ -335,6 +402,7 @@ impl World {
             max_users: self.max_users,
             max_vehicles: self.max_vehicles,
             sim_speed: self.sim_speed,
+            store: self.store.clone(),
         }
     }
 
@@ -405,6 +473,9 @@ impl World {
         };
         let vehicles = inner.garage(app, id, specs, now);
         inner.make_room(app, self.max_users, self.max_vehicles);
+        let ticket = self.persist(&mut inner, app, &[id], &[]);
+        drop(inner);
+        ticket.wait();
         (id, vehicles)
     }
 
@@ -452,6 +523,7 @@ impl World {
                 scopes: scopes.into(),
                 vehicles: Arc::clone(&record.last_selection),
                 unredeemed_code: Some(code),
+                code: Some(code),
                 pairs: Vec::new(),
                 live_pairs: 0,
             },
@@ -467,6 +539,9 @@ impl World {
             },
         );
         code_order.push_back(code);
+        let ticket = self.persist(&mut inner, app, &[user], &[]);
+        drop(inner);
+        ticket.wait();
         Ok(code)
     }
 
@@ -483,7 +558,11 @@ impl World {
         }
         if let Some(redeemed_at) = record.redeemed_at {
             let grant = record.grant;
+            let owner = inner.grants.get(&grant).map(|grant| grant.user);
             inner.drop_grant(grant);
+            let ticket = self.persist(&mut inner, app, &owner.into_iter().collect::<Vec<_>>(), &[]);
+            drop(inner);
+            ticket.wait();
             return Err(GrantError::CodeReused { redeemed_at });
         }
         let age = now - record.issued_at;
@@ -503,7 +582,11 @@ impl World {
             return Err(GrantError::UnknownCode);
         };
         pending.unredeemed_code = None;
-        inner.issue_tokens(grant, now).ok_or(GrantError::UnknownCode)
+        let tokens = inner.issue_tokens(grant, now).ok_or(GrantError::UnknownCode)?;
+        let ticket = self.persist(&mut inner, app, &[tokens.user], &[tokens.access_token]);
+        drop(inner);
+        ticket.wait();
+        Ok(tokens)
     }
 
     /// Rotates a refresh token. The old one keeps working for the grace period; earlier access
@@ -530,13 +613,23 @@ impl World {
         }
         match record.used_at {
             Some(used_at) if now - used_at >= grace => {
+                let owner = owner.user;
                 inner.drop_grant(grant);
+                let ticket = self.persist(&mut inner, app, &[owner], &[]);
+                drop(inner);
+                ticket.wait();
                 return Err(GrantError::RefreshTokenReused { used_at });
             }
             Some(_) => {}
             None => record.used_at = Some(now),
         }
-        inner.issue_tokens(grant, now).ok_or(GrantError::UnknownRefreshToken)
+        let used = inner.refresh_tokens.get(&key).map(|token| token.access);
+        let tokens = inner.issue_tokens(grant, now).ok_or(GrantError::UnknownRefreshToken)?;
+        let changed: Vec<Uuid> = used.into_iter().chain([tokens.access_token]).collect();
+        let ticket = self.persist(&mut inner, app, &[tokens.user], &changed);
+        drop(inner);
+        ticket.wait();
+        Ok(tokens)
     }
 
     /// What a bearer token allows, or why it allows nothing. A success counts as a use of the
@@ -607,6 +700,13 @@ impl World {
                 vehicle: id,
                 at: now,
             };
+            let ticket = if result.is_ok() {
+                self.persist(&mut inner, &change.app, &[change.user], &[])
+            } else {
+                Ticket::done()
+            };
+            drop(inner);
+            ticket.wait();
             (result, change)
         };
         if result.is_ok() {
@@ -671,6 +771,13 @@ impl World {
                 grant.vehicles = grant.vehicles.iter().copied().filter(|id| *id != vehicle).collect();
             }
         }
+        let owner = inner.vehicles.get(&vehicle).map(|car| car.app.clone());
+        let ticket = match owner {
+            Some(app) => self.persist(&mut inner, &app, &[user], &[]),
+            None => Ticket::done(),
+        };
+        drop(inner);
+        ticket.wait();
         was_connected
     }
 
@@ -703,11 +810,14 @@ impl World {
     /// Forgets everything about one app (`Some`) or every app (`None`). Fixtures stay.
     pub fn reset(&self, app: Option<&str>) {
         let mut inner = self.lock();
+        let ticket = self.store_write(vec![Write::Clear(app.map(str::to_owned))]);
         let Some(app) = app else {
             // A running ticker stays the only one: it stops by itself once no trip is left.
             let ticking = inner.trips.ticking;
             *inner = Inner::default();
             inner.trips.ticking = ticking;
+            drop(inner);
+            ticket.wait();
             return;
         };
         if let Some(mut users) = inner.users.remove(app) {
@@ -718,6 +828,231 @@ impl World {
         inner.vehicle_counts.remove(app);
         // Redeemed codes whose grant is already gone belong to no user any more.
         inner.codes.retain(|_, code| code.app != app);
+        inner.forgotten.clear();
+        inner.forgotten_pairs.clear();
+        drop(inner);
+        ticket.wait();
+    }
+}
+
+/// Export and import of the world as a [`snapshot`](crate::domain::snapshot): the seam that
+/// scenario files and `GET`/`PUT /admin/snapshot` stand on.
+impl World {
+    /// One app's users (least recently used first, so importing them in order keeps who is
+    /// forgotten first) with their vehicles, grants, codes and tokens, and its spent codes.
+    pub fn export(&self, app: &str) -> (Vec<UserSnapshot>, Vec<CodeSnapshot>) {
+        let now = self.moment();
+        let mut inner = self.lock();
+        let Inner {
+            users,
+            vehicles,
+            trips,
+            grants,
+            codes,
+            ..
+        } = &mut *inner;
+        let mut spent: Vec<CodeSnapshot> = codes
+            .iter()
+            .filter(|(_, code)| code.app == app && !grants.contains_key(&code.grant))
+            .map(|(id, code)| code_snapshot(*id, code))
+            .collect();
+        spent.sort_by_key(|code| code.issued_at);
+        if let Some(app_users) = users.get(app) {
+            for (_, record) in app_users.iter() {
+                for id in &record.garage {
+                    if let Some(car) = vehicles.get_mut(id) {
+                        trips.catch_up(car, now);
+                    }
+                }
+            }
+        }
+        let inner = &*inner;
+        // The cache iterates most recently used first.
+        let mut exported: Vec<UserSnapshot> = inner
+            .users
+            .get(app)
+            .into_iter()
+            .flat_map(|users| users.iter())
+            .map(|(_, record)| inner.user_snapshot(record, true))
+            .collect();
+        exported.reverse();
+        (exported, spent)
+    }
+
+    /// Replaces the world of one app (`Some`, and `apps` may hold only that app) or the whole
+    /// world with `apps`, in one step: a snapshot that breaks a cap or names an id another app
+    /// holds is refused and nothing changes.
+    pub fn replace(&self, only: Option<&str>, apps: Vec<ResolvedApp>) -> Result<(), SnapshotError> {
+        let mut inner = self.lock();
+        let mut pairs = 0;
+        let mut code_count = 0;
+        for app in &apps {
+            if app.from_store {
+                continue;
+            }
+            let path = format!("apps.{}", app.app);
+            if only.is_some_and(|only| only != app.app) {
+                return Err(SnapshotError::new(
+                    path,
+                    format!("only app {} is being replaced (?app=)", only.unwrap_or_default()),
+                ));
+            }
+            if app.users.len() > self.max_users {
+                return Err(SnapshotError::new(
+                    format!("{path}.users"),
+                    format!(
+                        "{} users is more than the {} each app keeps (--max-users)",
+                        app.users.len(),
+                        self.max_users
+                    ),
+                ));
+            }
+            let vehicles: usize = app.users.iter().map(|user| user.vehicles.len()).sum();
+            if vehicles > self.max_vehicles {
+                return Err(SnapshotError::new(
+                    format!("{path}.users"),
+                    format!(
+                        "{vehicles} vehicles is more than the {} each app keeps",
+                        self.max_vehicles
+                    ),
+                ));
+            }
+            let mut logins = HashSet::new();
+            for user in &app.users {
+                if !logins.insert((user.mode, user.login.to_lowercase())) {
+                    return Err(SnapshotError::new(
+                        format!("{}.login", user.path),
+                        format!(
+                            "{:?} signs in as an earlier user of the app in the same mode",
+                            user.login
+                        ),
+                    ));
+                }
+                for grant in &user.grants {
+                    pairs += grant.tokens.len();
+                    code_count += usize::from(grant.code.is_some());
+                }
+            }
+            code_count += app.spent_codes.len();
+        }
+        if pairs > MAX_TOKEN_PAIRS {
+            return Err(SnapshotError::new(
+                "apps",
+                format!("{pairs} token pairs is more than the {MAX_TOKEN_PAIRS} the server remembers"),
+            ));
+        }
+        if code_count > MAX_CODES {
+            return Err(SnapshotError::new(
+                "apps",
+                format!("{code_count} codes is more than the {MAX_CODES} the server remembers"),
+            ));
+        }
+        if let Some(only) = only {
+            inner.check_free(only, &apps)?;
+        }
+        match only {
+            None => {
+                let ticking = inner.trips.ticking;
+                *inner = Inner::default();
+                inner.trips.ticking = ticking;
+            }
+            Some(app) => inner.clear_app(app),
+        }
+        let mut new_codes = Vec::new();
+        // A world read back from its own store is on disk already; anything else replaces it there.
+        let from_store = !apps.is_empty() && apps.iter().all(|app| app.from_store);
+        let mut batch = if from_store {
+            Vec::new()
+        } else {
+            vec![Write::Clear(only.map(str::to_owned))]
+        };
+        for app in apps {
+            let name = app.app.clone();
+            let from_store = app.from_store;
+            let ids: Vec<Uuid> = app.users.iter().map(|user| user.id).collect();
+            inner.import(app, &mut new_codes);
+            if from_store {
+                // A store's file holds what it held when the process stopped, which a cap
+                // lowered since may not allow: forget the least recently used as usual.
+                inner.make_room(&name, self.max_users, self.max_vehicles);
+            } else if self.store.is_some() {
+                let users = inner.users.get(&name);
+                for id in ids {
+                    let Some(record) = users.and_then(|users| users.peek(&id)) else {
+                        continue;
+                    };
+                    batch.push(Write::User {
+                        app: name.clone(),
+                        id,
+                        doc: Some(Box::new(inner.user_snapshot(record, false))),
+                    });
+                    let pairs = record
+                        .grants
+                        .iter()
+                        .filter_map(|grant| inner.grants.get(grant))
+                        .flat_map(|grant| grant.pairs.iter().map(|(access, _)| *access));
+                    batch.extend(pairs.filter_map(|access| inner.token_write(access)));
+                }
+            }
+        }
+        new_codes.sort_by_key(|(_, issued_at)| *issued_at);
+        inner.code_order.extend(new_codes.into_iter().map(|(code, _)| code));
+        while inner.issued.len() > MAX_TOKEN_PAIRS {
+            if let Some((access, refresh)) = inner.issued.pop_front() {
+                inner.forget_pair(access, refresh);
+            }
+        }
+        let forgotten = std::mem::take(&mut inner.forgotten);
+        batch.extend(
+            forgotten
+                .into_iter()
+                .map(|(app, id)| Write::User { app, id, doc: None }),
+        );
+        let forgotten_pairs = std::mem::take(&mut inner.forgotten_pairs);
+        if !forgotten_pairs.is_empty() {
+            batch.push(Write::ForgetTokens(forgotten_pairs));
+        }
+        let ticket = if batch.is_empty() {
+            Ticket::done()
+        } else {
+            self.store_write(batch)
+        };
+        drop(inner);
+        ticket.wait();
+        Ok(())
+    }
+
+    /// What the user owning `vehicle` let the app do with it: the union of the scopes of their
+    /// grants that reach it (a webhook subscription carries what its grant allows).
+    pub fn access_to_vehicle(&self, vehicle: Uuid) -> Option<Access> {
+        let inner = self.lock();
+        let car = inner.vehicles.get(&vehicle)?;
+        let record = inner.users.get(&car.app)?.peek(&car.user)?;
+        let mut scopes: Vec<Permission> = record
+            .grants
+            .iter()
+            .filter_map(|id| inner.grants.get(id))
+            .filter(|grant| grant.vehicles.contains(&vehicle))
+            .flat_map(|grant| grant.scopes.iter().copied())
+            .collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        Some(Access {
+            app: Arc::from(car.app.as_str()),
+            user: car.user,
+            scopes: scopes.into(),
+            vehicles: Arc::from([vehicle]),
+            forced_error: record.user.forced_error,
+        })
+    }
+}
+
+fn code_snapshot(id: Uuid, code: &Code) -> CodeSnapshot {
+    CodeSnapshot {
+        code: id,
+        redirect_uri: code.redirect_uri.clone(),
+        issued_at: Some(code.issued_at),
+        redeemed_at: code.redeemed_at,
     }
 }
 
@@ -732,11 +1067,278 @@ impl WeakWorld {
             max_users: self.max_users,
             max_vehicles: self.max_vehicles,
             sim_speed: self.sim_speed,
+            store: self.store.clone(),
         })
     }
 }
 
 impl Inner {
+    /// A user's record as a snapshot: their vehicles (a state still the fixture's is left out),
+    /// their grants with their codes and the tokens still remembered.
+    fn user_snapshot(&self, record: &UserRecord, with_tokens: bool) -> UserSnapshot {
+        let id = record.user.id;
+        let vehicles = record
+            .garage
+            .iter()
+            .filter_map(|vehicle| {
+                let car = self.vehicles.get(vehicle)?;
+                let connected_at = self.connections.get(&(id, car.id)).copied();
+                Some(VehicleSnapshot {
+                    id: Some(car.id),
+                    brand: car.spec.make.clone(),
+                    vin: Some(car.spec.vin.clone()),
+                    state: if Arc::ptr_eq(&car.state, &car.spec.state) {
+                        None
+                    } else {
+                        serde_json::to_value(&*car.state).ok()
+                    },
+                    updated_at: Some(car.updated_at),
+                    connected_at,
+                    disconnected: connected_at.is_none(),
+                })
+            })
+            .collect();
+        let grants = record
+            .grants
+            .iter()
+            .filter_map(|grant_id| {
+                let grant = self.grants.get(grant_id)?;
+                let tokens = if with_tokens {
+                    grant
+                        .pairs
+                        .iter()
+                        .filter_map(|(access, refresh)| self.token_snapshot(*access, *refresh))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let code = grant
+                    .code
+                    .and_then(|code| Some(code_snapshot(code, self.codes.get(&code)?)));
+                Some(GrantSnapshot {
+                    id: Some(*grant_id),
+                    scopes: Some(grant.scopes.to_vec()),
+                    vehicles: Some(grant.vehicles.to_vec()),
+                    code,
+                    tokens,
+                })
+            })
+            .collect();
+        UserSnapshot {
+            id: Some(id),
+            login: record.user.login.clone(),
+            mode: record.user.mode,
+            forced_error: record.user.forced_error.map(error_name),
+            vehicles,
+            grants,
+        }
+    }
+
+    /// A remembered token pair as a snapshot.
+    fn token_snapshot(&self, access: Uuid, refresh: Uuid) -> Option<TokenSnapshot> {
+        let access_token = self.access_tokens.get(&access)?;
+        let refresh_token = self.refresh_tokens.get(&refresh)?;
+        Some(TokenSnapshot {
+            access_token: access,
+            refresh_token: refresh,
+            access_expires_at: Some(access_token.expires_at),
+            refresh_expires_at: Some(refresh_token.expires_at),
+            refresh_used_at: refresh_token.used_at,
+        })
+    }
+
+    /// The store's write for the pair of access token `access`, as it stands.
+    fn token_write(&self, access: Uuid) -> Option<Write> {
+        let grant_id = self.access_tokens.get(&access)?.grant;
+        let grant = self.grants.get(&grant_id)?;
+        let refresh = grant.pairs.iter().find(|(a, _)| *a == access)?.1;
+        Some(Write::Token {
+            app: grant.app.to_string(),
+            user: grant.user,
+            grant: grant_id,
+            pair: self.token_snapshot(access, refresh)?,
+        })
+    }
+
+    /// Forgets one app's users with everything that hangs off them, and its spent codes.
+    fn clear_app(&mut self, app: &str) {
+        if let Some(mut users) = self.users.remove(app) {
+            while let Some((_, record)) = users.pop_lru() {
+                self.forget_user(record);
+            }
+        }
+        self.vehicle_counts.remove(app);
+        self.codes.retain(|_, code| code.app != app);
+    }
+
+    /// Refuses a snapshot for `app` alone that names an id another app holds.
+    fn check_free(&self, app: &str, apps: &[ResolvedApp]) -> Result<(), SnapshotError> {
+        let theirs = |owner: &str| owner != app;
+        let taken_user = |id: &Uuid| {
+            self.users
+                .iter()
+                .any(|(owner, users)| theirs(owner) && users.contains(id))
+        };
+        let taken_vehicle = |id: &Uuid| self.vehicles.get(id).is_some_and(|car| theirs(&car.app));
+        let taken_code = |id: &Uuid| self.codes.get(id).is_some_and(|code| theirs(&code.app));
+        let token_app = |grant: Uuid| self.grants.get(&grant).map(|grant| grant.app.to_string());
+        let taken_token = |id: &Uuid| {
+            let access = self.access_tokens.get(id).map(|token| token.grant);
+            let refresh = self.refresh_tokens.get(id).map(|token| token.grant);
+            access
+                .or(refresh)
+                .and_then(token_app)
+                .is_some_and(|owner| theirs(&owner))
+        };
+        let taken = |path: &str, id: Uuid| SnapshotError::new(path, format!("{id} belongs to another app"));
+        for app in apps {
+            for user in &app.users {
+                if taken_user(&user.id) {
+                    return Err(taken(&format!("{}.id", user.path), user.id));
+                }
+                if let Some(vehicle) = user.vehicles.iter().find(|vehicle| taken_vehicle(&vehicle.id)) {
+                    return Err(taken(&format!("{}.vehicles", user.path), vehicle.id));
+                }
+                for grant in &user.grants {
+                    if let Some(code) = grant.code.as_ref().filter(|code| taken_code(&code.code)) {
+                        return Err(taken(&format!("{}.grants", user.path), code.code));
+                    }
+                    for pair in &grant.tokens {
+                        for id in [pair.access_token, pair.refresh_token] {
+                            if taken_token(&id) {
+                                return Err(taken(&format!("{}.grants", user.path), id));
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(code) = app.spent_codes.iter().find(|code| taken_code(&code.code)) {
+                return Err(taken(&format!("apps.{}.spentCodes", app.app), code.code));
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds an app's part of a checked snapshot; its codes go to `new_codes` with when they were
+    /// issued, to be queued oldest first.
+    fn import(&mut self, app: ResolvedApp, new_codes: &mut Vec<(Uuid, OffsetDateTime)>) {
+        let name = app.app;
+        let shared_app: Arc<str> = Arc::from(name.as_str());
+        for code in app.spent_codes {
+            new_codes.push((code.code, code.issued_at));
+            self.codes.insert(
+                code.code,
+                Code {
+                    app: name.clone(),
+                    redirect_uri: code.redirect_uri,
+                    // A grant no one holds: reusing the code revokes nothing more.
+                    grant: Uuid::new_v4(),
+                    issued_at: code.issued_at,
+                    redeemed_at: code.redeemed_at,
+                },
+            );
+        }
+        for user in app.users {
+            let mut record = UserRecord {
+                user: User {
+                    id: user.id,
+                    app: name.clone(),
+                    mode: user.mode,
+                    login: user.login.clone(),
+                    forced_error: user.forced_error,
+                },
+                garage: Vec::with_capacity(user.vehicles.len()),
+                grants: HashSet::new(),
+                last_selection: Arc::from([]),
+            };
+            for vehicle in user.vehicles {
+                if let Some(connected_at) = vehicle.connected_at {
+                    self.connections.insert((user.id, vehicle.id), connected_at);
+                }
+                record.garage.push(vehicle.id);
+                self.vehicles.insert(
+                    vehicle.id,
+                    Vehicle {
+                        id: vehicle.id,
+                        app: name.clone(),
+                        user: user.id,
+                        mode: user.mode,
+                        spec: vehicle.spec,
+                        state: vehicle.state,
+                        updated_at: vehicle.updated_at,
+                    },
+                );
+            }
+            *self.vehicle_counts.entry(name.clone()).or_default() += record.garage.len();
+            for grant in user.grants {
+                let id = grant.id;
+                let unredeemed_code = grant
+                    .code
+                    .as_ref()
+                    .filter(|code| code.redeemed_at.is_none())
+                    .map(|code| code.code);
+                let code_id = grant.code.as_ref().map(|code| code.code);
+                if let Some(code) = grant.code {
+                    new_codes.push((code.code, code.issued_at));
+                    self.codes.insert(
+                        code.code,
+                        Code {
+                            app: name.clone(),
+                            redirect_uri: code.redirect_uri,
+                            grant: id,
+                            issued_at: code.issued_at,
+                            redeemed_at: code.redeemed_at,
+                        },
+                    );
+                }
+                let mut pairs = Vec::with_capacity(grant.tokens.len());
+                for tokens in grant.tokens {
+                    self.access_tokens.insert(
+                        tokens.access_token,
+                        AccessToken {
+                            grant: id,
+                            expires_at: tokens.access_expires_at,
+                        },
+                    );
+                    self.refresh_tokens.insert(
+                        tokens.refresh_token,
+                        RefreshToken {
+                            grant: id,
+                            access: tokens.access_token,
+                            expires_at: tokens.refresh_expires_at,
+                            used_at: tokens.refresh_used_at,
+                        },
+                    );
+                    self.issued.push_back((tokens.access_token, tokens.refresh_token));
+                    pairs.push((tokens.access_token, tokens.refresh_token));
+                }
+                let live_pairs = pairs.len();
+                record.last_selection = Arc::clone(&grant.vehicles);
+                let grant = Grant {
+                    app: Arc::clone(&shared_app),
+                    user: user.id,
+                    scopes: grant.scopes,
+                    vehicles: grant.vehicles,
+                    unredeemed_code,
+                    code: code_id,
+                    pairs,
+                    live_pairs,
+                };
+                // A grant with neither a code to redeem nor a token is already over.
+                if !grant.is_spent() {
+                    record.grants.insert(id);
+                    self.grants.insert(id, grant);
+                }
+            }
+            self.logins
+                .insert((name.clone(), user.mode, user.login.to_lowercase()), user.id);
+            self.users
+                .entry(name.clone())
+                .or_insert_with(LruCache::unbounded)
+                .put(user.id, record);
+        }
+    }
+
     /// The user's vehicles for `specs`, created on first use.
     fn garage(&mut self, app: &str, user: Uuid, specs: &[Arc<VehicleSpec>], now: OffsetDateTime) -> Vec<Vehicle> {
         let Inner {
@@ -799,6 +1401,7 @@ impl Inner {
     /// Forgets a user (already out of their app's cache) and everything that hangs off them.
     fn forget_user(&mut self, record: UserRecord) {
         let user = record.user;
+        self.forgotten.push((user.app.clone(), user.id));
         if let Some(count) = self.vehicle_counts.get_mut(&user.app) {
             *count = count.saturating_sub(record.garage.len());
         }
@@ -822,7 +1425,9 @@ impl Inner {
             self.codes.remove(&code);
         }
         for (access, refresh) in grant.pairs {
-            self.access_tokens.remove(&access);
+            if self.access_tokens.remove(&access).is_some() {
+                self.forgotten_pairs.push(access);
+            }
             self.refresh_tokens.remove(&refresh);
         }
         if let Some(record) = self
@@ -840,6 +1445,7 @@ impl Inner {
         let Some(token) = self.access_tokens.remove(&access) else {
             return;
         };
+        self.forgotten_pairs.push(access);
         let spent = self.grants.get_mut(&token.grant).is_some_and(|grant| {
             grant.live_pairs = grant.live_pairs.saturating_sub(1);
             grant.is_spent()
@@ -919,6 +1525,7 @@ impl Inner {
             refresh_token,
             RefreshToken {
                 grant: grant_id,
+                access: access_token,
                 expires_at: now.saturating_add(REFRESH_LIFETIME),
                 used_at: None,
             },

@@ -156,6 +156,13 @@ impl Webhooks {
         self.deliver(webhook, vehicle, Trigger::FirstDelivery);
     }
 
+    /// Subscribes `vehicle` again as a snapshot or state file had it, without a first delivery
+    /// (it was sent when the subscription was made), and listens for its changes from now on.
+    pub fn restore_subscription(&self, webhook: Uuid, vehicle: Uuid, access: &Access) {
+        self.ensure_listening();
+        self.inner.registry.subscribe(webhook, vehicle, access);
+    }
+
     /// Sends a VERIFY challenge; the delivery id, or `None` for an unknown webhook.
     pub fn verify(&self, webhook: Uuid) -> Option<Uuid> {
         let target = self.inner.registry.target(webhook)?;

@@ -14,6 +14,7 @@
 //! | `limits`, `limits on`, `limits off` | `/admin/limits` |
 //! | `journal --app demo-client --path '*/charge'` | `GET /admin/requests` |
 //! | `reset [--app demo-client]` | `POST /admin/reset` |
+//! | `snapshot save FILE [--app …]`, `snapshot load FILE [--app …]` | `GET`, `PUT /admin/snapshot` |
 //!
 //! `hosts [--tls-addr 127.0.0.1:443] [--tls-cert-out FILE]` calls nothing: it prints the hosts-file
 //! lines that send Smartcar's host names to the mock's HTTPS listener, and how each runtime is told
@@ -74,6 +75,8 @@ pub(crate) enum Command {
     Journal(JournalArgs),
     /// Forget one app's state (users, tokens, vehicles, faults, journal), or everything.
     Reset(ResetArgs),
+    /// Save the world (or one app's part) to a JSON file, or replace it with one.
+    Snapshot(SnapshotArgs),
     /// Print hosts-file lines mapping Smartcar's hosts to the mock's HTTPS listener, and how to
     /// trust its certificate: an app with no SMARTCAR_* variable then talks to the mock.
     Hosts(HostsArgs),
@@ -338,6 +341,32 @@ pub(crate) struct ResetArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct SnapshotArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(subcommand)]
+    action: SnapshotAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum SnapshotAction {
+    /// Write the world (or one app's part) to FILE as JSON (`-` for standard output).
+    Save {
+        file: PathBuf,
+        /// Only this app (default: every app, the clock and the server-wide settings).
+        #[arg(long)]
+        app: Option<String>,
+    },
+    /// Replace the world (or one app's part) with the snapshot or scenario in FILE.
+    Load {
+        file: PathBuf,
+        /// Only this app's part.
+        #[arg(long)]
+        app: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct HostsArgs {
     /// The mock's HTTPS address (its --tls-addr). A hosts file maps names, not ports, so clients
     /// reach it only on port 443.
@@ -381,6 +410,7 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
             let filter = AppFilter { app: args.app };
             call(args.target.request(Method::POST, "/admin/reset")?.query(&filter)).await?
         }
+        Command::Snapshot(args) => return snapshot(args).await,
     };
     print(&serde_json::to_string_pretty(&answer)?)
 }
@@ -541,6 +571,35 @@ async fn fault(args: FaultArgs) -> anyhow::Result<Value> {
             .query(&AppFilter { app: app.app }),
     };
     call(request).await
+}
+
+async fn snapshot(args: SnapshotArgs) -> anyhow::Result<()> {
+    let target = &args.target;
+    match args.action {
+        SnapshotAction::Save { file, app } => {
+            let filter = AppFilter { app };
+            let snapshot = call(target.request(Method::GET, "/admin/snapshot")?.query(&filter)).await?;
+            let text = serde_json::to_string_pretty(&snapshot)? + "\n";
+            if file == Path::new("-") {
+                return print(text.trim_end());
+            }
+            std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+            print(&format!("saved to {}", file.display()))
+        }
+        SnapshotAction::Load { file, app } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let filter = AppFilter { app };
+            let request = target
+                .request(Method::PUT, "/admin/snapshot")?
+                .query(&filter)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes);
+            let answer = call(request)
+                .await
+                .with_context(|| format!("loading {}", file.display()))?;
+            print(&serde_json::to_string_pretty(&answer)?)
+        }
+    }
 }
 
 async fn vehicle(args: VehicleArgs) -> anyhow::Result<Value> {

@@ -58,6 +58,23 @@ pub(crate) struct Config {
     #[arg(long, env = "SMARTCAR_MOCK_JOURNAL_SIZE", default_value_t = mock_server::domain::journal::DEFAULT_SIZE)]
     pub(crate) journal_size: usize,
 
+    /// Keep the world in this SQLite file (created if missing): users, vehicles and their state,
+    /// grants, codes, tokens, webhook subscriptions, limits, fault rules and the clock survive a
+    /// restart, even `kill -9`. One process per file. Without it, everything lives in memory.
+    #[arg(long = "state", env = "SMARTCAR_MOCK_STATE", value_name = "FILE")]
+    pub(crate) state: Option<PathBuf>,
+
+    /// A scenario file (JSON, as `GET /admin/snapshot` writes) to load at start, after the
+    /// fixtures: users, vehicles and their state, tokens. Repeat for several (comma-separated in
+    /// the env); their users add up.
+    #[arg(
+        long = "scenario",
+        env = "SMARTCAR_MOCK_SCENARIO",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub(crate) scenarios: Vec<PathBuf>,
+
     /// Users each app keeps; signing in one more forgets the least recently used one with its
     /// vehicles, grants and tokens, so a long-running mock has a memory ceiling (~2 KiB a user).
     #[arg(

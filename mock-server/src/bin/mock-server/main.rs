@@ -42,6 +42,12 @@ async fn main() -> anyhow::Result<()> {
         // One cap for both listeners: it stands for the process's sockets.
         .max_connections(config.max_connections.get())
         .listener(serving::bind(config.addr, "--addr")?);
+    if let Some(file) = &config.state {
+        server = server.state_file(file);
+    }
+    for scenario in &config.scenarios {
+        server = server.scenario(scenario);
+    }
     if let Some(addr) = config.tls_addr {
         server = server.tls_listener(serving::bind(addr, "--tls-addr")?);
     }

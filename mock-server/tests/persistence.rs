@@ -1,0 +1,580 @@
+//! `--state FILE` with the real binary: what was answered survives `kill -9`, and a state file
+//! the server cannot use is a clear start-up error that leaves the file as it was.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_mock-server");
+const WEBHOOK: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+/// A fresh state file path in the temporary folder (the file itself does not exist yet).
+fn state_file() -> PathBuf {
+    std::env::temp_dir().join(format!("mock-state-{}.db", uuid::Uuid::new_v4()))
+}
+
+/// A server process on a free port keeping its world in `file`.
+struct Server {
+    client: Arc<Client>,
+    child: Child,
+}
+
+/// How to reach a server: its URL and an HTTP client.
+struct Client {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Server {
+    async fn start(file: &Path) -> Server {
+        let mut child = command(file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .await
+            .expect("a first line");
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        mock_server::webhooks::client::install_crypto_provider();
+        let http = reqwest::Client::builder().no_proxy().build().expect("client");
+        Server {
+            client: Arc::new(Client { url, http }),
+            child,
+        }
+    }
+
+    /// `kill -9`: no shutdown, no flush.
+    async fn kill(mut self) {
+        self.child.start_kill().expect("SIGKILL");
+        self.child.wait().await.expect("the process ends");
+    }
+}
+
+impl Client {
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("admin call");
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.expect("JSON")
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("a call")
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}/oauth/token", self.url))
+            .basic_auth("demo-client", Some("demo-secret"))
+            .form(form)
+            .send()
+            .await
+            .expect("token request")
+    }
+}
+
+fn command(file: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .args(["--addr", "127.0.0.1:0", "--state"])
+        .arg(file)
+        .env_remove("SMARTCAR_MOCK_ADMIN_TOKEN")
+        .env_remove("SMARTCAR_MOCK_SCENARIO")
+        .env_remove("RUST_BACKTRACE");
+    command
+}
+
+/// Starts the binary on `file` expecting it to refuse; its error output.
+async fn refusal(file: &Path) -> String {
+    let output = command(file).output().await.expect("the binary runs");
+    assert!(
+        !output.status.success(),
+        "it started: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not text"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn what_was_answered_before_kill_9_is_there_after_a_restart() {
+    let file = state_file();
+    let server = Server::start(&file).await;
+    let code = server
+        .admin(
+            reqwest::Method::POST,
+            "/admin/authorize",
+            json!({ "brand": "FORD", "scope": "read_vehicle_info read_security control_security", "exchange": false }),
+        )
+        .await;
+    let redirect_uri = text(&code["redirect_uri"]);
+    let code = text(&code["code"]);
+    let exchanged: Value = server
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect_uri),
+        ])
+        .await
+        .json()
+        .await
+        .expect("tokens");
+    let access = text(&exchanged["access_token"]);
+    let refresh = text(&exchanged["refresh_token"]);
+    let vehicles: Value = server
+        .call(reqwest::Method::GET, "/v2.0/vehicles", &access, None)
+        .await
+        .json()
+        .await
+        .expect("vehicles");
+    let vehicle = text(&vehicles["vehicles"][0]);
+    let locked = server
+        .call(
+            reqwest::Method::POST,
+            &format!("/v2.0/vehicles/{vehicle}/security"),
+            &access,
+            Some(json!({ "action": "UNLOCK" })),
+        )
+        .await;
+    assert_eq!(locked.status(), StatusCode::OK);
+    let subscribed = server
+        .call(
+            reqwest::Method::POST,
+            &format!("/v2.0/vehicles/{vehicle}/webhooks/{WEBHOOK}"),
+            &access,
+            None,
+        )
+        .await;
+    assert_eq!(subscribed.status(), StatusCode::OK);
+
+    server.kill().await;
+    let server = Server::start(&file).await;
+
+    let security: Value = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/v2.0/vehicles/{vehicle}/security"),
+            &access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("security");
+    assert_eq!(security["isLocked"], false, "the command's change is there: {security}");
+    let snapshot = server.admin(reqwest::Method::GET, "/admin/snapshot", json!({})).await;
+    assert_eq!(
+        snapshot["apps"]["demo-client"]["webhooks"][0]["vehicles"],
+        json!([vehicle]),
+        "the subscription is there"
+    );
+    let refreshed = server
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK, "the refresh token works");
+    let reused = server
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect_uri),
+        ])
+        .await;
+    assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
+    let revoked = server.call(reqwest::Method::GET, "/v2.0/vehicles", &access, None).await;
+    assert_eq!(
+        revoked.status(),
+        StatusCode::UNAUTHORIZED,
+        "the code is still used: its reuse revoked the tokens of its first exchange"
+    );
+    server.kill().await;
+    let _ = std::fs::remove_file(&file);
+}
+
+/// What a writer was told succeeded, to be found after the restart.
+#[derive(Default)]
+struct Acknowledged {
+    /// Writes answered so far.
+    answered: usize,
+    /// Access tokens answered by an exchange or a refresh.
+    tokens: Vec<String>,
+    /// vehicle → the last odometer value answered by a state change.
+    odometers: std::collections::HashMap<String, f64>,
+}
+
+#[tokio::test]
+async fn every_answered_write_survives_a_kill_at_a_random_moment_of_2000() {
+    let file = state_file();
+    let process = Server::start(&file).await;
+    let server = Arc::clone(&process.client);
+    let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
+    let writers = 8;
+    let per_writer = 250;
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let server = Arc::clone(&server);
+        let acknowledged = Arc::clone(&acknowledged);
+        tasks.push(tokio::spawn(async move {
+            let connected = server
+                .admin(
+                    reqwest::Method::POST,
+                    "/admin/authorize",
+                    json!({ "brand": "KIA", "email": format!("writer-{writer}@example.com") }),
+                )
+                .await;
+            let vehicle = text(&connected["vehicle_ids"][0]);
+            let mut refresh = text(&connected["refresh_token"]);
+            {
+                let mut acknowledged = acknowledged.lock().expect("lock");
+                acknowledged.tokens.push(text(&connected["access_token"]));
+                acknowledged.answered += 1;
+            }
+            for i in 1..per_writer {
+                let Ok(response) = (if i % 2 == 0 {
+                    server
+                        .http
+                        .post(format!("{}/oauth/token", server.url))
+                        .basic_auth("demo-client", Some("demo-secret"))
+                        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())])
+                        .send()
+                        .await
+                } else {
+                    server
+                        .http
+                        .patch(format!("{}/admin/vehicles/{vehicle}", server.url))
+                        .json(&json!({ "odometer": { "distance": f64::from(i) } }))
+                        .send()
+                        .await
+                }) else {
+                    return;
+                };
+                if !response.status().is_success() {
+                    return;
+                }
+                let Ok(body) = response.json::<Value>().await else {
+                    return;
+                };
+                let mut acknowledged = acknowledged.lock().expect("lock");
+                acknowledged.answered += 1;
+                if i % 2 == 0 {
+                    refresh = text(&body["refresh_token"]);
+                    acknowledged.tokens.push(text(&body["access_token"]));
+                } else {
+                    acknowledged.odometers.insert(vehicle.clone(), f64::from(i));
+                }
+            }
+        }));
+    }
+    // A moment somewhere in the run: after a random number of answered writes.
+    let kill_after = 200 + rand::random::<u32>() as usize % 1600;
+    loop {
+        let done = acknowledged.lock().expect("lock").answered;
+        if done >= kill_after || tasks.iter().all(tokio::task::JoinHandle::is_finished) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    process.kill().await;
+    for task in tasks {
+        let _ = task.await;
+    }
+
+    let restarted = Server::start(&file).await;
+    let acknowledged = Arc::try_unwrap(acknowledged)
+        .map_err(|_| ())
+        .expect("the writers are done")
+        .into_inner()
+        .expect("lock");
+    for token in &acknowledged.tokens {
+        let response = restarted
+            .call(reqwest::Method::GET, "/v2.0/vehicles", token, None)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "an answered token pair is there");
+    }
+    let vehicles = restarted
+        .admin(reqwest::Method::GET, "/admin/vehicles", json!({}))
+        .await;
+    for (vehicle, distance) in &acknowledged.odometers {
+        let found = vehicles["vehicles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|car| car["id"] == json!(vehicle))
+            .unwrap_or_else(|| panic!("vehicle {vehicle} is there"));
+        let stored = found["state"]["odometer"]["distance"].as_f64().expect("a distance");
+        // The write in flight at the kill may have landed too (one later than answered).
+        assert!(
+            stored == *distance || stored == distance + 2.0,
+            "{vehicle}: {stored} for {distance}"
+        );
+    }
+    restarted.kill().await;
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn a_second_process_on_the_same_file_refuses_to_start() {
+    let file = state_file();
+    let first = Server::start(&file).await;
+
+    let error = refusal(&file).await;
+
+    assert!(
+        error.contains(&format!("state file {}: is locked", file.display())),
+        "{error}"
+    );
+    first.kill().await;
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_sqlite_is_refused_and_left_as_it_was() {
+    let file = state_file();
+    let garbage = b"these are not the bytes of a SQLite database, not even close; ".repeat(100);
+    std::fs::write(&file, &garbage).expect("a file");
+
+    let error = refusal(&file).await;
+
+    assert!(
+        error.contains(&format!("state file {}: is not a SQLite database", file.display())),
+        "{error}"
+    );
+    assert!(!error.contains("panicked"), "{error}");
+    assert_eq!(std::fs::read(&file).expect("still there"), garbage);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn a_file_of_another_schema_version_is_refused_naming_the_file_and_the_version() {
+    let file = state_file();
+    Server::start(&file).await.kill().await;
+    {
+        let connection = rusqlite::Connection::open(&file).expect("the file opens");
+        connection
+            .execute("UPDATE schema_version SET version = 0", [])
+            .expect("an update");
+    }
+
+    let error = refusal(&file).await;
+
+    assert!(
+        error.contains(&format!(
+            "state file {}: has schema version 0, written by an older mock-server; there is no migration from it; \
+             this build reads version 1",
+            file.display()
+        )),
+        "{error}"
+    );
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn a_sqlite_file_of_another_program_is_refused() {
+    let file = state_file();
+    {
+        let connection = rusqlite::Connection::open(&file).expect("a new file");
+        connection
+            .execute("CREATE TABLE invoices (id INTEGER)", [])
+            .expect("a table");
+    }
+
+    let error = refusal(&file).await;
+
+    assert!(
+        error.contains("is a SQLite file but not a mock-server state file (its tables: invoices)"),
+        "{error}"
+    );
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn users_forgotten_at_the_cap_are_deleted_from_the_file_too() {
+    let file = state_file();
+    let mut child = command(&file)
+        .args(["--max-users", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut first)
+        .await
+        .expect("a first line");
+    let url = first.trim().trim_start_matches("listening on ").to_owned();
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    for user in 0..3 {
+        let response = http
+            .post(format!("{url}/admin/authorize"))
+            .json(&json!({ "brand": "FORD", "email": format!("user-{user}@example.com") }))
+            .send()
+            .await
+            .expect("authorize");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    child.start_kill().expect("SIGKILL");
+    child.wait().await.expect("the process ends");
+
+    let connection = rusqlite::Connection::open(&file).expect("the file opens");
+    let logins: Vec<String> = connection
+        .prepare("SELECT doc FROM users ORDER BY seq")
+        .and_then(|mut query| query.query_map([], |row| row.get::<_, String>(0))?.collect())
+        .expect("rows");
+    let logins: Vec<String> = logins
+        .iter()
+        .map(|doc| text(&serde_json::from_str::<Value>(doc).expect("JSON")["login"]))
+        .collect();
+    assert_eq!(logins, ["user-1@example.com", "user-2@example.com"]);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn snapshot_save_and_load_from_the_command_line_bring_a_world_back() {
+    let file = state_file();
+    let server = Server::start(&file).await;
+    let connected = server
+        .admin(reqwest::Method::POST, "/admin/authorize", json!({ "brand": "TESLA" }))
+        .await;
+    let access = text(&connected["access_token"]);
+    let saved = std::env::temp_dir().join(format!("snapshot-{}.json", uuid::Uuid::new_v4()));
+    let cli = |args: &[&str]| {
+        let mut command = Command::new(BINARY);
+        command.args(args).args(["--server", &server.url]);
+        command
+    };
+
+    let save = cli(&["snapshot", "save"])
+        .arg(&saved)
+        .output()
+        .await
+        .expect("the CLI runs");
+    assert!(save.status.success(), "{}", String::from_utf8_lossy(&save.stderr));
+    server.admin(reqwest::Method::POST, "/admin/reset", json!({})).await;
+    let forgotten = server.call(reqwest::Method::GET, "/v2.0/vehicles", &access, None).await;
+    assert_eq!(forgotten.status(), StatusCode::UNAUTHORIZED);
+    let load = cli(&["snapshot", "load"])
+        .arg(&saved)
+        .output()
+        .await
+        .expect("the CLI runs");
+    assert!(load.status.success(), "{}", String::from_utf8_lossy(&load.stderr));
+
+    let back = server.call(reqwest::Method::GET, "/v2.0/vehicles", &access, None).await;
+    assert_eq!(back.status(), StatusCode::OK);
+    server.kill().await;
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&saved);
+}
+
+/// A webhook receiver on a free port: every request's body, in order; answers `{}`.
+async fn receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (sent, received) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().fallback(move |body: String| {
+        let sent = sent.clone();
+        async move {
+            let _ = sent.send(body);
+            axum::Json(json!({}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+#[tokio::test]
+async fn a_subscription_delivers_after_kill_9_and_a_restart() {
+    let (url, mut received) = receiver().await;
+    let file = state_file();
+    let server = Server::start(&file).await;
+    server
+        .admin(
+            reqwest::Method::PUT,
+            "/admin/snapshot?app=demo-client",
+            json!({ "apps": { "demo-client": { "webhooks": [{ "id": WEBHOOK, "callbackUrl": url }] } } }),
+        )
+        .await;
+    let connected = server
+        .admin(
+            reqwest::Method::POST,
+            "/admin/authorize",
+            json!({ "brand": "CHEVROLET", "scope": "read_vehicle_info read_odometer" }),
+        )
+        .await;
+    let access = text(&connected["access_token"]);
+    let vehicle = text(&connected["vehicle_ids"][0]);
+    let subscribed = server
+        .call(
+            reqwest::Method::POST,
+            &format!("/v2.0/vehicles/{vehicle}/webhooks/{WEBHOOK}"),
+            &access,
+            None,
+        )
+        .await;
+    assert_eq!(subscribed.status(), StatusCode::OK);
+    server.kill().await;
+    while received.try_recv().is_ok() {}
+
+    let server = Server::start(&file).await;
+    server
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/admin/vehicles/{vehicle}"),
+            json!({ "odometer": { "distance": 99999.5 } }),
+        )
+        .await;
+
+    let delivery = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let body = received.recv().await.expect("the receiver runs");
+            if body.contains(&vehicle) && body.contains("VEHICLE_STATE") {
+                return body;
+            }
+        }
+    })
+    .await
+    .expect("a delivery about the vehicle within 10 s");
+    assert!(delivery.contains("odometer"), "{delivery}");
+    server.kill().await;
+    let _ = std::fs::remove_file(&file);
+}
