@@ -276,6 +276,12 @@ pub struct VehicleChanged {
 #[derive(Debug, Clone)]
 pub struct World {
     inner: Arc<Mutex<Inner>>,
+    shared: Shared,
+}
+
+/// What every handle of one world carries beside the world itself.
+#[derive(Debug, Clone)]
+struct Shared {
     changes: broadcast::Sender<VehicleChanged>,
     clock: Clock,
     /// How long a used refresh token keeps working (1 minute: docs/contract/oauth.md#lifetimes).
@@ -294,13 +300,7 @@ pub struct World {
 #[derive(Debug, Clone)]
 pub struct WeakWorld {
     inner: std::sync::Weak<Mutex<Inner>>,
-    changes: broadcast::Sender<VehicleChanged>,
-    clock: Clock,
-    refresh_grace: Duration,
-    max_users: usize,
-    max_vehicles: usize,
-    sim_speed: Speed,
-    store: Option<Arc<dyn StateStore>>,
+    shared: Shared,
 }
 
 impl World {
@@ -308,31 +308,33 @@ impl World {
         let (changes, _) = broadcast::channel(1024);
         World {
             inner: Arc::default(),
-            changes,
-            clock,
-            refresh_grace,
-            max_users: max_users.max(1),
-            max_vehicles: MAX_VEHICLES_PER_APP,
-            sim_speed: Speed::REAL_TIME,
-            store: None,
+            shared: Shared {
+                changes,
+                clock,
+                refresh_grace,
+                max_users: max_users.max(1),
+                max_vehicles: MAX_VEHICLES_PER_APP,
+                sim_speed: Speed::REAL_TIME,
+                store: None,
+            },
         }
     }
 
     /// The same world keeping every change in `store` before it is answered.
     pub fn with_store(mut self, store: Arc<dyn StateStore>) -> Self {
-        self.store = Some(store);
+        self.shared.store = Some(store);
         self
     }
 
     /// Whether changes are kept beyond memory.
     pub fn has_store(&self) -> bool {
-        self.store.is_some()
+        self.shared.store.is_some()
     }
 
     /// Hands the store a batch of its own (the test-control settings); wait on the ticket before
     /// answering.
     pub fn store_write(&self, batch: Vec<Write>) -> Ticket {
-        match &self.store {
+        match &self.shared.store {
             Some(store) => store.write(batch),
             None => Ticket::done(),
         }
@@ -343,7 +345,7 @@ impl World {
     fn persist(&self, inner: &mut Inner, app: &str, users: &[Uuid], pairs: &[Uuid]) -> Ticket {
         let forgotten = std::mem::take(&mut inner.forgotten);
         let forgotten_pairs = std::mem::take(&mut inner.forgotten_pairs);
-        let Some(store) = &self.store else {
+        let Some(store) = &self.shared.store else {
             return Ticket::done();
         };
         let mut batch: Vec<Write> = forgotten
@@ -371,23 +373,23 @@ impl World {
 
     /// The same world whose trips run `speed` times faster than wall time.
     pub fn with_sim_speed(mut self, speed: Speed) -> Self {
-        self.sim_speed = speed;
+        self.shared.sim_speed = speed;
         self
     }
 
     pub fn sim_speed(&self) -> Speed {
-        self.sim_speed
+        self.shared.sim_speed
     }
 
     pub fn clock(&self) -> &Clock {
-        &self.clock
+        &self.shared.clock
     }
 
     /// Now on the virtual clock and on the wall, read once.
     pub fn moment(&self) -> Moment {
         let wall = OffsetDateTime::now_utc();
         Moment {
-            virtual_time: wall.saturating_add(self.clock.offset()),
+            virtual_time: wall.saturating_add(self.shared.clock.offset()),
             wall,
         }
     }
@@ -396,13 +398,7 @@ impl World {
     pub fn downgrade(&self) -> WeakWorld {
         WeakWorld {
             inner: Arc::downgrade(&self.inner),
-            changes: self.changes.clone(),
-            clock: self.clock.clone(),
-            refresh_grace: self.refresh_grace,
-            max_users: self.max_users,
-            max_vehicles: self.max_vehicles,
-            sim_speed: self.sim_speed,
-            store: self.store.clone(),
+            shared: self.shared.clone(),
         }
     }
 
@@ -418,12 +414,12 @@ impl World {
     /// Tells subscribers (webhook delivery) that a vehicle changed.
     pub fn announce(&self, change: VehicleChanged) {
         // No receiver (no webhooks) is fine.
-        let _ = self.changes.send(change);
+        let _ = self.shared.changes.send(change);
     }
 
     /// Users each app keeps before the least recently used is forgotten.
     pub fn max_users(&self) -> usize {
-        self.max_users
+        self.shared.max_users
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -442,7 +438,7 @@ impl World {
         forced_error: Option<&'static crate::domain::catalogue::Entry>,
         specs: &[Arc<VehicleSpec>],
     ) -> (Uuid, Vec<Vehicle>) {
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         let mut inner = self.lock();
         let key = (app.to_owned(), mode, login.to_lowercase());
         let known = inner.logins.get(&key).copied();
@@ -472,7 +468,7 @@ impl World {
             }
         };
         let vehicles = inner.garage(app, id, specs, now);
-        inner.make_room(app, self.max_users, self.max_vehicles);
+        inner.make_room(app, self.shared.max_users, self.shared.max_vehicles);
         let ticket = self.persist(&mut inner, app, &[id], &[]);
         drop(inner);
         ticket.wait();
@@ -489,7 +485,7 @@ impl World {
         scopes: impl Into<Arc<[Permission]>>,
         vehicles: Vec<Uuid>,
     ) -> Result<Uuid, UserForgotten> {
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         let mut inner = self.lock();
         inner.forget_old_codes(now);
         let grant = Uuid::new_v4();
@@ -506,7 +502,7 @@ impl World {
             .get_mut(app)
             .and_then(|users| users.get_mut(&user))
             .ok_or(UserForgotten {
-                max_users: self.max_users,
+                max_users: self.shared.max_users,
             })?;
         for vehicle in &vehicles {
             connections.entry((user, *vehicle)).or_insert(now);
@@ -549,7 +545,7 @@ impl World {
     /// redirect URI they were issued for (RFC 6749 §4.1.2, §4.1.3); a second use revokes the
     /// tokens the first one issued.
     pub fn redeem_code(&self, app: &str, code: &str, redirect_uri: Option<&str>) -> Result<Tokens, GrantError> {
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         let mut inner = self.lock();
         let key = Uuid::try_parse(code).map_err(|_| GrantError::UnknownCode)?;
         let record = inner.codes.get_mut(&key).ok_or(GrantError::UnknownCode)?;
@@ -593,8 +589,8 @@ impl World {
     /// tokens stay valid (docs/contract/oauth.md#refresh). Used after the grace period, it revokes
     /// its whole token family.
     pub fn refresh(&self, app: &str, token: &str) -> Result<Tokens, GrantError> {
-        let now = self.clock.now();
-        let grace = self.refresh_grace;
+        let now = self.shared.clock.now();
+        let grace = self.shared.refresh_grace;
         let mut inner = self.lock();
         let key = Uuid::try_parse(token).map_err(|_| GrantError::UnknownRefreshToken)?;
         let Inner {
@@ -635,7 +631,7 @@ impl World {
     /// What a bearer token allows, or why it allows nothing. A success counts as a use of the
     /// user (they are forgotten last).
     pub fn authorize(&self, token: &str) -> Result<Access, AccessError> {
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         let key = Uuid::try_parse(token).map_err(|_| AccessError::Unknown)?;
         let mut inner = self.lock();
         let Inner {
@@ -711,14 +707,14 @@ impl World {
         };
         if result.is_ok() {
             // No receiver (no webhooks) is fine.
-            let _ = self.changes.send(change);
+            let _ = self.shared.changes.send(change);
         }
         Some(result)
     }
 
     /// Every state change from now on.
     pub fn subscribe_changes(&self) -> broadcast::Receiver<VehicleChanged> {
-        self.changes.subscribe()
+        self.shared.changes.subscribe()
     }
 
     /// The app's connections, newest first.
@@ -897,23 +893,23 @@ impl World {
                     format!("only app {} is being replaced (?app=)", only.unwrap_or_default()),
                 ));
             }
-            if app.users.len() > self.max_users {
+            if app.users.len() > self.shared.max_users {
                 return Err(SnapshotError::new(
                     format!("{path}.users"),
                     format!(
                         "{} users is more than the {} each app keeps (--max-users)",
                         app.users.len(),
-                        self.max_users
+                        self.shared.max_users
                     ),
                 ));
             }
             let vehicles: usize = app.users.iter().map(|user| user.vehicles.len()).sum();
-            if vehicles > self.max_vehicles {
+            if vehicles > self.shared.max_vehicles {
                 return Err(SnapshotError::new(
                     format!("{path}.users"),
                     format!(
                         "{vehicles} vehicles is more than the {} each app keeps",
-                        self.max_vehicles
+                        self.shared.max_vehicles
                     ),
                 ));
             }
@@ -974,8 +970,8 @@ impl World {
             if from_store {
                 // A store's file holds what it held when the process stopped, which a cap
                 // lowered since may not allow: forget the least recently used as usual.
-                inner.make_room(&name, self.max_users, self.max_vehicles);
-            } else if self.store.is_some() {
+                inner.make_room(&name, self.shared.max_users, self.shared.max_vehicles);
+            } else if self.shared.store.is_some() {
                 let users = inner.users.get(&name);
                 for id in ids {
                     let Some(record) = users.and_then(|users| users.peek(&id)) else {
@@ -1061,13 +1057,7 @@ impl WeakWorld {
     pub fn upgrade(&self) -> Option<World> {
         Some(World {
             inner: self.inner.upgrade()?,
-            changes: self.changes.clone(),
-            clock: self.clock.clone(),
-            refresh_grace: self.refresh_grace,
-            max_users: self.max_users,
-            max_vehicles: self.max_vehicles,
-            sim_speed: self.sim_speed,
-            store: self.store.clone(),
+            shared: self.shared.clone(),
         })
     }
 }
@@ -1670,7 +1660,7 @@ mod tests {
     #[test]
     fn users_beyond_the_vehicle_cap_forget_the_least_recently_used() {
         let mut world = world();
-        world.max_vehicles = 5;
+        world.shared.max_vehicles = 5;
         let specs: Vec<Arc<VehicleSpec>> = (0..3)
             .map(|i| {
                 let mut spec = (*spec()).clone();
@@ -1728,7 +1718,7 @@ mod tests {
         let third = world
             .refresh(APP, &second.refresh_token.to_string())
             .expect("a fresh refresh token");
-        world.clock.advance(Duration::minutes(2));
+        world.clock().advance(Duration::minutes(2));
 
         let reuse = world.refresh(APP, &first.refresh_token.to_string());
 
@@ -1746,7 +1736,7 @@ mod tests {
         world
             .refresh(APP, &revoked.refresh_token.to_string())
             .expect("a fresh refresh token");
-        world.clock.advance(Duration::minutes(2));
+        world.clock().advance(Duration::minutes(2));
 
         let _ = world.refresh(APP, &revoked.refresh_token.to_string());
 
@@ -1775,7 +1765,7 @@ mod tests {
                 .issue_code(APP, REDIRECT, user, Vec::new(), Vec::new())
                 .expect("a known user");
         }
-        world.clock.advance(CODE_MEMORY);
+        world.clock().advance(CODE_MEMORY);
 
         world
             .issue_code(APP, REDIRECT, user, Vec::new(), Vec::new())
@@ -1790,7 +1780,7 @@ mod tests {
     fn tokens_issued_at_the_clock_s_furthest_reach_work() {
         let world = world();
         // The clock stops at its limit (100 years ahead) rather than going further.
-        world.clock.advance(crate::domain::clock::MAX_OFFSET * 2);
+        world.clock().advance(crate::domain::clock::MAX_OFFSET * 2);
 
         let tokens = connect(&world, "a@example.com");
 
