@@ -198,40 +198,15 @@ fn read(connection: &Connection) -> Result<(Snapshot, bool), String> {
             .map_err(|error| format!("its settings (table control) do not read: {error}"))?,
         None => Snapshot::default(),
     };
-    let mut query = connection
-        .prepare("SELECT app, id, doc FROM users ORDER BY seq")
-        .map_err(|error| describe(&error))?;
-    let rows = query
-        .query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-            ))
-        })
-        .map_err(|error| describe(&error))?;
+    let rows = three_texts(connection, "SELECT app, id, doc FROM users ORDER BY seq")?;
     let mut tokens: HashMap<String, Vec<TokenSnapshot>> = HashMap::new();
-    let mut query_tokens = connection
-        .prepare("SELECT grant_id, access, doc FROM tokens ORDER BY rowid")
-        .map_err(|error| describe(&error))?;
-    let token_rows = query_tokens
-        .query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-            ))
-        })
-        .map_err(|error| describe(&error))?;
-    for row in token_rows {
-        let (grant, access, doc) = row.map_err(|error| describe(&error))?;
+    for (grant, access, doc) in three_texts(connection, "SELECT grant_id, access, doc FROM tokens ORDER BY rowid")? {
         let pair: TokenSnapshot = serde_json::from_str(&doc)
             .map_err(|error| format!("token {access} (table tokens) does not read: {error}"))?;
         tokens.entry(grant).or_default().push(pair);
     }
     let mut users: BTreeMap<String, Vec<UserSnapshot>> = BTreeMap::new();
-    for row in rows {
-        let (app, id, doc) = row.map_err(|error| describe(&error))?;
+    for (app, id, doc) in rows {
         let mut user: UserSnapshot = serde_json::from_str(&doc)
             .map_err(|error| format!("user {id} of app {app} (table users) does not read: {error}"))?;
         for grant in &mut user.grants {
@@ -246,6 +221,15 @@ fn read(connection: &Connection) -> Result<(Snapshot, bool), String> {
         snapshot.apps.entry(app).or_default().users = users;
     }
     Ok((snapshot, empty))
+}
+
+/// Every row of `sql`, a query of three text columns.
+fn three_texts(connection: &Connection, sql: &str) -> Result<Vec<(String, String, String)>, String> {
+    let mut query = connection.prepare(sql).map_err(|error| describe(&error))?;
+    let rows = query
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .map_err(|error| describe(&error))?;
+    rows.collect::<Result<_, _>>().map_err(|error| describe(&error))
 }
 
 /// The writer thread: takes what has queued up, commits it in one transaction, then releases
