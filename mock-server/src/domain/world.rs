@@ -1209,24 +1209,35 @@ impl Inner {
         Ok(())
     }
 
+    /// Keeps a code of a snapshot, bound to `grant`; it goes to `new_codes` to be queued.
+    fn restore_code(
+        &mut self,
+        code: crate::domain::snapshot::ResolvedCode,
+        app: &str,
+        grant: Uuid,
+        new_codes: &mut Vec<(Uuid, OffsetDateTime)>,
+    ) {
+        new_codes.push((code.code, code.issued_at));
+        self.codes.insert(
+            code.code,
+            Code {
+                app: app.to_owned(),
+                redirect_uri: code.redirect_uri,
+                grant,
+                issued_at: code.issued_at,
+                redeemed_at: code.redeemed_at,
+            },
+        );
+    }
+
     /// Adds an app's part of a checked snapshot; its codes go to `new_codes` with when they were
     /// issued, to be queued oldest first.
     fn import(&mut self, app: ResolvedApp, new_codes: &mut Vec<(Uuid, OffsetDateTime)>) {
         let name = app.app;
         let shared_app: Arc<str> = Arc::from(name.as_str());
         for code in app.spent_codes {
-            new_codes.push((code.code, code.issued_at));
-            self.codes.insert(
-                code.code,
-                Code {
-                    app: name.clone(),
-                    redirect_uri: code.redirect_uri,
-                    // A grant no one holds: reusing the code revokes nothing more.
-                    grant: Uuid::new_v4(),
-                    issued_at: code.issued_at,
-                    redeemed_at: code.redeemed_at,
-                },
-            );
+            // A grant no one holds: reusing the code revokes nothing more.
+            self.restore_code(code, &name, Uuid::new_v4(), new_codes);
         }
         for user in app.users {
             let mut record = UserRecord {
@@ -1269,17 +1280,7 @@ impl Inner {
                     .map(|code| code.code);
                 let code_id = grant.code.as_ref().map(|code| code.code);
                 if let Some(code) = grant.code {
-                    new_codes.push((code.code, code.issued_at));
-                    self.codes.insert(
-                        code.code,
-                        Code {
-                            app: name.clone(),
-                            redirect_uri: code.redirect_uri,
-                            grant: id,
-                            issued_at: code.issued_at,
-                            redeemed_at: code.redeemed_at,
-                        },
-                    );
+                    self.restore_code(code, &name, id, new_codes);
                 }
                 let mut pairs = Vec::with_capacity(grant.tokens.len());
                 for tokens in grant.tokens {
