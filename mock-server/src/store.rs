@@ -244,8 +244,17 @@ fn write_loop(mut connection: Connection, jobs: mpsc::Receiver<Job>, mut seq: i6
             }
         }
         if let Err(error) = commit(&mut connection, &batch, &mut seq) {
-            // The answers waiting on this batch go out; the log says the file is behind.
-            tracing::error!("state file {}: a write failed: {}", file.display(), describe(&error));
+            // The answers waiting on this batch would claim changes the file does not hold (a full
+            // disk, a file taken away): stop instead, so nothing acknowledged is lost. What was
+            // committed before stays, and a restart on the same file goes on from there.
+            let message = format!(
+                "state file {}: a write failed ({}); stopping, so that no answer claims a change the file does not hold",
+                file.display(),
+                describe(&error)
+            );
+            tracing::error!("{message}");
+            eprintln!("{message}");
+            std::process::exit(74);
         }
         for (_, done) in batch {
             let _ = done.send(());
