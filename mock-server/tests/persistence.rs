@@ -107,6 +107,81 @@ impl Client {
     }
 }
 
+/// Walks Connect's pages over HTTP as a browser would (preamble, brand, sign-in, Allow) for the
+/// built-in demo app: the code it redirects back with, and the redirect URI.
+async fn connect(url: &str, brand: &str, scope: &str) -> (String, String) {
+    const REDIRECT_URI: &str = "https://example.com/auth";
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let flow = |page: &str| {
+        let marker = r#"name="flow" value=""#;
+        let start = page.find(marker).expect("the page has a flow field") + marker.len();
+        let end = page[start..].find('"').expect("closing quote") + start;
+        page[start..end].to_owned()
+    };
+    let query = [
+        ("response_type", "code"),
+        ("client_id", "demo-client"),
+        ("redirect_uri", REDIRECT_URI),
+        ("mode", "test"),
+        ("scope", scope),
+    ];
+    let mut page = http
+        .get(format!("{url}/oauth/authorize"))
+        .query(&query)
+        .send()
+        .await
+        .expect("the preamble")
+        .text()
+        .await
+        .expect("its text");
+    let username = format!("{}@email.com", uuid::Uuid::new_v4());
+    let steps: [(&str, Vec<(&str, &str)>); 3] = [
+        ("/connect/brand", vec![]),
+        ("/connect/login", vec![("make", brand)]),
+        (
+            "/connect/sign-in",
+            vec![("username", &username), ("password", "password")],
+        ),
+    ];
+    for (action, fields) in steps {
+        let flow = flow(&page);
+        let mut form = vec![("flow", flow.as_str())];
+        form.extend(fields);
+        page = http
+            .post(format!("{url}{action}"))
+            .form(&form)
+            .send()
+            .await
+            .expect("a Connect step")
+            .text()
+            .await
+            .expect("its page");
+    }
+    let flow = flow(&page);
+    let done = http
+        .post(format!("{url}/connect/grant"))
+        .form(&[("flow", flow.as_str()), ("decision", "allow")])
+        .send()
+        .await
+        .expect("Allow");
+    assert_eq!(
+        done.status(),
+        reqwest::StatusCode::FOUND,
+        "Connect ends with a redirect"
+    );
+    let location = url::Url::parse(done.headers()["location"].to_str().expect("ascii")).expect("a URL");
+    let code = location
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .map(|(_, code)| code.into_owned())
+        .expect("a code");
+    (code, REDIRECT_URI.to_owned())
+}
+
 fn command(file: &Path) -> Command {
     let mut command = Command::new(BINARY);
     command
@@ -136,19 +211,12 @@ fn text(value: &Value) -> String {
         .to_owned()
 }
 
+/// Connect (its pages), exchange, a command and a subscription; `kill -9`; a restart on the file.
 #[tokio::test]
 async fn what_was_answered_before_kill_9_is_there_after_a_restart() {
     let file = state_file();
     let server = Server::start(&file).await;
-    let code = server
-        .admin(
-            reqwest::Method::POST,
-            "/admin/authorize",
-            json!({ "brand": "FORD", "scope": "read_vehicle_info read_security control_security", "exchange": false }),
-        )
-        .await;
-    let redirect_uri = text(&code["redirect_uri"]);
-    let code = text(&code["code"]);
+    let (code, redirect_uri) = connect(&server.url, "FORD", "read_vehicle_info read_security control_security").await;
     let exchanged: Value = server
         .token(&[
             ("grant_type", "authorization_code"),
