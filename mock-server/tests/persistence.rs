@@ -434,6 +434,40 @@ async fn a_second_process_on_the_same_file_refuses_to_start() {
     let _ = std::fs::remove_file(&file);
 }
 
+/// A read-only state file: refused, named, left as it was. Root writes to any file, so as root the
+/// binary runs as `nobody` (by `setpriv`, util-linux).
+#[tokio::test]
+async fn a_read_only_file_is_refused_naming_it() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let file = state_file();
+    Server::start(&file).await.kill().await;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("read-only");
+    let before = std::fs::read(&file).expect("the file");
+    let as_root = std::fs::metadata("/proc/self").expect("/proc/self").uid() == 0;
+    let mut run = if as_root {
+        let mut run = Command::new("setpriv");
+        run.args(["--reuid=65534", "--regid=65534", "--clear-groups", BINARY]);
+        run
+    } else {
+        Command::new(BINARY)
+    };
+    run.args(["--addr", "127.0.0.1:0", "--state"])
+        .arg(&file)
+        .env_remove("SMARTCAR_MOCK_SCENARIO")
+        .env_remove("RUST_BACKTRACE");
+
+    let output = run.output().await.expect("the binary runs");
+
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it started");
+    assert!(
+        error.contains(&format!("state file {}: is read-only", file.display())),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(&file).expect("still there"), before);
+    let _ = std::fs::remove_file(&file);
+}
+
 #[tokio::test]
 async fn a_file_that_is_not_sqlite_is_refused_and_left_as_it_was() {
     let file = state_file();
