@@ -4,13 +4,12 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::path::{Path, PathBuf};
+
 use std::str::FromStr;
 
 use reqwest::Url;
-use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
+
+pub use mock_server::webhooks::CaCert;
 
 use crate::cors::Origin;
 
@@ -69,7 +68,7 @@ pub struct Config {
 
     /// Also trust the certificates in this PEM file (beside the system's) for `https://` origins:
     /// a local platform's CA, or the mock's own `--tls-cert-out`.
-    #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = CaCert::parse)]
+    #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = mock_server::webhooks::client::parse_ca_cert)]
     pub ca_cert: Option<CaCert>,
 
     /// A front-end origin that may call this backend from a browser (CORS), besides
@@ -135,65 +134,11 @@ impl From<&str> for Secret {
     }
 }
 
-/// Extra trust anchors, read and checked from a PEM file while the command line is parsed, so a
-/// bad file stops the backend at start-up with the file's name.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CaCert {
-    path: PathBuf,
-    certificates: Vec<CertificateDer<'static>>,
-}
-
-impl CaCert {
-    /// For clap: every certificate of the file at `path`.
-    pub fn parse(path: &str) -> Result<CaCert, String> {
-        let path = Path::new(path);
-        let pem = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-        CaCert::from_pem(&pem, path)
-    }
-
-    /// Every certificate of `pem`, which came from `path` (named in errors).
-    pub fn from_pem(pem: &[u8], path: &Path) -> Result<CaCert, String> {
-        let certificates = CertificateDer::pem_slice_iter(pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| format!("{} is not PEM: {error}", path.display()))?;
-        if certificates.is_empty() {
-            return Err(format!(
-                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                path.display()
-            ));
-        }
-        for (n, certificate) in certificates.iter().enumerate() {
-            RootCertStore::empty().add(certificate.clone()).map_err(|error| {
-                format!(
-                    "certificate {} of {} cannot be trusted as a CA: {error}",
-                    n.saturating_add(1),
-                    path.display()
-                )
-            })?;
-        }
-        Ok(CaCert {
-            path: path.to_owned(),
-            certificates,
-        })
-    }
-
-    pub fn certificates(&self) -> &[CertificateDer<'static>] {
-        &self.certificates
-    }
-}
-
-impl fmt::Debug for CaCert {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CaCert")
-            .field("path", &self.path)
-            .field("certificates", &self.certificates.len())
-            .finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;
+
+    use std::path::Path;
 
     use super::*;
 

@@ -9,15 +9,13 @@
 //! same backend talks to the mock or to Smartcar by its origins alone, and every call is bounded
 //! in time ([`Timeouts`]): a platform that stops answering costs a request, not a hung one.
 
-use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use reqwest::{RequestBuilder, StatusCode, Url};
-use rustls::{ClientConfig, RootCertStore};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{CaCert, Config};
+use crate::config::Config;
 
 /// A client of one Smartcar app. Cheap to clone: the HTTP client is a handle.
 #[derive(Debug, Clone)]
@@ -114,10 +112,10 @@ impl Smartcar {
     }
 
     pub fn with_timeouts(config: Config, timeouts: Timeouts) -> Result<Self, ClientError> {
-        // reqwest is built without a crypto provider of its own: `ring` is the process's.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // The same TLS as the mock's own client: `ring`, the system's roots plus `--ca-cert`.
+        mock_server::webhooks::client::install_crypto_provider();
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config(config.ca_cert.as_ref())?)
+            .tls_backend_preconfigured(mock_server::webhooks::client::tls_config(config.ca_cert.as_ref())?)
             // The platform is a local mock or Smartcar; a proxy from the environment would only
             // get in the way of the first.
             .no_proxy()
@@ -226,31 +224,6 @@ impl Smartcar {
         let request = self.http.get(url.clone()).bearer_auth(access_token);
         ok_json(url, request).await
     }
-}
-
-/// The system's root certificates, read once per process. None found (a slim container) leaves
-/// HTTPS to `--ca-cert` alone rather than stopping the backend.
-static SYSTEM_ROOTS: LazyLock<RootCertStore> = LazyLock::new(|| {
-    let mut roots = RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    if roots.is_empty() {
-        tracing::warn!("no system root certificates were found: HTTPS origins need --ca-cert");
-    }
-    roots
-});
-
-/// rustls with `ring`, trusting the system's roots and `ca`'s certificates, speaking HTTP/1.1.
-fn tls_config(ca: Option<&CaCert>) -> Result<ClientConfig, rustls::Error> {
-    let mut roots = SYSTEM_ROOTS.clone();
-    for certificate in ca.map(CaCert::certificates).unwrap_or_default() {
-        roots.add(certificate.clone())?;
-    }
-    let mut config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
 }
 
 /// Sends `request` and reads a JSON body, turning an error status into [`Error::Refused`] with

@@ -15,8 +15,9 @@ use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
-/// Extra trust anchors, read from a PEM file (`--ca-cert FILE`).
-#[derive(Clone)]
+/// Extra trust anchors, read from a PEM file (`--ca-cert FILE`): the mock's webhook client and
+/// the demo backend's platform client both take them.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CaCert {
     path: PathBuf,
     certificates: Vec<CertificateDer<'static>>,
@@ -68,6 +69,10 @@ impl CaCert {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn certificates(&self) -> &[CertificateDer<'static>] {
+        &self.certificates
     }
 }
 
