@@ -128,27 +128,7 @@ fn vehicle_count(text: &str) -> Option<usize> {
 fn vehicle_at_level(base: &VehicleSpec, vin: &str, level: Level, fixtures: &Fixtures) -> VehicleSpec {
     use Capability::*;
     let (powertrain, capabilities): (Powertrain, &[Capability]) = match level {
-        Level::Compatible | Level::Phev => (
-            Powertrain::Phev,
-            &[
-                Odometer,
-                Location,
-                Fuel,
-                Battery,
-                BatteryCapacity,
-                NominalCapacity,
-                Charge,
-                ChargeControl,
-                ChargeLimit,
-                EngineOil,
-                Tires,
-                Security,
-                SecurityControl,
-                Navigation,
-                ServiceHistory,
-                Diagnostics,
-            ],
-        ),
+        Level::Compatible | Level::Phev => (Powertrain::Phev, &Capability::ALL),
         Level::Bev => (
             Powertrain::Bev,
             &[

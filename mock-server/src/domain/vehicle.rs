@@ -190,6 +190,28 @@ pub enum Capability {
     Diagnostics,
 }
 
+impl Capability {
+    /// Every capability, in declaration order.
+    pub const ALL: [Capability; 16] = [
+        Capability::Odometer,
+        Capability::Location,
+        Capability::Fuel,
+        Capability::Battery,
+        Capability::BatteryCapacity,
+        Capability::NominalCapacity,
+        Capability::Charge,
+        Capability::ChargeControl,
+        Capability::ChargeLimit,
+        Capability::EngineOil,
+        Capability::Tires,
+        Capability::Security,
+        Capability::SecurityControl,
+        Capability::Navigation,
+        Capability::ServiceHistory,
+        Capability::Diagnostics,
+    ];
+}
+
 /// The values a vehicle reports, stored metric and in Smartcar's response shapes so the API can
 /// serve them as they are (converted when `sc-unit-system: imperial` asks for it).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
