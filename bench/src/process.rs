@@ -96,6 +96,18 @@ async fn probe_ok(host: &str, path: &str) -> bool {
 }
 
 /// A port that was free a moment ago (for peers that cannot pick their own).
+/// The mock must not pick up an app from the caller's environment (`SMARTCAR_CLIENT_ID`, …).
+pub(crate) fn without_app_from_env(command: &mut Command) {
+    for name in [
+        "SMARTCAR_CLIENT_ID",
+        "SMARTCAR_CLIENT_SECRET",
+        "SMARTCAR_REDIRECT_URI",
+        "SMARTCAR_AMT",
+    ] {
+        command.env_remove(name);
+    }
+}
+
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -44,15 +44,7 @@ fn mock_command(args: &RunArgs, fixtures: Option<&std::path::Path>) -> Command {
     if let Some(dir) = fixtures {
         command.arg("--fixtures").arg(dir);
     }
-    // The server must not pick up an app from the caller's environment.
-    for name in [
-        "SMARTCAR_CLIENT_ID",
-        "SMARTCAR_CLIENT_SECRET",
-        "SMARTCAR_REDIRECT_URI",
-        "SMARTCAR_AMT",
-    ] {
-        command.env_remove(name);
-    }
+    crate::process::without_app_from_env(&mut command);
     command
 }
 

@@ -96,14 +96,7 @@ struct Report {
 pub(crate) async fn run(args: SoakArgs) -> anyhow::Result<()> {
     let mut command = Command::new(&args.mock);
     command.args(["--addr", "127.0.0.1:0"]).args(&args.mock_args);
-    for name in [
-        "SMARTCAR_CLIENT_ID",
-        "SMARTCAR_CLIENT_SECRET",
-        "SMARTCAR_REDIRECT_URI",
-        "SMARTCAR_AMT",
-    ] {
-        command.env_remove(name);
-    }
+    process::without_app_from_env(&mut command);
     let probe = "/admin/health";
     let (mock, _) = process::start(command, Address::Announced, probe).await?;
     let base = mock.base.clone();

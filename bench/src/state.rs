@@ -136,17 +136,12 @@ fn mock(args: &StateArgs, file: &Path, scenario: Option<&Path>) -> Command {
     command
 }
 
+/// No app, state file or scenario from the caller's environment.
 fn clean(command: &mut Command) {
-    for name in [
-        "SMARTCAR_CLIENT_ID",
-        "SMARTCAR_CLIENT_SECRET",
-        "SMARTCAR_REDIRECT_URI",
-        "SMARTCAR_AMT",
-        "SMARTCAR_MOCK_STATE",
-        "SMARTCAR_MOCK_SCENARIO",
-    ] {
-        command.env_remove(name);
-    }
+    crate::process::without_app_from_env(command);
+    command
+        .env_remove("SMARTCAR_MOCK_STATE")
+        .env_remove("SMARTCAR_MOCK_SCENARIO");
 }
 
 /// A scenario of `users` users of the demo app, each with `vehicles` FORDs and a token pair.
