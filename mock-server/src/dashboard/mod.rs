@@ -229,14 +229,13 @@ fn json_event(name: &'static str, data: Value) -> Event {
     Event::default().event(name).data(data.to_string())
 }
 
-/// A fingerprint of what has no broadcast: which vehicles exist, the clock, the fault rules and
+/// A fingerprint of what has no broadcast: whether vehicles came or went, the clock, the fault rules and
 /// how often they fired, the limits.
 fn digest(state: &AppState) -> u64 {
     let mut hasher = DefaultHasher::new();
     state.clock.offset().whole_nanoseconds().hash(&mut hasher);
-    for vehicle in state.world.vehicles(None) {
-        (vehicle.id, &vehicle.app, vehicle.user).hash(&mut hasher);
-    }
+    // Not the vehicles themselves: listing them takes the world's lock for a copy of each.
+    state.world.census().hash(&mut hasher);
     let book = state.control.faults.list(None);
     for rule in &book.rules {
         (rule.id, rule.fired, rule.remaining).hash(&mut hasher);

@@ -257,6 +257,9 @@ struct Inner {
     issued: VecDeque<(Uuid, Uuid)>,
     /// The simulator's trips, caught up whenever their vehicle is touched.
     trips: Trips,
+    /// Moves whenever a vehicle is added or forgotten (kept across resets), so a watcher can tell
+    /// the set of vehicles changed without walking it.
+    census: u64,
     /// Users forgotten since the store last heard (always empty without a store).
     forgotten: Vec<(String, Uuid)>,
     /// Access tokens of pairs forgotten or revoked since the store last heard.
@@ -803,15 +806,22 @@ impl World {
         vehicles
     }
 
+    /// A number that moves whenever a vehicle is added or forgotten: a cheap "did the set of
+    /// vehicles change" for a watcher (the dashboard), instead of listing them all.
+    pub fn census(&self) -> u64 {
+        self.lock().census
+    }
+
     /// Forgets everything about one app (`Some`) or every app (`None`). Fixtures stay.
     pub fn reset(&self, app: Option<&str>) {
         let mut inner = self.lock();
         let ticket = self.store_write(vec![Write::Clear(app.map(str::to_owned))]);
         let Some(app) = app else {
             // A running ticker stays the only one: it stops by itself once no trip is left.
-            let ticking = inner.trips.ticking;
+            let (ticking, census) = (inner.trips.ticking, inner.census);
             *inner = Inner::default();
             inner.trips.ticking = ticking;
+            inner.census = census.wrapping_add(1);
             drop(inner);
             ticket.wait();
             return;
@@ -948,9 +958,10 @@ impl World {
         }
         match only {
             None => {
-                let ticking = inner.trips.ticking;
+                let (ticking, census) = (inner.trips.ticking, inner.census);
                 *inner = Inner::default();
                 inner.trips.ticking = ticking;
+                inner.census = census.wrapping_add(1);
             }
             Some(app) => inner.clear_app(app),
         }
@@ -1257,6 +1268,7 @@ impl Inner {
                     self.connections.insert((user.id, vehicle.id), connected_at);
                 }
                 record.garage.push(vehicle.id);
+                self.census = self.census.wrapping_add(1);
                 self.vehicles.insert(
                     vehicle.id,
                     Vehicle {
@@ -1336,6 +1348,7 @@ impl Inner {
             users,
             vehicles,
             vehicle_counts,
+            census,
             ..
         } = self;
         let Some(record) = users.get_mut(app).and_then(|users| users.peek_mut(&user)) else {
@@ -1362,6 +1375,7 @@ impl Inner {
                         updated_at: now,
                     };
                     vehicles.insert(vehicle.id, vehicle.clone());
+                    *census = census.wrapping_add(1);
                     record.garage.push(vehicle.id);
                     *count += 1;
                     vehicle
@@ -1399,6 +1413,7 @@ impl Inner {
         self.logins.remove(&(user.app, user.mode, user.login.to_lowercase()));
         for vehicle in record.garage {
             self.vehicles.remove(&vehicle);
+            self.census = self.census.wrapping_add(1);
             self.trips.forget(vehicle);
             self.connections.remove(&(user.id, vehicle));
         }
@@ -1597,6 +1612,21 @@ mod tests {
         assert!(Arc::ptr_eq(&first.app, &second.app));
         assert!(Arc::ptr_eq(&first.scopes, &second.scopes));
         assert!(Arc::ptr_eq(&first.vehicles, &second.vehicles));
+    }
+
+    #[test]
+    fn the_census_moves_when_vehicles_come_or_go_and_not_on_a_sign_in_again() {
+        let world = world();
+        let empty = world.census();
+        connect(&world, "a@example.com");
+        let one = world.census();
+        connect(&world, "a@example.com");
+        let again = world.census();
+        world.reset(None);
+
+        assert_ne!(one, empty);
+        assert_eq!(again, one);
+        assert_ne!(world.census(), one);
     }
 
     #[test]
