@@ -90,7 +90,7 @@ async fn a_change_is_announced_like_a_command() {
     let change = changes.recv().await.expect("a change");
 
     assert_eq!(change.vehicle.to_string(), car.vehicle);
-    assert_eq!(change.app, "demo-client");
+    assert_eq!(&*change.app, "demo-client");
 }
 
 #[tokio::test]

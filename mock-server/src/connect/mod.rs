@@ -506,7 +506,7 @@ async fn grant(State(state): State<AppState>, body: axum::body::Bytes) -> Result
     }
     let code = state
         .world
-        .issue_code(&flow.app, &flow.redirect_uri, user, flow.scope.clone(), selected)
+        .issue_code(&flow.app, &flow.redirect_uri, user, &flow.scope, selected)
         .map_err(ConnectError::cannot_continue)?;
     Ok(redirect_to(
         &flow.redirect_uri,

@@ -205,7 +205,7 @@ pub fn approve(
         approval.sign_in.app,
         approval.redirect_uri,
         signed_in.user,
-        approval.scope.clone(),
+        &approval.scope,
         vehicles.clone(),
     )?;
     Ok(Approved {
@@ -427,7 +427,7 @@ mod tests {
             .expect("a test login");
         let code = platform
             .world
-            .issue_code(APP, "https://example.com/auth", signed_in.user, Vec::new(), Vec::new())
+            .issue_code(APP, "https://example.com/auth", signed_in.user, &[], Vec::new())
             .expect("a known user");
         let tokens = platform
             .world

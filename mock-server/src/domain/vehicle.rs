@@ -18,7 +18,7 @@ use crate::domain::world::Mode;
 #[derive(Debug, Clone)]
 pub struct Vehicle {
     pub id: Uuid,
-    pub app: String,
+    pub app: Arc<str>,
     pub user: Uuid,
     pub mode: Mode,
     pub spec: Arc<VehicleSpec>,
@@ -500,7 +500,7 @@ mod tests {
         }
         Vehicle {
             id: Uuid::new_v4(),
-            app: "demo-client".to_owned(),
+            app: Arc::from("demo-client"),
             user: Uuid::new_v4(),
             mode,
             spec: Arc::clone(spec),

@@ -67,6 +67,9 @@ pub const DEFAULT_MAX_USERS: usize = 100_000;
 /// Vehicles each app keeps (~300 bytes each with its fixture copy). Only `<n>-vehicles` logins
 /// come near it: 999 spellings per mode could otherwise hold half a million vehicles per app.
 pub const MAX_VEHICLES_PER_APP: usize = 250_000;
+/// Distinct strings and scope lists kept shared; past it, a record gets its own copy (correct,
+/// only larger), so odd input cannot grow the table.
+const MAX_SHARED: usize = 4096;
 
 /// Connect's `mode`: which credentials sign in and how strictly vehicles behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -92,9 +95,9 @@ impl Mode {
 #[derive(Debug, Clone)]
 pub struct User {
     pub id: Uuid,
-    pub app: String,
+    pub app: Arc<str>,
     pub mode: Mode,
-    pub login: String,
+    pub login: Arc<str>,
     /// Set by a `<TYPE>.<CODE>@smartcar.com` test login: every non-static request fails with it.
     pub forced_error: Option<&'static crate::domain::catalogue::Entry>,
 }
@@ -114,8 +117,8 @@ struct UserRecord {
     user: User,
     /// Their vehicles' ids, so signing in again does not scan every vehicle.
     garage: Vec<Uuid>,
-    /// Their grants that are still alive.
-    grants: HashSet<Uuid>,
+    /// Their grants that are still alive (a handful: a list is smaller than a set).
+    grants: Vec<Uuid>,
     /// The vehicles of their latest grant, shared with the next grant of the same vehicles (a
     /// `999-vehicles` user re-authorizing costs a pointer per grant, not 16 KB).
     last_selection: Arc<[Uuid]>,
@@ -148,8 +151,8 @@ impl Grant {
 
 #[derive(Debug)]
 struct Code {
-    app: String,
-    redirect_uri: String,
+    app: Arc<str>,
+    redirect_uri: Arc<str>,
     grant: Uuid,
     issued_at: OffsetDateTime,
     redeemed_at: Option<OffsetDateTime>,
@@ -237,12 +240,16 @@ pub struct Access {
 #[derive(Debug, Default)]
 struct Inner {
     /// app → its users, least recently used first to go.
-    users: HashMap<String, LruCache<Uuid, UserRecord>>,
+    users: HashMap<Arc<str>, LruCache<Uuid, UserRecord>>,
     /// `(app, mode, lower-case login)` → user: the same login is the same person.
-    logins: HashMap<(String, Mode, String), Uuid>,
+    logins: HashMap<(Arc<str>, Mode, Arc<str>), Uuid>,
     vehicles: HashMap<Uuid, Vehicle>,
     /// app → how many of `vehicles` are its.
-    vehicle_counts: HashMap<String, usize>,
+    vehicle_counts: HashMap<Arc<str>, usize>,
+    /// Strings many records repeat (app ids, redirect URIs) and scope lists many grants repeat,
+    /// each kept once and shared: a record holds a pointer, not a copy.
+    shared_names: HashSet<Arc<str>>,
+    shared_scopes: HashSet<Arc<[Permission]>>,
     grants: HashMap<Uuid, Grant>,
     /// `(user, vehicle)` → when it was first connected. Users belong to one app.
     connections: HashMap<(Uuid, Uuid), OffsetDateTime>,
@@ -269,7 +276,7 @@ struct Inner {
 /// A vehicle's state changed (a command, test control). Webhook delivery listens for these.
 #[derive(Debug, Clone)]
 pub struct VehicleChanged {
-    pub app: String,
+    pub app: Arc<str>,
     pub user: Uuid,
     pub vehicle: Uuid,
     pub at: OffsetDateTime,
@@ -443,28 +450,35 @@ impl World {
     ) -> (Uuid, Vec<Vehicle>) {
         let now = self.shared.clock.now();
         let mut inner = self.lock();
-        let key = (app.to_owned(), mode, login.to_lowercase());
+        let app_name = inner.shared_name(app);
+        let lower = login.to_lowercase();
+        let key = (Arc::clone(&app_name), mode, Arc::<str>::from(lower.as_str()));
         let known = inner.logins.get(&key).copied();
         let id = match known {
             Some(id) if inner.users.get_mut(app).is_some_and(|users| users.promote(&id)) => id,
             _ => {
                 let id = Uuid::new_v4();
+                let login = if lower == login {
+                    Arc::clone(&key.2)
+                } else {
+                    Arc::from(login)
+                };
                 let record = UserRecord {
                     user: User {
                         id,
-                        app: app.to_owned(),
+                        app: Arc::clone(&app_name),
                         mode,
-                        login: login.to_owned(),
+                        login,
                         forced_error,
                     },
                     garage: Vec::new(),
-                    grants: HashSet::new(),
+                    grants: Vec::new(),
                     last_selection: Arc::from([]),
                 };
                 inner.logins.insert(key, id);
                 inner
                     .users
-                    .entry(app.to_owned())
+                    .entry(app_name)
                     .or_insert_with(LruCache::unbounded)
                     .put(id, record);
                 id
@@ -485,7 +499,7 @@ impl World {
         app: &str,
         redirect_uri: &str,
         user: Uuid,
-        scopes: impl Into<Arc<[Permission]>>,
+        scopes: &[Permission],
         vehicles: Vec<Uuid>,
     ) -> Result<Uuid, UserForgotten> {
         let now = self.shared.clock.now();
@@ -493,6 +507,9 @@ impl World {
         inner.forget_old_codes(now);
         let grant = Uuid::new_v4();
         let code = Uuid::new_v4();
+        let app_name = inner.shared_name(app);
+        let redirect_uri = inner.shared_name(redirect_uri);
+        let scopes = inner.shared_scopes(scopes);
         let Inner {
             users,
             connections,
@@ -513,25 +530,26 @@ impl World {
         if *record.last_selection != *vehicles {
             record.last_selection = Arc::from(vehicles);
         }
-        record.grants.insert(grant);
+        record.grants.push(grant);
         grants.insert(
             grant,
             Grant {
-                app: Arc::from(app),
+                app: Arc::clone(&app_name),
                 user,
-                scopes: scopes.into(),
+                scopes,
                 vehicles: Arc::clone(&record.last_selection),
                 unredeemed_code: Some(code),
                 code: Some(code),
-                pairs: Vec::new(),
+                // Most grants issue one pair: room for exactly that.
+                pairs: Vec::with_capacity(1),
                 live_pairs: 0,
             },
         );
         codes.insert(
             code,
             Code {
-                app: app.to_owned(),
-                redirect_uri: redirect_uri.to_owned(),
+                app: app_name,
+                redirect_uri,
                 grant,
                 issued_at: now,
                 redeemed_at: None,
@@ -552,7 +570,7 @@ impl World {
         let mut inner = self.lock();
         let key = Uuid::try_parse(code).map_err(|_| GrantError::UnknownCode)?;
         let record = inner.codes.get_mut(&key).ok_or(GrantError::UnknownCode)?;
-        if record.app != app {
+        if *record.app != *app {
             return Err(GrantError::CodeForAnotherClient);
         }
         if let Some(redeemed_at) = record.redeemed_at {
@@ -570,9 +588,9 @@ impl World {
                 ago: age.saturating_sub(CODE_LIFETIME),
             });
         }
-        if redirect_uri != Some(record.redirect_uri.as_str()) {
+        if redirect_uri != Some(&*record.redirect_uri) {
             return Err(GrantError::RedirectMismatch {
-                expected: record.redirect_uri.clone(),
+                expected: record.redirect_uri.to_string(),
             });
         }
         record.redeemed_at = Some(now);
@@ -796,7 +814,7 @@ impl World {
         let Inner { vehicles, trips, .. } = &mut *inner;
         let mut vehicles: Vec<Vehicle> = vehicles
             .values_mut()
-            .filter(|vehicle| app.is_none_or(|app| vehicle.app == app))
+            .filter(|vehicle| app.is_none_or(|app| *vehicle.app == *app))
             .map(|vehicle| {
                 trips.catch_up(vehicle, now);
                 vehicle.clone()
@@ -833,7 +851,7 @@ impl World {
         }
         inner.vehicle_counts.remove(app);
         // Redeemed codes whose grant is already gone belong to no user any more.
-        inner.codes.retain(|_, code| code.app != app);
+        inner.codes.retain(|_, code| *code.app != *app);
         inner.forgotten.clear();
         inner.forgotten_pairs.clear();
         drop(inner);
@@ -859,7 +877,7 @@ impl World {
         } = &mut *inner;
         let mut spent: Vec<CodeSnapshot> = codes
             .iter()
-            .filter(|(_, code)| code.app == app && !grants.contains_key(&code.grant))
+            .filter(|(_, code)| *code.app == *app && !grants.contains_key(&code.grant))
             .map(|(id, code)| code_snapshot(*id, code))
             .collect();
         spent.sort_by_key(|code| code.issued_at);
@@ -983,7 +1001,7 @@ impl World {
                 // lowered since may not allow: forget the least recently used as usual.
                 inner.make_room(&name, self.shared.max_users, self.shared.max_vehicles);
             } else if self.shared.store.is_some() {
-                let users = inner.users.get(&name);
+                let users = inner.users.get(name.as_str());
                 for id in ids {
                     let Some(record) = users.and_then(|users| users.peek(&id)) else {
                         continue;
@@ -1045,7 +1063,7 @@ impl World {
         scopes.sort_unstable();
         scopes.dedup();
         Some(Access {
-            app: Arc::from(car.app.as_str()),
+            app: Arc::clone(&car.app),
             user: car.user,
             scopes: scopes.into(),
             vehicles: Arc::from([vehicle]),
@@ -1057,7 +1075,7 @@ impl World {
 fn code_snapshot(id: Uuid, code: &Code) -> CodeSnapshot {
     CodeSnapshot {
         code: id,
-        redirect_uri: code.redirect_uri.clone(),
+        redirect_uri: code.redirect_uri.to_string(),
         issued_at: Some(code.issued_at),
         redeemed_at: code.redeemed_at,
     }
@@ -1074,6 +1092,30 @@ impl WeakWorld {
 }
 
 impl Inner {
+    /// `text` as a shared string: the one kept, or a new one kept from now on.
+    fn shared_name(&mut self, text: &str) -> Arc<str> {
+        if let Some(kept) = self.shared_names.get(text) {
+            return Arc::clone(kept);
+        }
+        let new: Arc<str> = Arc::from(text);
+        if self.shared_names.len() < MAX_SHARED {
+            self.shared_names.insert(Arc::clone(&new));
+        }
+        new
+    }
+
+    /// `scopes` as a shared list, as [`Inner::shared_name`] does for strings.
+    fn shared_scopes(&mut self, scopes: &[Permission]) -> Arc<[Permission]> {
+        if let Some(kept) = self.shared_scopes.get(scopes) {
+            return Arc::clone(kept);
+        }
+        let new: Arc<[Permission]> = Arc::from(scopes);
+        if self.shared_scopes.len() < MAX_SHARED {
+            self.shared_scopes.insert(Arc::clone(&new));
+        }
+        new
+    }
+
     /// A user's record as a snapshot: their vehicles (a state still the fixture's is left out),
     /// their grants with their codes and the tokens still remembered.
     fn user_snapshot(&self, record: &UserRecord, with_tokens: bool) -> UserSnapshot {
@@ -1127,7 +1169,7 @@ impl Inner {
             .collect();
         UserSnapshot {
             id: Some(id),
-            login: record.user.login.clone(),
+            login: record.user.login.to_string(),
             mode: record.user.mode,
             forced_error: record.user.forced_error.map(error_name),
             vehicles,
@@ -1169,7 +1211,7 @@ impl Inner {
             }
         }
         self.vehicle_counts.remove(app);
-        self.codes.retain(|_, code| code.app != app);
+        self.codes.retain(|_, code| *code.app != *app);
     }
 
     /// Refuses a snapshot for `app` alone that names an id another app holds.
@@ -1229,11 +1271,13 @@ impl Inner {
         new_codes: &mut Vec<(Uuid, OffsetDateTime)>,
     ) {
         new_codes.push((code.code, code.issued_at));
+        let app = self.shared_name(app);
+        let redirect_uri = self.shared_name(&code.redirect_uri);
         self.codes.insert(
             code.code,
             Code {
-                app: app.to_owned(),
-                redirect_uri: code.redirect_uri,
+                app,
+                redirect_uri,
                 grant,
                 issued_at: code.issued_at,
                 redeemed_at: code.redeemed_at,
@@ -1245,7 +1289,7 @@ impl Inner {
     /// issued, to be queued oldest first.
     fn import(&mut self, app: ResolvedApp, new_codes: &mut Vec<(Uuid, OffsetDateTime)>) {
         let name = app.app;
-        let shared_app: Arc<str> = Arc::from(name.as_str());
+        let shared_app = self.shared_name(&name);
         for code in app.spent_codes {
             // A grant no one holds: reusing the code revokes nothing more.
             self.restore_code(code, &name, Uuid::new_v4(), new_codes);
@@ -1254,13 +1298,13 @@ impl Inner {
             let mut record = UserRecord {
                 user: User {
                     id: user.id,
-                    app: name.clone(),
+                    app: Arc::clone(&shared_app),
                     mode: user.mode,
-                    login: user.login.clone(),
+                    login: Arc::from(user.login.as_str()),
                     forced_error: user.forced_error,
                 },
                 garage: Vec::with_capacity(user.vehicles.len()),
-                grants: HashSet::new(),
+                grants: Vec::new(),
                 last_selection: Arc::from([]),
             };
             for vehicle in user.vehicles {
@@ -1273,7 +1317,7 @@ impl Inner {
                     vehicle.id,
                     Vehicle {
                         id: vehicle.id,
-                        app: name.clone(),
+                        app: Arc::clone(&shared_app),
                         user: user.id,
                         mode: user.mode,
                         spec: vehicle.spec,
@@ -1282,7 +1326,7 @@ impl Inner {
                     },
                 );
             }
-            *self.vehicle_counts.entry(name.clone()).or_default() += record.garage.len();
+            *self.vehicle_counts.entry(Arc::clone(&shared_app)).or_default() += record.garage.len();
             for grant in user.grants {
                 let id = grant.id;
                 let unredeemed_code = grant
@@ -1317,10 +1361,11 @@ impl Inner {
                 }
                 let live_pairs = pairs.len();
                 record.last_selection = Arc::clone(&grant.vehicles);
+                let scopes = self.shared_scopes(&grant.scopes);
                 let grant = Grant {
                     app: Arc::clone(&shared_app),
                     user: user.id,
-                    scopes: grant.scopes,
+                    scopes,
                     vehicles: grant.vehicles,
                     unredeemed_code,
                     code: code_id,
@@ -1329,14 +1374,16 @@ impl Inner {
                 };
                 // A grant with neither a code to redeem nor a token is already over.
                 if !grant.is_spent() {
-                    record.grants.insert(id);
+                    record.grants.push(id);
                     self.grants.insert(id, grant);
                 }
             }
-            self.logins
-                .insert((name.clone(), user.mode, user.login.to_lowercase()), user.id);
+            self.logins.insert(
+                (Arc::clone(&shared_app), user.mode, Arc::from(user.login.to_lowercase())),
+                user.id,
+            );
             self.users
-                .entry(name.clone())
+                .entry(Arc::clone(&shared_app))
                 .or_insert_with(LruCache::unbounded)
                 .put(user.id, record);
         }
@@ -1354,7 +1401,8 @@ impl Inner {
         let Some(record) = users.get_mut(app).and_then(|users| users.peek_mut(&user)) else {
             return Vec::new();
         };
-        let count = vehicle_counts.entry(app.to_owned()).or_default();
+        let app = Arc::clone(&record.user.app);
+        let count = vehicle_counts.entry(Arc::clone(&app)).or_default();
         specs
             .iter()
             .map(|spec| {
@@ -1367,7 +1415,7 @@ impl Inner {
                 existing.unwrap_or_else(|| {
                     let vehicle = Vehicle {
                         id: Uuid::new_v4(),
-                        app: app.to_owned(),
+                        app: Arc::clone(&app),
                         user,
                         mode: record.user.mode,
                         spec: Arc::clone(spec),
@@ -1406,11 +1454,12 @@ impl Inner {
     /// Forgets a user (already out of their app's cache) and everything that hangs off them.
     fn forget_user(&mut self, record: UserRecord) {
         let user = record.user;
-        self.forgotten.push((user.app.clone(), user.id));
+        self.forgotten.push((user.app.to_string(), user.id));
         if let Some(count) = self.vehicle_counts.get_mut(&user.app) {
             *count = count.saturating_sub(record.garage.len());
         }
-        self.logins.remove(&(user.app, user.mode, user.login.to_lowercase()));
+        self.logins
+            .remove(&(user.app, user.mode, Arc::from(user.login.to_lowercase())));
         for vehicle in record.garage {
             self.vehicles.remove(&vehicle);
             self.census = self.census.wrapping_add(1);
@@ -1441,7 +1490,7 @@ impl Inner {
             .get_mut(&*grant.app)
             .and_then(|users| users.peek_mut(&grant.user))
         {
-            record.grants.remove(&id);
+            record.grants.retain(|grant| *grant != id);
         }
     }
 
@@ -1570,9 +1619,7 @@ mod tests {
     fn connect(world: &World, login: &str) -> Tokens {
         let (user, vehicles) = world.sign_in(APP, Mode::Test, login, None, &[spec()]);
         let ids = vehicles.iter().map(|v| v.id).collect();
-        let code = world
-            .issue_code(APP, REDIRECT, user, Vec::new(), ids)
-            .expect("a known user");
+        let code = world.issue_code(APP, REDIRECT, user, &[], ids).expect("a known user");
         world
             .redeem_code(APP, &code.to_string(), Some(REDIRECT))
             .expect("a fresh code")
@@ -1683,7 +1730,7 @@ mod tests {
         let (first, vehicles) = world.sign_in(APP, Mode::Test, "a@example.com", None, &[spec()]);
         world.sign_in(APP, Mode::Test, "b@example.com", None, &[spec()]);
 
-        let result = world.issue_code(APP, REDIRECT, first, Vec::new(), vec![vehicles[0].id]);
+        let result = world.issue_code(APP, REDIRECT, first, &[], vec![vehicles[0].id]);
 
         assert_eq!(result, Err(UserForgotten { max_users: 1 }));
     }
@@ -1723,7 +1770,7 @@ mod tests {
         let world = world();
         let (user, vehicles) = world.sign_in(APP, Mode::Test, "a@example.com", None, &[spec()]);
         let code = world
-            .issue_code(APP, REDIRECT, user, Vec::new(), vec![vehicles[0].id])
+            .issue_code(APP, REDIRECT, user, &[], vec![vehicles[0].id])
             .expect("a known user")
             .to_string();
         let first = world.redeem_code(APP, &code, Some(REDIRECT)).expect("a fresh code");
@@ -1793,13 +1840,13 @@ mod tests {
         let (user, _) = world.sign_in(APP, Mode::Test, "a@example.com", None, &[spec()]);
         for _ in 0..100 {
             world
-                .issue_code(APP, REDIRECT, user, Vec::new(), Vec::new())
+                .issue_code(APP, REDIRECT, user, &[], Vec::new())
                 .expect("a known user");
         }
         world.clock().advance(CODE_MEMORY);
 
         world
-            .issue_code(APP, REDIRECT, user, Vec::new(), Vec::new())
+            .issue_code(APP, REDIRECT, user, &[], Vec::new())
             .expect("a known user");
 
         let inner = world.lock();

@@ -84,7 +84,7 @@ pub fn list(world: &World, app: Option<&str>) -> Vec<(Uuid, Option<String>, Opti
             .into_iter()
             .filter_map(|id| {
                 let vehicle = vehicles.get_mut(&id)?;
-                if app.is_some_and(|app| vehicle.app != app) {
+                if app.is_some_and(|app| *vehicle.app != *app) {
                     return None;
                 }
                 let name = trips.name_of(id).map(str::to_owned);
@@ -236,7 +236,7 @@ pub fn create_vehicle(
     let vehicle = vehicles.first().map(|vehicle| vehicle.id).ok_or(UserForgotten {
         max_users: world.max_users(),
     })?;
-    let code = world.issue_code(&app.client_id, redirect_uri, user, scope.clone(), vec![vehicle])?;
+    let code = world.issue_code(&app.client_id, redirect_uri, user, &scope, vec![vehicle])?;
     let tokens = world
         .redeem_code(&app.client_id, &code.to_string(), Some(redirect_uri))
         .map_err(CreateError::Exchange)?;

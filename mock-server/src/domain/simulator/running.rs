@@ -261,7 +261,7 @@ mod tests {
         }
         Vehicle {
             id: Uuid::new_v4(),
-            app: "app".to_owned(),
+            app: Arc::from("app"),
             user: Uuid::new_v4(),
             mode: Mode::Simulated,
             spec,
