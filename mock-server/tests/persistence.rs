@@ -501,7 +501,7 @@ async fn a_file_of_another_schema_version_is_refused_naming_the_file_and_the_ver
     assert!(
         error.contains(&format!(
             "state file {}: has schema version 0, written by an older mock-server; there is no migration from it; \
-             this build reads version 1",
+             this build reads version 2",
             file.display()
         )),
         "{error}"
