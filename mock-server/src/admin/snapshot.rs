@@ -6,6 +6,10 @@
 //! A snapshot gathers what the world, the webhook registry, the fault rules, the limits and the
 //! clock hold; loading one checks all of it before changing anything, so a refused snapshot
 //! leaves the server as it was.
+//!
+//! With a state file, the test-control part and the limits' counters are kept in it from here
+//! too: after each admin change ([`persist_control`]), and once a second and at shutdown when a
+//! counted request or a fired rule moved them ([`persist_counters`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
