@@ -361,19 +361,29 @@ fn persist(state: &AppState, always: bool) {
         let mut marks = state.control.saves.lock();
         // Read before the documents are made, so they hold at least what these count.
         let generations = Generations::of(state);
-        if !always && marks.queued == Some(generations) {
+        let queued = marks.queued;
+        let limits_moved = queued.is_none_or(|queued| queued.limits != generations.limits);
+        let faults_moved = queued.is_none_or(|queued| queued.faults != generations.faults);
+        let mut batch = Vec::new();
+        // The control document holds the firings the rules have left.
+        if always || faults_moved {
+            let Ok(control) = serde_json::to_string(&save_control(state)) else {
+                return;
+            };
+            batch.push(Write::Control(control));
+        }
+        // Only when they moved: with limits on, they grow with the vehicles asked about.
+        if limits_moved {
+            let Ok(counters) = serde_json::to_string(&state.control.limits.export_counters().1) else {
+                return;
+            };
+            batch.push(Write::Counters(counters));
+        }
+        if batch.is_empty() {
             return;
         }
-        let control = serde_json::to_string(&save_control(state));
-        let counters = serde_json::to_string(&state.control.limits.export_counters().1);
-        let (Ok(control), Ok(counters)) = (control, counters) else {
-            return;
-        };
         marks.queued = Some(generations);
-        let ticket = state
-            .world
-            .store_write(vec![Write::Control(control), Write::Counters(counters)]);
-        (ticket, generations)
+        (state.world.store_write(batch), generations)
     };
     ticket.wait();
     let mut marks = state.control.saves.lock();
