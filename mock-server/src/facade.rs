@@ -71,14 +71,21 @@ use crate::webhooks::client::ClientError;
 /// ```
 ///
 /// Dropping it starts a graceful shutdown: the listeners close and in-flight requests finish in
-/// the background. [`MockServer::shutdown`] does the same and waits for it.
+/// the background. [`MockServer::shutdown`] does the same and waits for it. With a state file,
+/// both save the counters a last time (see [`MockServerBuilder::state_file`]).
 pub struct MockServer {
     state: AppState,
     addr: SocketAddr,
     tls: Option<TlsListener>,
     stop: watch::Sender<()>,
     tasks: Vec<JoinHandle<io::Result<()>>>,
+    /// With a state file: the thread that saves the counters once a second stops when this goes.
+    _saver: Option<std::sync::mpsc::Sender<()>>,
 }
+
+/// How often a state file's counters (limit buckets and monthly counts, the firings fault rules
+/// have left) are saved when they moved: counting is on the GET path, which never writes.
+const SAVE_COUNTERS_EVERY: Duration = Duration::from_secs(1);
 
 /// The HTTPS listener of a [`MockServer`] and the authority its certificate chains to.
 struct TlsListener {
@@ -348,8 +355,9 @@ impl MockServer {
         crate::admin::reset(&self.state, app)
     }
 
-    /// Closes the listeners, lets in-flight requests finish, and returns once they have; the
-    /// first error a listener ended with, if any.
+    /// Closes the listeners, lets in-flight requests finish, and returns once they have (and,
+    /// with a state file, once what they counted is on disk); the first error a listener ended
+    /// with, if any.
     pub async fn shutdown(mut self) -> io::Result<()> {
         let _ = self.stop.send(());
         let mut outcome = Ok(());
@@ -359,6 +367,7 @@ impl MockServer {
                 outcome = ended;
             }
         }
+        crate::admin::snapshot::persist_counters(&self.state);
         outcome
     }
 }
@@ -367,7 +376,25 @@ impl Drop for MockServer {
     fn drop(&mut self) {
         // The listeners' tasks see the signal and drain on their own.
         let _ = self.stop.send(());
+        // What was counted until now (requests still draining may count after it). Nothing to do
+        // after `shutdown` or without a state file.
+        crate::admin::snapshot::persist_counters(&self.state);
     }
+}
+
+/// Saves the counters every [`SAVE_COUNTERS_EVERY`] when they moved, on a thread of its own (a
+/// save waits for its commit), until the returned sender is dropped.
+fn save_counters_every_second(state: &AppState) -> io::Result<std::sync::mpsc::Sender<()>> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let state = state.clone();
+    std::thread::Builder::new()
+        .name("state-counters".to_owned())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(SAVE_COUNTERS_EVERY) {
+                crate::admin::snapshot::persist_counters(&state);
+            }
+        })?;
+    Ok(stop)
 }
 
 impl std::fmt::Debug for MockServer {
@@ -468,7 +495,8 @@ impl MockServerBuilder {
 
     /// Keeps the world in this SQLite file (`--state`): started again on the same file, the
     /// server has the users, vehicles, tokens and settings it had. Scenarios load only into a
-    /// new (empty) file.
+    /// new (empty) file. What the limits count and how often fault rules fire is saved once a
+    /// second (when it moved) and at shutdown or drop, not before each answer.
     pub fn state_file(mut self, file: impl Into<PathBuf>) -> Self {
         self.state_file = Some(file.into());
         self
@@ -566,21 +594,29 @@ impl MockServerBuilder {
         };
         let restored = opened.map(|opened| {
             settings.store = Some(Arc::new(opened.store));
-            (opened.snapshot, opened.empty)
+            (opened.snapshot, opened.counters, opened.empty)
         });
         let state = AppState::try_with_settings(fixtures, settings)?;
         if let Some(now) = self.clock {
             state.clock.set(now)?;
         }
         match restored {
-            Some((snapshot, false)) => {
+            Some((snapshot, counters, false)) => {
                 crate::admin::snapshot::restore(&state, snapshot).map_err(|error| crate::store::StateError {
                     file: self.state_file.clone().unwrap_or_default(),
                     message: format!("does not load: {error}"),
                 })?;
+                if let Some(counters) = counters {
+                    crate::admin::snapshot::restore_counters(&state, counters);
+                }
             }
             _ => load_scenarios(&state, &self.scenarios)?,
         }
+        let saver = if state.world.has_store() {
+            Some(save_counters_every_second(&state)?)
+        } else {
+            None
+        };
         let listener = bind(self.listener).await?;
         let addr = listener.local_addr()?;
         let tls = match self.tls {
@@ -631,6 +667,7 @@ impl MockServerBuilder {
             tls,
             stop,
             tasks,
+            _saver: saver,
         })
     }
 }

@@ -9,7 +9,13 @@
 //! - `tokens(access, app, user, grant_id, doc)`: one row per remembered token pair, `doc` the pair
 //!   as snapshot JSON, so a refresh writes one pair and not its whole family;
 //! - `control(id = 1, doc)`: the test-control part (clock offset, limits, fault rules, webhook
-//!   callbacks and subscriptions) as a snapshot without users.
+//!   callbacks and subscriptions) as a snapshot without users;
+//! - `counters(id = 1, doc)` (since version 2): what the limits have counted, as
+//!   [`LimitCounters`] JSON. Unlike everything above it is not written before an answer (that
+//!   would be a write per GET) but once a second when it moved, and at shutdown.
+//!
+//! A version-1 file (no `counters`) is migrated at open: the table is added and the version set to
+//! 2 in one transaction.
 //!
 //! Writes go to one writer thread in order; it commits whatever has queued up in one transaction
 //! (group commit) and only then releases the requests waiting on them, so an answered write is
@@ -27,11 +33,15 @@ use std::sync::mpsc;
 
 use rusqlite::{Connection, OpenFlags, params};
 
+use crate::domain::limits::LimitCounters;
 use crate::domain::snapshot::{Snapshot, TokenSnapshot, UserSnapshot};
 use crate::domain::store::{StateStore, Ticket, Write};
 
 /// The schema this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The table version 2 added.
+const COUNTERS_TABLE: &str = "CREATE TABLE counters (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);";
 
 /// Batches larger than this are committed in more than one transaction.
 const MAX_BATCH: usize = 1024;
@@ -57,6 +67,8 @@ type Job = (Vec<Write>, mpsc::SyncSender<()>);
 pub struct Opened {
     pub store: Sqlite,
     pub snapshot: Snapshot,
+    /// What the limits had counted when they were last saved.
+    pub counters: Option<LimitCounters>,
     /// The file held no user and no settings yet.
     pub empty: bool,
 }
@@ -122,6 +134,7 @@ pub fn open(file: &Path) -> Result<Opened, StateError> {
                                       grant_id TEXT NOT NULL, doc TEXT NOT NULL);
                  CREATE INDEX tokens_of_user ON tokens (app, user);
                  CREATE TABLE control (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);
+                 {COUNTERS_TABLE}
                  COMMIT;"
             ))
             .map_err(sqlite)?;
@@ -131,11 +144,20 @@ pub fn open(file: &Path) -> Result<Opened, StateError> {
             tables.join(", ")
         )));
     }
-    let version: i64 = connection
+    let mut version: i64 = connection
         .query_row("SELECT version FROM schema_version", [], |row| row.get(0))
         .map_err(sqlite)?;
+    if version == 1 {
+        // Version 2 only adds the counters; a version-1 file keeps everything it holds.
+        connection
+            .execute_batch(&format!(
+                "BEGIN; {COUNTERS_TABLE} UPDATE schema_version SET version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(|error| fail(format!("could not be migrated from version 1: {}", describe(&error))))?;
+        version = SCHEMA_VERSION;
+    }
     if version != SCHEMA_VERSION {
-        let which = if version < SCHEMA_VERSION {
+        let which = if version < 1 {
             "an older mock-server; there is no migration from it"
         } else {
             "a newer mock-server"
@@ -145,6 +167,7 @@ pub fn open(file: &Path) -> Result<Opened, StateError> {
         )));
     }
     let (snapshot, empty) = read(&connection).map_err(fail)?;
+    let counters = read_counters(&connection).map_err(fail)?;
     let seq: i64 = connection
         .query_row("SELECT COALESCE(MAX(seq), 0) FROM users", [], |row| row.get(0))
         .map_err(sqlite)?;
@@ -160,6 +183,7 @@ pub fn open(file: &Path) -> Result<Opened, StateError> {
     Ok(Opened {
         store: Sqlite { queue },
         snapshot,
+        counters,
         empty,
     })
 }
@@ -221,6 +245,21 @@ fn read(connection: &Connection) -> Result<(Snapshot, bool), String> {
         snapshot.apps.entry(app).or_default().users = users;
     }
     Ok((snapshot, empty))
+}
+
+/// The limits' counters as last saved, if they ever were.
+fn read_counters(connection: &Connection) -> Result<Option<LimitCounters>, String> {
+    let doc: Option<String> = connection
+        .query_row("SELECT doc FROM counters WHERE id = 1", [], |row| row.get(0))
+        .map(Some)
+        .or_else(|error| match error {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            error => Err(describe(&error)),
+        })?;
+    doc.map(|doc| {
+        serde_json::from_str(&doc).map_err(|error| format!("its limit counters (table counters) do not read: {error}"))
+    })
+    .transpose()
 }
 
 /// Every row of `sql`, a query of three text columns.
@@ -316,6 +355,10 @@ fn commit(connection: &mut Connection, batch: &[Job], seq: &mut i64) -> rusqlite
                     }
                     Write::Control(doc) => {
                         transaction.execute("INSERT OR REPLACE INTO control (id, doc) VALUES (1, ?1)", params![doc])?;
+                    }
+                    Write::Counters(doc) => {
+                        transaction
+                            .execute("INSERT OR REPLACE INTO counters (id, doc) VALUES (1, ?1)", params![doc])?;
                     }
                 }
             }

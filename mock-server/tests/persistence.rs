@@ -40,9 +40,15 @@ impl std::ops::Deref for Server {
 
 impl Server {
     async fn start(file: &Path) -> Server {
-        let mut child = command(file)
+        let mut command = command(file);
+        command.stderr(Stdio::null());
+        Server::spawn(command).await
+    }
+
+    /// Runs `command` (a server) and reads its address from its first line.
+    async fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("the binary starts");
@@ -70,6 +76,20 @@ impl Server {
         self.child.start_kill().expect("SIGKILL");
         self.child.wait().await.expect("the process ends");
     }
+
+    /// SIGTERM, as a service manager or `docker stop` stops it: a graceful shutdown, exit code 0.
+    async fn stop(mut self) {
+        let pid = self.child.id().expect("a running process").to_string();
+        let sent = Command::new("sh")
+            .args(["-c", "kill -TERM \"$0\""])
+            .arg(&pid)
+            .status()
+            .await
+            .expect("sh runs");
+        assert!(sent.success(), "SIGTERM sent");
+        let status = self.child.wait().await.expect("the process ends");
+        assert!(status.success(), "a graceful stop: {status}");
+    }
 }
 
 impl Client {
@@ -96,6 +116,44 @@ impl Client {
         request.send().await.expect("a call")
     }
 
+    /// An odometer read, which the limits count against the app and the vehicle.
+    async fn odometer(&self, car: &Car) -> StatusCode {
+        let path = format!("/v2.0/vehicles/{}/odometer", car.vehicle);
+        self.call(reqwest::Method::GET, &path, &car.access, None).await.status()
+    }
+
+    /// A user with a CHEVROLET connected by `POST /admin/authorize`.
+    async fn connect_car(&self) -> Car {
+        let connected = self
+            .admin(
+                reqwest::Method::POST,
+                "/admin/authorize",
+                json!({ "brand": "CHEVROLET" }),
+            )
+            .await;
+        Car {
+            access: text(&connected["access_token"]),
+            vehicle: text(&connected["vehicle_ids"][0]),
+        }
+    }
+
+    /// Waits until the server says every count so far is in its file (saved once a second).
+    async fn counters_saved(&self) {
+        let saved = async {
+            let mut every = tokio::time::interval(std::time::Duration::from_millis(20));
+            loop {
+                every.tick().await;
+                let health = self.admin(reqwest::Method::GET, "/admin/health", json!({})).await;
+                if health["countersSaved"] == json!(true) {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), saved)
+            .await
+            .expect("the counters are saved within 10 s");
+    }
+
     async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
         self.http
             .post(format!("{}/oauth/token", self.url))
@@ -105,6 +163,12 @@ impl Client {
             .await
             .expect("token request")
     }
+}
+
+/// A connected vehicle and the access token that reads it.
+struct Car {
+    access: String,
+    vehicle: String,
 }
 
 /// Walks Connect's pages over HTTP as a browser would (preamble, brand, sign-in, Allow) for the
@@ -501,7 +565,7 @@ async fn a_file_of_another_schema_version_is_refused_naming_the_file_and_the_ver
     assert!(
         error.contains(&format!(
             "state file {}: has schema version 0, written by an older mock-server; there is no migration from it; \
-             this build reads version 1",
+             this build reads version 2",
             file.display()
         )),
         "{error}"
@@ -678,5 +742,190 @@ async fn a_subscription_delivers_after_kill_9_and_a_restart() {
     .expect("a delivery about the vehicle within 10 s");
     assert!(delivery.contains("odometer"), "{delivery}");
     server.kill().await;
+    let _ = std::fs::remove_file(&file);
+}
+
+/// Limits on, a monthly quota of 5 per vehicle; three requests of it used.
+async fn three_of_five_used(server: &Server) -> Car {
+    server
+        .admin(
+            reqwest::Method::PUT,
+            "/admin/limits",
+            json!({ "enabled": true, "monthly_vehicle_requests": 5 }),
+        )
+        .await;
+    let car = server.connect_car().await;
+    for i in 0..3 {
+        assert_eq!(server.odometer(&car).await, StatusCode::OK, "request {i}");
+    }
+    car
+}
+
+/// Three more reads of the car's odometer: their statuses.
+async fn three_more(server: &Server, car: &Car) -> Vec<StatusCode> {
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(server.odometer(car).await);
+    }
+    answers
+}
+
+#[tokio::test]
+async fn the_monthly_quota_goes_on_where_it_stood_after_a_graceful_restart() {
+    let file = state_file();
+    let server = Server::start(&file).await;
+    let car = three_of_five_used(&server).await;
+
+    server.stop().await;
+    let server = Server::start(&file).await;
+
+    let over = StatusCode::from_u16(430).expect("a status");
+    assert_eq!(
+        three_more(&server, &car).await,
+        [StatusCode::OK, StatusCode::OK, over],
+        "3 of 5 were used before the restart"
+    );
+    server.kill().await;
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn counts_saved_before_a_kill_9_are_there_after_the_restart() {
+    let file = state_file();
+    let server = Server::start(&file).await;
+    let car = three_of_five_used(&server).await;
+    server.counters_saved().await;
+
+    server.kill().await;
+    let server = Server::start(&file).await;
+
+    let over = StatusCode::from_u16(430).expect("a status");
+    assert_eq!(
+        three_more(&server, &car).await,
+        [StatusCode::OK, StatusCode::OK, over],
+        "3 of 5 were used and saved before the kill"
+    );
+    server.kill().await;
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn a_fault_rule_that_fired_twice_of_three_fires_once_more_after_a_graceful_restart() {
+    let file = state_file();
+    let server = Server::start(&file).await;
+    let car = server.connect_car().await;
+    server
+        .admin(
+            reqwest::Method::POST,
+            "/admin/faults",
+            json!({ "path": "**/odometer", "error": "VEHICLE_STATE:ASLEEP", "times": 3 }),
+        )
+        .await;
+    for i in 0..2 {
+        assert_eq!(server.odometer(&car).await, StatusCode::CONFLICT, "firing {i}");
+    }
+
+    server.stop().await;
+    let server = Server::start(&file).await;
+
+    let answers = [server.odometer(&car).await, server.odometer(&car).await];
+    assert_eq!(answers, [StatusCode::CONFLICT, StatusCode::OK], "one firing was left");
+    server.kill().await;
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn a_version_1_file_is_migrated_and_keeps_its_users() {
+    let file = state_file();
+    let server = Server::start(&file).await;
+    let car = server.connect_car().await;
+    server.stop().await;
+    {
+        let connection = rusqlite::Connection::open(&file).expect("the file opens");
+        connection
+            .execute_batch("DROP TABLE counters; UPDATE schema_version SET version = 1;")
+            .expect("a version-1 file");
+    }
+
+    let server = Server::start(&file).await;
+
+    assert_eq!(
+        server.odometer(&car).await,
+        StatusCode::OK,
+        "the user and their token are there"
+    );
+    server.stop().await;
+    let connection = rusqlite::Connection::open(&file).expect("the file opens");
+    let version: i64 = connection
+        .query_row("SELECT version FROM schema_version", [], |row| row.get(0))
+        .expect("a version");
+    let counters = connection.query_row("SELECT COUNT(*) FROM counters", [], |row| row.get::<_, i64>(0));
+    assert_eq!(version, 2, "migrated");
+    assert!(counters.is_ok(), "the counters table is there: {counters:?}");
+    let _ = std::fs::remove_file(&file);
+}
+
+/// A commit that fails (here: the file may grow no further, `ulimit -f`, with `SIGXFSZ` ignored
+/// so the write fails with `EFBIG` instead of killing the process) stops the server with exit code
+/// 74 before any answer claims the write; what was answered before is in the file.
+#[tokio::test]
+async fn a_failed_commit_stops_the_server_with_74_and_keeps_every_answered_write() {
+    let file = state_file();
+    // 2048 blocks of 512 bytes (the unit of dash, and of bash as sh): 1 MiB, about 17 users.
+    let mut limited = Command::new("sh");
+    limited
+        .args(["-c", "trap '' XFSZ; ulimit -f 2048; exec \"$0\" \"$@\"", BINARY])
+        .args(["--addr", "127.0.0.1:0", "--state"])
+        .arg(&file)
+        .env_remove("SMARTCAR_MOCK_ADMIN_TOKEN")
+        .env_remove("SMARTCAR_MOCK_SCENARIO")
+        .stderr(Stdio::piped());
+    let mut server = Server::spawn(limited).await;
+    let mut stderr = server.child.stderr.take().expect("piped stderr");
+    let errors = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await;
+        text
+    });
+
+    let mut answered = Vec::new();
+    for user in 0.. {
+        assert!(user < 10_000, "the file limit was never reached");
+        let Ok(response) = server
+            .http
+            .post(format!("{}/admin/authorize", server.url))
+            .json(&json!({ "brand": "FORD", "email": format!("user-{user}@example.com") }))
+            .send()
+            .await
+        else {
+            break;
+        };
+        assert_eq!(response.status(), StatusCode::OK, "user {user}");
+        let Ok(body) = response.json::<Value>().await else {
+            break;
+        };
+        answered.push(text(&body["access_token"]));
+    }
+    let status = server.child.wait().await.expect("the process ends");
+    let errors = errors.await.expect("stderr read");
+
+    assert_eq!(status.code(), Some(74), "{status}: {errors}");
+    assert!(
+        errors.contains(&format!("state file {}: a write failed", file.display())),
+        "{errors}"
+    );
+    assert!(
+        answered.len() > 1,
+        "some writes were answered before the limit: {}",
+        answered.len()
+    );
+    let restarted = Server::start(&file).await;
+    for token in &answered {
+        let response = restarted
+            .call(reqwest::Method::GET, "/v2.0/vehicles", token, None)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "an answered user is there");
+    }
+    restarted.kill().await;
     let _ = std::fs::remove_file(&file);
 }

@@ -59,6 +59,8 @@ pub struct Control {
     pub limits: crate::domain::limits::Limits,
     /// `GET /oauth/authorize` answers at once with a code (`--auto-approve`).
     pub auto_approve: bool,
+    /// How far a state file has come with the counters of `limits` and `faults`.
+    pub saves: Arc<snapshot::Saves>,
     admin_token: Option<Arc<str>>,
 }
 
@@ -69,6 +71,7 @@ impl Control {
             journal: crate::domain::journal::Journal::new(settings.journal_size),
             limits: crate::domain::limits::Limits::new(settings.limits),
             auto_approve: settings.auto_approve,
+            saves: Arc::default(),
             admin_token: settings.admin_token.as_deref().map(Arc::from),
         }
     }
@@ -367,8 +370,14 @@ impl AppFilter {
     }
 }
 
+/// With a state file, `countersSaved` says whether every limit count and fault firing so far is
+/// on disk (they are saved once a second, not before each answer).
 async fn health(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "status": "ok", "now": smartcar_timestamp(state.clock.now()) }))
+    let mut body = json!({ "status": "ok", "now": smartcar_timestamp(state.clock.now()) });
+    if let (Some(saved), Value::Object(fields)) = (snapshot::counters_saved(&state), &mut body) {
+        fields.insert("countersSaved".to_owned(), saved.into());
+    }
+    Json(body)
 }
 
 /// `POST /admin/reset[?app=]` (or `{"app": …}`): users, tokens, vehicle state, faults, limits and

@@ -6,8 +6,13 @@
 //! A snapshot gathers what the world, the webhook registry, the fault rules, the limits and the
 //! clock hold; loading one checks all of it before changing anything, so a refused snapshot
 //! leaves the server as it was.
+//!
+//! With a state file, the test-control part and the limits' counters are kept in it from here
+//! too: after each admin change ([`persist_control`]), and once a second and at shutdown when a
+//! counted request or a fired rule moved them ([`persist_counters`]).
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
 
 use axum::Json;
 use axum::Router;
@@ -19,8 +24,9 @@ use time::OffsetDateTime;
 
 use super::{AdminError, AppFilter};
 use crate::domain::faults::{ConnectFaultSpec, FaultSpec, Faults};
-use crate::domain::limits::{LimitChange, LimitSettings, Limits};
+use crate::domain::limits::{LimitChange, LimitCounters, LimitSettings, Limits};
 use crate::domain::snapshot::{self, AppSnapshot, ConnectFaultRule, Snapshot, SnapshotError, WebhookSnapshot};
+use crate::domain::store::Write;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -279,18 +285,115 @@ fn load_checked(
     Ok(())
 }
 
-/// Keeps the test-control part in the state file, if there is one, before the answer goes out.
+/// Keeps the test-control part and the counters in the state file, if there is one, before the
+/// answer goes out.
 pub fn persist_control(state: &AppState) {
+    persist(state, true);
+}
+
+/// Keeps the counters (the limits' buckets and monthly counts, the firings fault rules have left)
+/// in the state file if they moved since they were last handed to it, and waits until they are on
+/// disk. What the saver does once a second and a shutdown does last.
+pub fn persist_counters(state: &AppState) {
+    persist(state, false);
+}
+
+/// Whether everything counted so far is on disk; `None` without a state file.
+pub fn counters_saved(state: &AppState) -> Option<bool> {
+    if !state.world.has_store() {
+        return None;
+    }
+    let now = Generations::of(state);
+    Some(state.control.saves.lock().saved == Some(now))
+}
+
+/// Puts back the counters a state file held (after its world: loading the limit settings empties
+/// the buckets). The file holds what memory now holds, so nothing is left to save.
+pub fn restore_counters(state: &AppState, counters: LimitCounters) {
+    state.control.limits.restore_counters(counters);
+    let now = Generations::of(state);
+    let mut marks = state.control.saves.lock();
+    marks.queued = Some(now);
+    marks.saved = Some(now);
+}
+
+/// How far the state file has come with the counters, which are saved apart from the answers
+/// that move them.
+#[derive(Debug, Default)]
+pub struct Saves(Mutex<Marks>);
+
+#[derive(Debug, Default)]
+struct Marks {
+    /// The generations of the last batch handed to the writer.
+    queued: Option<Generations>,
+    /// The generations known to be on disk.
+    saved: Option<Generations>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Generations {
+    limits: u64,
+    faults: u64,
+}
+
+impl Generations {
+    fn of(state: &AppState) -> Self {
+        Generations {
+            limits: state.control.limits.generation(),
+            faults: state.control.faults.generation(),
+        }
+    }
+}
+
+impl Saves {
+    fn lock(&self) -> MutexGuard<'_, Marks> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn persist(state: &AppState, always: bool) {
     if !state.world.has_store() {
         return;
     }
-    let control = save_control(state);
-    if let Ok(json) = serde_json::to_string(&control) {
-        state
-            .world
-            .store_write(vec![crate::domain::store::Write::Control(json)])
-            .wait();
-    }
+    let (ticket, generations) = {
+        // Held while the documents are made and queued, so the writer gets them in the order they
+        // were made: an older document never lands after a newer one.
+        let mut marks = state.control.saves.lock();
+        // Read before the documents are made, so they hold at least what these count.
+        let generations = Generations::of(state);
+        let queued = marks.queued;
+        let limits_moved = queued.is_none_or(|queued| queued.limits != generations.limits);
+        let faults_moved = queued.is_none_or(|queued| queued.faults != generations.faults);
+        let mut batch = Vec::new();
+        // The control document holds the firings the rules have left.
+        if always || faults_moved {
+            let Ok(control) = serde_json::to_string(&save_control(state)) else {
+                return;
+            };
+            batch.push(Write::Control(control));
+        }
+        // Only when they moved: with limits on, they grow with the vehicles asked about.
+        if limits_moved {
+            let Ok(counters) = serde_json::to_string(&state.control.limits.export_counters().1) else {
+                return;
+            };
+            batch.push(Write::Counters(counters));
+        }
+        if batch.is_empty() {
+            return;
+        }
+        marks.queued = Some(generations);
+        (state.world.store_write(batch), generations)
+    };
+    ticket.wait();
+    let mut marks = state.control.saves.lock();
+    // Batches commit in order, so whatever was queued before is on disk too; a later batch may
+    // have been confirmed first.
+    let saved = marks.saved.map_or(generations, |saved| Generations {
+        limits: saved.limits.max(generations.limits),
+        faults: saved.faults.max(generations.faults),
+    });
+    marks.saved = Some(saved);
 }
 
 /// Every fault rule of the snapshot with its app filled in, each tried on a scratch rule book.

@@ -188,6 +188,9 @@ struct Inner {
     next_id: u64,
     rules: Vec<Rule>,
     connect: Vec<ConnectRule>,
+    /// Moves whenever a rule fires (or the book changes), so a state file's saver can tell, once
+    /// a second, whether the firings left have changed without a write per request.
+    generation: u64,
 }
 
 /// The rule book. Clones share it; an atomic count lets requests skip the lock when it is empty.
@@ -202,7 +205,8 @@ impl Faults {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn recount(&self, inner: &Inner) {
+    fn recount(&self, inner: &mut Inner) {
+        inner.generation = inner.generation.wrapping_add(1);
         self.active
             .store(inner.rules.len() + inner.connect.len(), Ordering::Relaxed);
     }
@@ -247,7 +251,7 @@ impl Faults {
         };
         let snapshot = rule.snapshot();
         inner.rules.push(rule);
-        self.recount(&inner);
+        self.recount(&mut inner);
         Ok(snapshot)
     }
 
@@ -266,7 +270,7 @@ impl Faults {
         };
         let snapshot = rule.snapshot();
         inner.connect.push(rule);
-        self.recount(&inner);
+        self.recount(&mut inner);
         Ok(snapshot)
     }
 
@@ -282,9 +286,10 @@ impl Faults {
             .iter_mut()
             .enumerate()
             .find_map(|(index, rule)| rule.fire(caller, method, path).map(|fault| (index, fault)))?;
+        inner.generation = inner.generation.wrapping_add(1);
         if inner.rules[index].remaining() == Some(0) {
             inner.rules.remove(index);
-            self.recount(&inner);
+            self.recount(&mut inner);
         }
         Some(fault)
     }
@@ -305,14 +310,20 @@ impl Faults {
                     .as_deref()
                     .is_none_or(|email| email.eq_ignore_ascii_case(login))
         })?;
+        inner.generation = inner.generation.wrapping_add(1);
         let rule = &mut inner.connect[index];
         rule.fired += 1;
         let taken = (rule.id, rule.spec.error);
         if rule.remaining() == 0 {
             inner.connect.remove(index);
-            self.recount(&inner);
+            self.recount(&mut inner);
         }
         Some(taken)
+    }
+
+    /// A number that moves whenever a rule fires or the book changes.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
     }
 
     /// The rules naming `app` (every rule when `None`), in the order they are tried.
@@ -341,7 +352,7 @@ impl Faults {
         inner.rules.retain(|rule| rule.id != id);
         inner.connect.retain(|rule| rule.id != id);
         let removed = inner.rules.len() + inner.connect.len() < before;
-        self.recount(&inner);
+        self.recount(&mut inner);
         removed
     }
 
@@ -358,7 +369,7 @@ impl Faults {
                 inner.connect.clear();
             }
         }
-        self.recount(&inner);
+        self.recount(&mut inner);
     }
 }
 
@@ -641,6 +652,26 @@ mod tests {
 
         assert_eq!(fault.map(|fault| fault.rule), Some(rule.id));
         assert!(faults.list(None).rules.is_empty());
+    }
+
+    #[test]
+    fn a_firing_moves_the_generation_and_a_miss_does_not() {
+        let faults = Faults::default();
+        faults
+            .add(FaultSpec {
+                method: Some("POST".to_owned()),
+                drop: true,
+                ..FaultSpec::default()
+            })
+            .expect("a sound rule");
+        let added = faults.generation();
+
+        let _ = faults.take(&Caller::default(), "GET", "/x");
+        let missed = faults.generation();
+        let _ = faults.take(&Caller::default(), "POST", "/x");
+
+        assert_eq!(missed, added);
+        assert_ne!(faults.generation(), missed);
     }
 
     #[test]

@@ -10,8 +10,12 @@
 //!    `VEHICLE_REQUEST_LIMIT`).
 //!
 //! A refused request does not count. Only requests whose credentials an app's are counted.
+//!
+//! The buckets and monthly counts can be exported and restored ([`LimitCounters`]), and a
+//! generation number moves whenever they change, so a state file can keep them without a write
+//! per request: its saver looks at the generation once a second.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -135,10 +139,14 @@ pub enum LimitError {
     NegativeRefill,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: OffsetDateTime,
+/// A token bucket as it stood when last touched: it refills from `at` on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    pub tokens: f64,
+    /// Virtual time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
 }
 
 impl Bucket {
@@ -158,6 +166,29 @@ impl Bucket {
     }
 }
 
+/// What the limits have counted: each app's and each vehicle's bucket and each vehicle's requests
+/// per month. The settings are not in it (they belong to test control's part of a snapshot).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitCounters {
+    /// Client id → the app's bucket.
+    pub apps: BTreeMap<String, Bucket>,
+    /// Vehicle → its throttle.
+    pub vehicles: BTreeMap<Uuid, Bucket>,
+    pub monthly: Vec<MonthlyCount>,
+}
+
+/// Requests a vehicle made in one calendar month (virtual time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonthlyCount {
+    pub vehicle: Uuid,
+    pub year: i32,
+    /// 1 to 12.
+    pub month: u8,
+    pub requests: u32,
+}
+
 #[derive(Default)]
 struct Inner {
     default: LimitSettings,
@@ -166,6 +197,9 @@ struct Inner {
     vehicles: HashMap<Uuid, Bucket>,
     /// `(vehicle, year, month)` → requests counted.
     monthly: HashMap<(Uuid, i32, u8), u32>,
+    /// Moves with every change of the counters (or the settings): kept under the lock a counted
+    /// request holds anyway, so counting costs no more than before.
+    generation: u64,
 }
 
 /// The limits handle. Clones share it; while every limit is off, requests skip the lock.
@@ -212,6 +246,8 @@ impl Limits {
         if !settings.enabled {
             return Ok(());
         }
+        // Even a refused request moves its bucket's clock.
+        inner.generation = inner.generation.wrapping_add(1);
         let app_rate = settings.app_refill_per_minute / 60.0;
         let mut app_bucket = *inner.apps.entry(app.to_owned()).or_insert(Bucket {
             tokens: f64::from(settings.app_capacity),
@@ -292,6 +328,7 @@ impl Limits {
             }
         }
         inner.vehicles.clear();
+        inner.generation = inner.generation.wrapping_add(1);
         self.refresh_flag(&inner);
         Ok(settings)
     }
@@ -310,13 +347,66 @@ impl Limits {
             }
             None => {
                 let default = inner.default;
+                let generation = inner.generation;
                 *inner = Inner {
                     default,
+                    generation,
                     ..Inner::default()
                 };
             }
         }
+        inner.generation = inner.generation.wrapping_add(1);
         self.refresh_flag(&inner);
+    }
+
+    /// A number that moves whenever the counters change: equal twice, nothing was counted between.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// The counters as they stand, with the generation they stand at.
+    pub fn export_counters(&self) -> (u64, LimitCounters) {
+        let inner = self.lock();
+        let mut monthly: Vec<MonthlyCount> = inner
+            .monthly
+            .iter()
+            .map(|(&(vehicle, year, month), &requests)| MonthlyCount {
+                vehicle,
+                year,
+                month,
+                requests,
+            })
+            .collect();
+        monthly.sort_unstable_by_key(|count| (count.vehicle, count.year, count.month));
+        let counters = LimitCounters {
+            apps: inner.apps.iter().map(|(app, bucket)| (app.clone(), *bucket)).collect(),
+            vehicles: inner
+                .vehicles
+                .iter()
+                .map(|(vehicle, bucket)| (*vehicle, *bucket))
+                .collect(),
+            monthly,
+        };
+        (inner.generation, counters)
+    }
+
+    /// Puts back counters exported before (the settings stay as they are). A bucket whose tokens
+    /// are not a number of at least 0 starts full instead.
+    pub fn restore_counters(&self, counters: LimitCounters) {
+        let sound = |bucket: &Bucket| bucket.tokens.is_finite() && bucket.tokens >= 0.0;
+        let mut inner = self.lock();
+        inner.apps = counters.apps.into_iter().filter(|(_, bucket)| sound(bucket)).collect();
+        inner.vehicles = counters
+            .vehicles
+            .into_iter()
+            .filter(|(_, bucket)| sound(bucket))
+            .collect();
+        inner.monthly = counters
+            .monthly
+            .into_iter()
+            .map(|count| ((count.vehicle, count.year, count.month), count.requests))
+            .collect();
+        inner.generation = inner.generation.wrapping_add(1);
     }
 }
 
@@ -390,6 +480,68 @@ mod tests {
             .expect("a sound change");
 
         assert_eq!(limits.check(&Caller::default(), OffsetDateTime::UNIX_EPOCH), Ok(()));
+    }
+
+    #[test]
+    fn counters_exported_and_restored_go_on_where_they_stood() {
+        let limits = Limits::new(true);
+        limits
+            .change(LimitChange {
+                app_capacity: Some(5),
+                monthly_vehicle_requests: Some(4),
+                ..LimitChange::default()
+            })
+            .expect("a sound change");
+        let vehicle = Uuid::new_v4();
+        let now = OffsetDateTime::UNIX_EPOCH;
+        for _ in 0..3 {
+            limits.check(&caller(Some(vehicle)), now).expect("under every limit");
+        }
+        let (generation, counters) = limits.export_counters();
+        let json = serde_json::to_string(&counters).expect("counters serialise");
+        let restarted = Limits::new(true);
+        restarted
+            .change(LimitChange {
+                app_capacity: Some(5),
+                monthly_vehicle_requests: Some(4),
+                ..LimitChange::default()
+            })
+            .expect("a sound change");
+
+        restarted.restore_counters(serde_json::from_str(&json).expect("counters read back"));
+
+        assert_eq!(restarted.export_counters().1, counters);
+        assert_eq!(counters.apps["demo-client"].tokens, 2.0);
+        assert_eq!(
+            counters.monthly,
+            [MonthlyCount {
+                vehicle,
+                year: 1970,
+                month: 1,
+                requests: 3
+            }]
+        );
+        assert_eq!(restarted.check(&caller(Some(vehicle)), now), Ok(()));
+        let over = restarted
+            .check(&caller(Some(vehicle)), now)
+            .expect_err("the fifth request of the month");
+        assert_eq!(over.entry().kind, "BILLING");
+        assert_eq!(limits.generation(), generation, "nothing was counted after the export");
+    }
+
+    #[test]
+    fn counting_a_request_moves_the_generation_and_nothing_else_does() {
+        let limits = Limits::new(true);
+        let before = limits.generation();
+
+        let _ = limits.settings(None);
+        let unmoved = limits.generation();
+        limits
+            .check(&caller(None), OffsetDateTime::UNIX_EPOCH)
+            .expect("a full bucket");
+
+        assert_eq!(unmoved, before);
+        assert_ne!(limits.generation(), before);
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum Write {
     Clear(Option<String>),
     /// The test-control part of the world (a snapshot without users, as JSON).
     Control(String),
+    /// What the limits have counted ([`crate::domain::limits::LimitCounters`] as JSON). Saved once
+    /// a second when it moved, and at shutdown, never per request.
+    Counters(String),
 }
 
 /// A batch of writes handed to a store; [`Ticket::wait`] returns once it is durable.
