@@ -22,7 +22,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::util::Either;
-use tower_http::normalize_path::NormalizePath;
 use uuid::Uuid;
 
 use crate::admin::AdminError;
@@ -674,7 +673,7 @@ impl MockServerBuilder {
 
 /// The platform as served. With a state file, a change to test control or to webhooks also
 /// keeps the test-control part on disk before it is answered; without one, the platform as it is.
-fn service(state: &AppState) -> Either<NormalizePath<axum::Router>, KeepControl> {
+fn service(state: &AppState) -> Either<crate::Platform, KeepControl> {
     let platform = crate::platform(state.clone());
     if !state.world.has_store() {
         return Either::Left(platform);
@@ -690,7 +689,7 @@ fn service(state: &AppState) -> Either<NormalizePath<axum::Router>, KeepControl>
 /// more (a GET with `--state` runs as fast as without).
 #[derive(Clone)]
 struct KeepControl {
-    inner: NormalizePath<axum::Router>,
+    inner: crate::Platform,
     state: AppState,
 }
 

@@ -52,7 +52,6 @@ pub(crate) mod vehicles;
 pub mod webhooks;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
@@ -73,8 +72,9 @@ pub use state::AppState;
 /// Request bodies above this are refused with a Smartcar-shaped error.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The whole platform as one router. Unknown routes get Smartcar's 404.
-pub fn app(state: AppState) -> Router {
+/// The platform's routes as one router. Unknown routes get Smartcar's 404. The pipeline goes
+/// around the router as a whole ([`platform`]).
+fn routes(state: AppState) -> Router {
     let router = Router::new()
         .merge(connect::router())
         .merge(oauth::router())
@@ -86,17 +86,14 @@ pub fn app(state: AppState) -> Router {
         .nest("/admin", admin::router(state.clone()))
         .nest("/dashboard", dashboard::router(state.clone()))
         .fallback(vehicles::unknown_route)
-        .method_not_allowed_fallback(vehicles::unknown_route)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        .method_not_allowed_fallback(vehicles::unknown_route);
     // Per-request spans cost ~10% of a small GET's time: only when someone will read them.
     let router = if request_logging_on() {
         router.layer(TraceLayer::new_for_http())
     } else {
         router
     };
-    router
-        .layer(pipeline::PipelineLayer::new(state.clone()))
-        .with_state(state)
+    router.with_state(state)
 }
 
 /// Whether `RUST_LOG` asks for debug output, the level `TraceLayer` logs requests at.
@@ -104,10 +101,16 @@ fn request_logging_on() -> bool {
     tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG
 }
 
-/// The platform as it is served. A trailing `/` is optional on every route
-/// (docs/contract/api.md#hosts-and-paths), so paths are normalised before routing.
-pub fn platform(state: AppState) -> NormalizePath<Router> {
-    NormalizePathLayer::trim_trailing_slash().layer(app(state))
+/// The platform as it is served: a trailing `/` is optional on every route
+/// (docs/contract/api.md#hosts-and-paths), so paths are normalised first; then the request
+/// pipeline (request id, caller, faults, limits, journal, the body limit); then the routes.
+pub(crate) type Platform = NormalizePath<pipeline::Pipeline<Router>>;
+
+/// The platform as one service ([`Platform`]). The layers wrap the router once, not each route
+/// (`Router::layer` would box every route and clone it for every request).
+pub(crate) fn platform(state: AppState) -> Platform {
+    let pipeline = pipeline::PipelineLayer::new(state.clone()).layer(routes(state));
+    NormalizePathLayer::trim_trailing_slash().layer(pipeline)
 }
 
 /// Completes on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.

@@ -83,11 +83,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, mut request: Request) -> Self::Future {
         // The service polled ready is the one that answers; a clone waits for the next request.
         let ready = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, ready);
         let state = self.state.clone();
+        // What the handlers' body extractors accept: bodies above it get a Smartcar-shaped error.
+        axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES).apply(&mut request);
         Box::pin(async move {
             let context = RequestContext::new(request.uri().path());
             let mut response = request::within(context, answer(state, inner, request, context)).await;
@@ -97,7 +99,8 @@ where
     }
 }
 
-fn is_test_control(path: &str) -> bool {
+/// Whether `path` is test control (`/admin`, `/dashboard`): not Smartcar, so neither faulted nor journaled.
+pub(crate) fn is_test_control(path: &str) -> bool {
     ["/admin", "/dashboard"].iter().any(|root| {
         path.strip_prefix(root)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))

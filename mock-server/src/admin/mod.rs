@@ -445,7 +445,7 @@ mod tests {
             .expect("a request");
         let peer: SocketAddr = peer.parse().expect("an address");
         request.extensions_mut().insert(ConnectInfo(peer));
-        crate::app(state).oneshot(request).await.expect("an answer").status()
+        crate::platform(state).oneshot(request).await.expect("an answer").status()
     }
 
     #[tokio::test]
@@ -480,7 +480,7 @@ mod tests {
             .expect("a request");
         let peer: SocketAddr = "192.0.2.7:5000".parse().expect("an address");
         request.extensions_mut().insert(ConnectInfo(peer));
-        crate::app(state).oneshot(request).await.expect("an answer")
+        crate::platform(state).oneshot(request).await.expect("an answer")
     }
 
     #[tokio::test]

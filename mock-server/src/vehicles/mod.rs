@@ -374,7 +374,12 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
         let method = parts.method.clone();
         let units = UnitSystem::of(&parts.headers);
         let query = parts.uri.query().map(str::to_owned);
-        let body = Bytes::from_request(axum::extract::Request::from_parts(parts, body), state).await;
+        // No body (every GET the SDKs send): nothing to read, nothing to allocate.
+        let body = if http_body::Body::is_end_stream(&body) {
+            Ok(Bytes::new())
+        } else {
+            Bytes::from_request(axum::extract::Request::from_parts(parts, body), state).await
+        };
         Ok(HttpVehicleRequest {
             version,
             id,
