@@ -121,7 +121,7 @@ where
     let started = Instant::now();
     let at = state.clock.now();
     let (mut parts, body) = request.into_parts();
-    let journal = state.control.journal.clone();
+    let journal = &state.control.journal;
     let credentials = Credentials::of(&parts.headers);
     let form = caller::is_form(&parts.headers);
     // A request without a body (no content-length or a zero one, no transfer-encoding) is not

@@ -283,7 +283,11 @@ mod tests {
         let mut request = request.body(Body::empty()).expect("a request");
         let peer: SocketAddr = peer.parse().expect("an address");
         request.extensions_mut().insert(ConnectInfo(peer));
-        crate::platform(state).oneshot(request).await.expect("an answer").status()
+        crate::platform(state)
+            .oneshot(request)
+            .await
+            .expect("an answer")
+            .status()
     }
 
     #[tokio::test]

@@ -668,11 +668,13 @@ impl World {
             });
         }
         let grant = grants.get(&record.grant).ok_or(AccessError::Unknown)?;
-        // `get` moves the user to the most recently used end.
-        let owner = users
-            .get_mut(&*grant.app)
-            .and_then(|users| users.get(&grant.user))
-            .ok_or(AccessError::Unknown)?;
+        let app_users = users.get_mut(&*grant.app).ok_or(AccessError::Unknown)?;
+        // `get` moves the user to the most recently used end; a user already there is only read,
+        // so a token used over and over writes nothing the other cores must then fetch back.
+        let owner = match app_users.peek_mru() {
+            Some((id, record)) if *id == grant.user => record,
+            _ => app_users.get(&grant.user).ok_or(AccessError::Unknown)?,
+        };
         Ok(Access {
             app: Arc::clone(&grant.app),
             user: grant.user,
