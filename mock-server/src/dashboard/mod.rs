@@ -152,7 +152,7 @@ async fn webhooks(State(state): State<AppState>, Query(filter): Query<VehicleFil
 /// What one listener is subscribed to.
 struct Feed {
     state: AppState,
-    journal: broadcast::Receiver<std::sync::Arc<crate::domain::journal::Record>>,
+    journal: crate::domain::journal::LiveRecords,
     vehicles: broadcast::Receiver<crate::domain::world::VehicleChanged>,
     webhooks: broadcast::Receiver<Uuid>,
     digest: u64,

@@ -16,7 +16,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -361,6 +361,29 @@ pub struct Journal {
     /// Every new record, for the dashboard's live tail. Bounded: a listener that falls behind
     /// skips records (and refetches), it never makes the journal wait or grow.
     recorded: tokio::sync::broadcast::Sender<Arc<Record>>,
+    /// How many [`LiveRecords`] are open: with none (no dashboard), a record is not offered to the
+    /// channel, whose every send takes a lock all requests would share.
+    listeners: Arc<AtomicUsize>,
+}
+
+/// The records written from now on (see [`Journal::subscribe`]).
+#[derive(Debug)]
+pub struct LiveRecords {
+    receiver: tokio::sync::broadcast::Receiver<Arc<Record>>,
+    listeners: Arc<AtomicUsize>,
+}
+
+impl LiveRecords {
+    /// The next record; `Lagged` when this listener fell more than the channel holds behind.
+    pub async fn recv(&mut self) -> Result<Arc<Record>, tokio::sync::broadcast::error::RecvError> {
+        self.receiver.recv().await
+    }
+}
+
+impl Drop for LiveRecords {
+    fn drop(&mut self) {
+        self.listeners.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Records a live listener may fall behind by before it skips.
@@ -373,12 +396,17 @@ impl Journal {
             next_seq: Arc::new(AtomicU64::new(1)),
             size,
             recorded: tokio::sync::broadcast::channel(LIVE_CAPACITY).0,
+            listeners: Arc::default(),
         }
     }
 
     /// Every record from now on, as it is written (the dashboard's live tail).
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Record>> {
-        self.recorded.subscribe()
+    pub fn subscribe(&self) -> LiveRecords {
+        self.listeners.fetch_add(1, Ordering::Relaxed);
+        LiveRecords {
+            receiver: self.recorded.subscribe(),
+            listeners: Arc::clone(&self.listeners),
+        }
     }
 
     /// Whether records are kept at all (`--journal-size 0` turns the journal off).
@@ -400,17 +428,19 @@ impl Journal {
         }
         record.reason = record.reason.map(cut_reason);
         let record = Arc::new(record);
-        // No listener (no dashboard open) is fine.
-        let _ = self.recorded.send(record.clone());
+        if self.listeners.load(Ordering::Relaxed) > 0 {
+            // A listener that has just gone is fine.
+            let _ = self.recorded.send(record.clone());
+        }
         let evicted = {
             // Fixtures refuse an empty client id, so "" is free for the unattributed ring.
             let key = record.caller.app.as_deref().unwrap_or("");
             let mut rings = self.lock();
-            if !rings.contains_key(key) {
-                rings.insert(key.to_owned(), VecDeque::with_capacity(self.size.min(1024)));
-            }
-            let Some(ring) = rings.get_mut(key) else {
-                return;
+            let ring = match rings.get_mut(key) {
+                Some(ring) => ring,
+                None => rings
+                    .entry(key.to_owned())
+                    .or_insert_with(|| VecDeque::with_capacity(self.size.min(1024))),
             };
             let evicted = (ring.len() >= self.size).then(|| ring.pop_back()).flatten();
             ring.push_front(record);
@@ -600,6 +630,21 @@ pub(crate) fn largest_record() -> Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_live_tail_hears_records_while_open_and_the_journal_keeps_them_after_it_closed() {
+        let journal = Journal::new(10);
+        let mut live = journal.subscribe();
+
+        journal.record(largest_record());
+        let heard = live.recv().await.expect("a record");
+        drop(live);
+        journal.record(largest_record());
+
+        assert_eq!(heard.status, largest_record().status);
+        assert_eq!(journal.listeners.load(Ordering::Relaxed), 0);
+        assert_eq!(journal.find(&Filter::default()).len(), 2);
+    }
 
     #[test]
     fn status_filters_take_codes_and_classes() {
