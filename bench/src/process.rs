@@ -16,6 +16,12 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// Kills the server and returns once the whole process has exited (every thread, so every
+    /// file it held is closed): the parent hears of an exit only then.
+    pub(crate) async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
     pub(crate) fn pid(&self) -> u32 {
         self.child.id().unwrap_or(0)
     }

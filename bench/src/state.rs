@@ -86,21 +86,10 @@ pub(crate) async fn run(args: StateArgs) -> anyhow::Result<()> {
 }
 
 /// Kills the server and waits until it has let go of its state file (the next one would find it
-/// locked).
+/// locked). Waiting for the process, not for its main thread to be a zombie: a writer thread in
+/// the middle of a commit keeps the file open after the main thread is gone.
 async fn stop(server: process::Server) {
-    let pid = server.pid();
-    drop(server);
-    loop {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let gone = status.is_empty()
-            || status
-                .lines()
-                .any(|line| line.starts_with("State:") && line.contains('Z'));
-        if gone {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    server.kill().await;
 }
 
 /// GET and refresh-grant throughput of one server, with or without a state file.
