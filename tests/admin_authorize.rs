@@ -1,7 +1,7 @@
 //! Browser-free authorization: `POST /admin/authorize`, `--auto-approve`, Connect-side faults and
 //! who may reach the admin API.
 
-use mock_server::state::Settings;
+use mock_server::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

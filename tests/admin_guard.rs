@@ -1,7 +1,7 @@
 //! Who may drive the admin API: only this machine, and never a web page of another origin —
 //! "loopback only" is not enough on its own, because a browser on this machine is loopback too.
 
-use mock_server::state::Settings;
+use mock_server::Settings;
 use reqwest::header::{CONTENT_TYPE, HOST, ORIGIN};
 use reqwest::{Method, StatusCode};
 use serde_json::json;

@@ -175,9 +175,9 @@ async fn a_fault_is_named_in_the_journal() {
 
 #[tokio::test]
 async fn the_journal_keeps_only_the_newest_records() {
-    let env = TestEnv::with_settings(mock_server::state::Settings {
+    let env = TestEnv::with_settings(mock_server::Settings {
         journal_size: 3,
-        ..mock_server::state::Settings::default()
+        ..mock_server::Settings::default()
     })
     .await;
     let car = env.authorize("CHEVROLET", "read_odometer").await;
@@ -295,9 +295,9 @@ async fn a_made_up_client_id_is_journaled_under_no_app() {
 
 #[tokio::test]
 async fn a_stranger_naming_the_app_cannot_push_its_records_out() {
-    let env = TestEnv::with_settings(mock_server::state::Settings {
+    let env = TestEnv::with_settings(mock_server::Settings {
         journal_size: 3,
-        ..mock_server::state::Settings::default()
+        ..mock_server::Settings::default()
     })
     .await;
     let car = env.authorize("CHEVROLET", "read_odometer").await;

@@ -1,7 +1,7 @@
 //! Smartcar's limits, switched on: the app's token bucket, the per-vehicle throttle and the
 //! monthly quota, all recovering on the virtual clock.
 
-use mock_server::state::Settings;
+use mock_server::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! Connect under hostile use: single-use steps, capped logins, one spelling per
 //! vehicle count, no framing, and `state` returned byte for byte.
 
-use mock_server::state::Settings;
+use mock_server::Settings;
 use mock_server::{Fixtures, MockServer};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};

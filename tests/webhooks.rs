@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
-use mock_server::state::Settings;
+use mock_server::Settings;
 use mock_server::webhooks::DeliverySettings;
 use mock_server::webhooks::client::parse_ca_cert;
 use mock_server::{Fixtures, MockServer};

@@ -127,9 +127,9 @@ async fn start_mock(
     app.redirect_uris.push(config.redirect_uri.to_string());
     fixtures.upsert_app(app);
 
-    let settings = mock_server::state::Settings {
+    let settings = mock_server::Settings {
         sim_speed,
-        ..mock_server::state::Settings::default()
+        ..mock_server::Settings::default()
     };
     let mut server = MockServer::builder()
         .fixtures(fixtures)

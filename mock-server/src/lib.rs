@@ -28,7 +28,8 @@
 //! - [`admin`]: test control under `/admin` (not Smartcar); `caller`: who a request is from,
 //!   read from its credentials.
 //! - `dashboard`: the live dashboard under `/dashboard` (not Smartcar), driving `/admin`.
-//! - [`state`]: [`AppState`], the handle every handler reaches the domain through.
+//! - `state`: [`AppState`], the handle every handler reaches the domain through, and the
+//!   [`Settings`] a [`MockServer`] starts with.
 
 pub mod admin;
 pub(crate) mod caller;
@@ -45,8 +46,8 @@ pub(crate) mod pipeline;
 pub(crate) mod request;
 pub(crate) mod sdk_redirect;
 pub mod serving;
-pub mod state;
-pub mod store;
+pub(crate) mod state;
+pub(crate) mod store;
 pub mod tls;
 pub(crate) mod vehicles;
 pub mod webhooks;
@@ -67,7 +68,8 @@ pub use admin::vehicles::StatePatch;
 pub use admin::{AdminError, AppFilter};
 pub use domain::faults::{ConnectFaultSpec, ErrorName, FaultSpec};
 pub use domain::limits::{LimitChange, LimitSettings};
-pub use state::AppState;
+pub use state::{AppState, Settings};
+pub use store::StateError;
 
 /// Request bodies above this are refused with a Smartcar-shaped error.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -1,9 +1,9 @@
 //! Accepting connections, for the plain and the TLS listener alike: one loop that caps how many
 //! connections are open, closes the slow and the idle ones, and drains the rest on shutdown.
 //!
-//! No routes here: [`serve`] hands every request to a service, the platform of
-//! [`crate::platform`] in the binary, with the peer's address as `ConnectInfo<SocketAddr>` (the
-//! admin API's loopback check reads it).
+//! No routes here: [`serve`] hands every request to a service (the platform, for a
+//! [`MockServer`](crate::MockServer)); a request to test control (`/admin`, `/dashboard`) carries
+//! the peer's address as `ConnectInfo<SocketAddr>` (the admin API's loopback check reads it).
 //!
 //! # What a connection may do
 //! A client that opens connections and then sends nothing, or half a request (slowloris), or a

@@ -38,7 +38,7 @@ use crate::domain::snapshot::{Snapshot, TokenSnapshot, UserSnapshot};
 use crate::domain::store::{StateStore, Ticket, Write};
 
 /// The schema this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// The table version 2 added.
 const COUNTERS_TABLE: &str = "CREATE TABLE counters (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);";
@@ -56,7 +56,7 @@ pub struct StateError {
 
 /// The SQLite store: a queue to its writer thread.
 #[derive(Debug)]
-pub struct Sqlite {
+pub(crate) struct Sqlite {
     queue: mpsc::Sender<Job>,
 }
 
@@ -64,7 +64,7 @@ type Job = (Vec<Write>, mpsc::SyncSender<()>);
 
 /// A state file opened: its store, and the world it held (empty for a new file).
 #[derive(Debug)]
-pub struct Opened {
+pub(crate) struct Opened {
     pub store: Sqlite,
     pub snapshot: Snapshot,
     /// What the limits had counted when they were last saved.
@@ -83,7 +83,7 @@ impl StateStore for Sqlite {
 }
 
 /// Opens (or creates) the state file, takes its lock, checks its schema and reads the world in it.
-pub fn open(file: &Path) -> Result<Opened, StateError> {
+pub(crate) fn open(file: &Path) -> Result<Opened, StateError> {
     let fail = |message: String| StateError {
         file: file.to_path_buf(),
         message,

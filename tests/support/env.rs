@@ -60,7 +60,7 @@ impl TestEnv {
     }
 
     /// A server started with these switches (`--auto-approve`, `--admin-token`, `--limits`, …).
-    pub async fn with_settings(settings: mock_server::state::Settings) -> Self {
+    pub async fn with_settings(settings: mock_server::Settings) -> Self {
         Self::with(MockServer::builder().settings(settings)).await
     }
 

@@ -112,8 +112,8 @@ pub(crate) struct Config {
 
 impl Config {
     /// The behaviour switches of the command line.
-    pub(crate) fn settings(&self) -> mock_server::state::Settings {
-        mock_server::state::Settings {
+    pub(crate) fn settings(&self) -> mock_server::Settings {
+        mock_server::Settings {
             auto_approve: self.auto_approve,
             admin_token: self.admin_token.clone(),
             limits: self.limits,
@@ -124,7 +124,7 @@ impl Config {
             },
             max_users: self.max_users,
             sim_speed: self.sim_speed,
-            ..mock_server::state::Settings::default()
+            ..mock_server::Settings::default()
         }
     }
 
