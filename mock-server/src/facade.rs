@@ -241,17 +241,27 @@ impl MockServer {
     /// # }
     /// ```
     pub fn advance_clock(&self, by: Duration) -> Result<OffsetDateTime, AdminError> {
-        crate::admin::clock::advance(&self.state.clock, &ClockAdvance::from(by))
+        self.kept(crate::admin::clock::advance(&self.state.clock, &ClockAdvance::from(by)))
     }
 
     /// Sets the clock, as `PUT /admin/clock` does. The new time.
     pub fn set_clock(&self, now: OffsetDateTime) -> Result<OffsetDateTime, AdminError> {
-        crate::admin::clock::set(&self.state.clock, &ClockSet::from(now))
+        self.kept(crate::admin::clock::set(&self.state.clock, &ClockSet::from(now)))
     }
 
     /// Back to wall time, as `DELETE /admin/clock` does.
     pub fn reset_clock(&self) {
         self.state.clock.reset();
+        crate::admin::snapshot::persist_control(&self.state);
+    }
+
+    /// With a state file, keeps the test-control part on disk after a change succeeded, before
+    /// returning (as the admin API does before it answers).
+    fn kept<T>(&self, result: Result<T, AdminError>) -> Result<T, AdminError> {
+        if result.is_ok() {
+            crate::admin::snapshot::persist_control(&self.state);
+        }
+        result
     }
 
     /// Adds an API fault rule, as `POST /admin/faults` does; the rule as that call answers it
@@ -276,18 +286,18 @@ impl MockServer {
     /// # }
     /// ```
     pub fn add_fault(&self, spec: FaultSpec) -> Result<Value, AdminError> {
-        crate::admin::faults::add(&self.state, spec)
+        self.kept(crate::admin::faults::add(&self.state, spec))
     }
 
     /// Makes the next authorization(s) of an app end in a Connect error, as
     /// `POST /admin/faults/connect` does.
     pub fn add_connect_fault(&self, spec: ConnectFaultSpec) -> Result<Value, AdminError> {
-        crate::admin::faults::add_connect(&self.state, spec)
+        self.kept(crate::admin::faults::add_connect(&self.state, spec))
     }
 
     /// Removes one rule, API or Connect, as `DELETE /admin/faults/{id}` does.
     pub fn remove_fault(&self, id: u64) -> Result<(), AdminError> {
-        crate::admin::faults::remove(&self.state, id)
+        self.kept(crate::admin::faults::remove(&self.state, id))
     }
 
     /// Every fault rule (of one app), as `GET /admin/faults` shows them.
@@ -297,7 +307,7 @@ impl MockServer {
 
     /// Changes Smartcar's request limits, as `PUT /admin/limits` does; the settings in force after.
     pub fn change_limits(&self, change: LimitChange) -> Result<LimitSettings, AdminError> {
-        crate::admin::limits::change(&self.state, change)
+        self.kept(crate::admin::limits::change(&self.state, change))
     }
 
     /// Every connected vehicle (of one app), as `GET /admin/vehicles` shows them.
@@ -351,7 +361,7 @@ impl MockServer {
 
     /// Forgets what one app (or every app, and the clock) did, as `POST /admin/reset` does.
     pub fn reset(&self, app: Option<&str>) -> Result<(), AdminError> {
-        crate::admin::reset(&self.state, app)
+        self.kept(crate::admin::reset(&self.state, app))
     }
 
     /// Closes the listeners, lets in-flight requests finish, and returns once they have (and,
@@ -494,8 +504,10 @@ impl MockServerBuilder {
 
     /// Keeps the world in this SQLite file (`--state`): started again on the same file, the
     /// server has the users, vehicles, tokens and settings it had. Scenarios load only into a
-    /// new (empty) file. What the limits count and how often fault rules fire is saved once a
-    /// second (when it moved) and at shutdown or drop, not before each answer.
+    /// new (empty) file. A change made through [`MockServer`]'s methods (the clock, fault rules,
+    /// limits, a reset) is in the file before the method returns, as one made through the admin
+    /// API is before it answers. What the limits count and how often fault rules fire is saved
+    /// once a second (when it moved) and at shutdown or drop, not before each answer.
     pub fn state_file(mut self, file: impl Into<PathBuf>) -> Self {
         self.state_file = Some(file.into());
         self
@@ -887,6 +899,43 @@ mod tests {
         server.shutdown().await.expect("a clean shutdown");
 
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    /// A store that keeps what it was handed, to see what reached it.
+    #[derive(Debug, Default)]
+    struct Recording(std::sync::Mutex<Vec<crate::domain::store::Write>>);
+
+    impl crate::domain::store::StateStore for Recording {
+        fn write(&self, batch: Vec<crate::domain::store::Write>) -> crate::domain::store::Ticket {
+            self.0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .extend(batch);
+            crate::domain::store::Ticket::done()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_clock_moved_through_the_facade_reaches_the_store_before_the_call_returns() {
+        let store = Arc::new(Recording::default());
+        let settings = Settings {
+            store: Some(store.clone()),
+            ..Settings::default()
+        };
+        let server = MockServer::builder().settings(settings).start().await;
+
+        server
+            .advance_clock(Duration::from_secs(48 * 3600))
+            .expect("a sound step");
+
+        let writes = store.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let offset = writes.iter().rev().find_map(|write| match write {
+            crate::domain::store::Write::Control(doc) => crate::domain::snapshot::parse(doc.as_bytes())
+                .ok()
+                .and_then(|snapshot| snapshot.clock_offset_ms),
+            _ => None,
+        });
+        assert!(offset.is_some_and(|ms| ms >= 48 * 3600 * 1000), "{offset:?}");
     }
 
     #[tokio::test]
