@@ -157,6 +157,22 @@ async fn limits_switched_on_for_one_app_leave_another_alone() {
     assert!(other.iter().all(|status| *status == StatusCode::OK));
 }
 
+#[tokio::test]
+async fn limits_for_an_app_the_fixtures_do_not_register_are_refused() {
+    let env = TestEnv::start().await;
+
+    let (status, body) = env
+        .admin(
+            Method::PUT,
+            "/admin/limits",
+            Some(json!({ "app": "made-up-client", "enabled": true })),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "no app has client id made-up-client");
+}
+
 /// `GET /v2.0/vehicles/{vehicle}/odometer?client_id=demo-client` with whatever credentials.
 async fn stranger_reads(env: &TestEnv, vehicle: &str, authorization: Option<&str>) -> StatusCode {
     let mut request = env

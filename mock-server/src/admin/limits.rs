@@ -19,6 +19,7 @@ pub(super) fn router() -> Router<AppState> {
 
 /// Applies `change`; the settings in force after it (for its app, or the server default).
 pub(crate) fn change(state: &AppState, change: LimitChange) -> Result<LimitSettings, AdminError> {
+    super::known_app(state, change.app.as_deref())?;
     state
         .control
         .limits

@@ -410,13 +410,20 @@ pub(crate) fn app_or_first<'a>(
     }
 }
 
+/// Refuses a test-control call that names an app the fixtures do not register (so a made-up
+/// client id cannot leave settings behind); `None`, every app, is fine.
+pub(crate) fn known_app(state: &AppState, app: Option<&str>) -> Result<(), AdminError> {
+    match app {
+        Some(app) if state.fixtures.app(app).is_none() => {
+            Err(AdminError::NotFound(format!("no app has client id {app}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Forgets what `app` (or every app, and the clock) did; the fixtures stay.
 pub(crate) fn reset(state: &AppState, app: Option<&str>) -> Result<(), AdminError> {
-    if let Some(app) = app
-        && state.fixtures.app(app).is_none()
-    {
-        return Err(AdminError::NotFound(format!("no app has client id {app}")));
-    }
+    known_app(state, app)?;
     let vehicles: Vec<uuid::Uuid> = state.world.vehicles(app).iter().map(|v| v.id).collect();
     state.world.reset(app);
     state.webhooks.registry().reset(app);

@@ -69,11 +69,7 @@ pub fn save_control(state: &AppState) -> Snapshot {
 }
 
 fn save_parts(state: &AppState, app: Option<&str>, with_users: bool) -> Result<Snapshot, AdminError> {
-    if let Some(app) = app
-        && state.fixtures.app(app).is_none()
-    {
-        return Err(AdminError::NotFound(format!("no app has client id {app}")));
-    }
+    super::known_app(state, app)?;
     let rules = state.control.faults.list(None);
     let mut snapshot = Snapshot {
         version: snapshot::FORMAT_VERSION,
