@@ -189,6 +189,12 @@ pub struct MonthlyCount {
     pub requests: u32,
 }
 
+/// Vehicles whose throttle and monthly count are kept at once: as many as one app may have. A
+/// vehicle the world has forgotten keeps its counts until the room is needed; then buckets start
+/// full again and past months' counts go, and past even that every vehicle count starts over, as
+/// after a reset (only a mock asked about more vehicles than one app may hold gets there).
+const MAX_COUNTED_VEHICLES: usize = crate::domain::world::MAX_VEHICLES_PER_APP;
+
 #[derive(Default)]
 struct Inner {
     default: LimitSettings,
@@ -200,6 +206,25 @@ struct Inner {
     /// Moves with every change of the counters (or the settings): kept under the lock a counted
     /// request holds anyway, so counting costs no more than before.
     generation: u64,
+}
+
+impl Inner {
+    /// Keeps the vehicle counts within [`MAX_COUNTED_VEHICLES`] before `vehicle` is counted.
+    fn make_room_for(&mut self, vehicle: Uuid, now: OffsetDateTime) {
+        let month = (now.year(), u8::from(now.month()));
+        let new_bucket = !self.vehicles.contains_key(&vehicle);
+        let new_count = !self.monthly.contains_key(&(vehicle, month.0, month.1));
+        if new_bucket && self.vehicles.len() >= MAX_COUNTED_VEHICLES {
+            self.vehicles.clear();
+        }
+        if new_count && self.monthly.len() >= MAX_COUNTED_VEHICLES {
+            self.monthly
+                .retain(|(_, year, month_of), _| (*year, *month_of) == month);
+            if self.monthly.len() >= MAX_COUNTED_VEHICLES {
+                self.monthly.clear();
+            }
+        }
+    }
 }
 
 /// The limits handle. Clones share it; while every limit is off, requests skip the lock.
@@ -266,6 +291,7 @@ impl Limits {
             inner.apps.insert(app.to_owned(), app_bucket);
             return Ok(());
         };
+        inner.make_room_for(vehicle, now);
         let vehicle_rate = 1.0 / f64::from(settings.vehicle_refill_seconds.max(1));
         let mut vehicle_bucket = *inner.vehicles.entry(vehicle).or_insert(Bucket {
             tokens: f64::from(settings.vehicle_capacity),
@@ -542,6 +568,33 @@ mod tests {
 
         assert_eq!(unmoved, before);
         assert_ne!(limits.generation(), before);
+    }
+
+    #[test]
+    fn counting_more_vehicles_than_one_app_may_hold_keeps_the_counts_bounded() {
+        let limits = Limits::new(true);
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let next_month = now + time::Duration::days(31);
+        // The app's bucket must not be what refuses: let it hold every request.
+        limits
+            .change(LimitChange {
+                app_capacity: Some(u32::MAX),
+                ..LimitChange::default()
+            })
+            .expect("a sound change");
+
+        for _ in 0..MAX_COUNTED_VEHICLES {
+            assert_eq!(limits.check(&caller(Some(Uuid::new_v4())), now), Ok(()));
+        }
+        let full = {
+            let inner = limits.lock();
+            (inner.vehicles.len(), inner.monthly.len())
+        };
+        assert_eq!(limits.check(&caller(Some(Uuid::new_v4())), next_month), Ok(()));
+        let inner = limits.lock();
+
+        assert_eq!(full, (MAX_COUNTED_VEHICLES, MAX_COUNTED_VEHICLES));
+        assert_eq!((inner.vehicles.len(), inner.monthly.len()), (1, 1));
     }
 
     #[test]
