@@ -5,10 +5,11 @@ use std::process::Stdio;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_mock-server");
+mod support;
+
+use support::BINARY;
 
 /// A server process on a free port; killed when dropped.
 struct Server {
@@ -19,30 +20,9 @@ struct Server {
 
 impl Server {
     async fn start(flags: &[&str]) -> Server {
-        let mut child = Command::new(BINARY)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(flags)
-            .env_remove("SMARTCAR_MOCK_ADMIN_TOKEN")
-            .env_remove("SMARTCAR_MOCK_AUTO_APPROVE")
-            .env_remove("SMARTCAR_MOCK_LIMITS")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut first = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .await
-            .expect("a first line");
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
-        // reqwest has no crypto provider of its own; nothing in this process installed one yet.
-        mock_server::webhooks::client::install_crypto_provider();
+        let mut command = support::command();
+        command.args(flags).stderr(Stdio::null());
+        let (child, url) = support::spawn(command).await;
         let http = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())

@@ -18,10 +18,10 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::Semaphore;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_mock-server");
+mod support;
 const DEFAULT_SEED: u64 = 0x5eed_cafe;
 const DEFAULT_REQUESTS: usize = 6_000;
 /// Every permission, so probes reach every endpoint's handler.
@@ -42,29 +42,12 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
-        let mut child = Command::new(BINARY)
-            .args(["--addr", "127.0.0.1:0"])
-            .env_remove("SMARTCAR_MOCK_ADMIN_TOKEN")
-            .env_remove("SMARTCAR_MOCK_AUTO_APPROVE")
-            .env_remove("SMARTCAR_MOCK_LIMITS")
+        let mut command = support::command();
+        command
             .env("RUST_LOG", "warn")
             .env("RUST_BACKTRACE", "0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut first = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .await
-            .expect("a first line");
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
+            .stderr(Stdio::piped());
+        let (mut child, url) = support::spawn(command).await;
         let addr = url.trim_start_matches("http://").to_owned();
         let stderr = child.stderr.take().expect("piped stderr");
         let log = tokio::spawn(async move {

@@ -6,10 +6,10 @@ use std::process::Stdio;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_mock-server");
+mod support;
+
 const MAX_USERS: usize = 1000;
 const NEW_USERS: usize = 5000;
 /// What the server may grow by between the warm-up (the first 1,000 users: the cap reached) and
@@ -28,31 +28,12 @@ struct Server {
 
 impl Server {
     async fn start(flags: &[&str]) -> Server {
-        let mut child = Command::new(BINARY)
-            .args(["--addr", "127.0.0.1:0"])
+        let mut command = support::command();
+        command
             .args(flags)
-            .env_remove("SMARTCAR_MOCK_ADMIN_TOKEN")
-            .env_remove("SMARTCAR_MOCK_AUTO_APPROVE")
-            .env_remove("SMARTCAR_MOCK_MAX_USERS")
             .env("SMARTCAR_MOCK_JOURNAL_SIZE", "0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut first = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .await
-            .expect("a first line");
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
-        // reqwest is built without a crypto provider of its own (the mock uses ring): install it.
-        mock_server::webhooks::client::install_crypto_provider();
+            .stderr(Stdio::null());
+        let (child, url) = support::spawn(command).await;
         let http = reqwest::Client::builder().no_proxy().build().expect("client");
         Server { url, child, http }
     }

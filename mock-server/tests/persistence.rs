@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_mock-server");
+mod support;
+
+use support::BINARY;
 const WEBHOOK: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 
 /// A fresh state file path in the temporary folder (the file itself does not exist yet).
@@ -46,24 +48,8 @@ impl Server {
     }
 
     /// Runs `command` (a server) and reads its address from its first line.
-    async fn spawn(mut command: Command) -> Server {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut first = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .await
-            .expect("a first line");
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
-        mock_server::webhooks::client::install_crypto_provider();
+    async fn spawn(command: Command) -> Server {
+        let (child, url) = support::spawn(command).await;
         let http = reqwest::Client::builder().no_proxy().build().expect("client");
         Server {
             client: Arc::new(Client { url, http }),
@@ -247,13 +233,8 @@ async fn connect(url: &str, brand: &str, scope: &str) -> (String, String) {
 }
 
 fn command(file: &Path) -> Command {
-    let mut command = Command::new(BINARY);
-    command
-        .args(["--addr", "127.0.0.1:0", "--state"])
-        .arg(file)
-        .env_remove("SMARTCAR_MOCK_ADMIN_TOKEN")
-        .env_remove("SMARTCAR_MOCK_SCENARIO")
-        .env_remove("RUST_BACKTRACE");
+    let mut command = support::command();
+    command.arg("--state").arg(file).env_remove("RUST_BACKTRACE");
     command
 }
 
