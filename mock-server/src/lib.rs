@@ -115,6 +115,20 @@ pub(crate) fn platform(state: AppState) -> Platform {
     NormalizePathLayer::trim_trailing_slash().layer(pipeline)
 }
 
+/// The platform's answer to `request` as if it came from `peer`, which `serving` tells test
+/// control (the admin guard's loopback check reads it).
+#[cfg(test)]
+pub(crate) async fn answer_from(
+    state: AppState,
+    mut request: axum::extract::Request,
+    peer: &str,
+) -> axum::response::Response {
+    use tower::ServiceExt;
+    let peer: std::net::SocketAddr = peer.parse().expect("an address");
+    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+    platform(state).oneshot(request).await.expect("an answer")
+}
+
 /// Completes on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -439,24 +439,17 @@ pub(crate) fn reset(state: &AppState, app: Option<&str>) -> Result<(), AdminErro
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
-    use tower::ServiceExt;
 
     use super::*;
     use crate::Fixtures;
 
     async fn health_from(peer: &str, settings: Settings) -> StatusCode {
         let state = AppState::with_settings(Fixtures::embedded().expect("fixtures"), settings);
-        let mut request = Request::get("/admin/health")
+        let request = Request::get("/admin/health")
             .header(header::HOST, "localhost:4000")
             .body(Body::empty())
             .expect("a request");
-        let peer: SocketAddr = peer.parse().expect("an address");
-        request.extensions_mut().insert(ConnectInfo(peer));
-        crate::platform(state)
-            .oneshot(request)
-            .await
-            .expect("an answer")
-            .status()
+        crate::answer_from(state, request, peer).await.status()
     }
 
     #[tokio::test]
@@ -485,13 +478,11 @@ mod tests {
             ..Settings::default()
         };
         let state = AppState::with_settings(Fixtures::embedded().expect("fixtures"), settings);
-        let mut request = request
+        let request = request
             .header(header::HOST, "workshop.lan:4000")
             .body(Body::empty())
             .expect("a request");
-        let peer: SocketAddr = "192.0.2.7:5000".parse().expect("an address");
-        request.extensions_mut().insert(ConnectInfo(peer));
-        crate::platform(state).oneshot(request).await.expect("an answer")
+        crate::answer_from(state, request, "192.0.2.7:5000").await
     }
 
     #[tokio::test]

@@ -264,11 +264,8 @@ async fn events(
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
-
     use axum::body::Body;
-    use axum::extract::{ConnectInfo, Request};
-    use tower::ServiceExt;
+    use axum::extract::Request;
 
     use super::*;
     use crate::Fixtures;
@@ -280,14 +277,8 @@ mod tests {
         if let Some(origin) = origin {
             request = request.header(header::ORIGIN, origin);
         }
-        let mut request = request.body(Body::empty()).expect("a request");
-        let peer: SocketAddr = peer.parse().expect("an address");
-        request.extensions_mut().insert(ConnectInfo(peer));
-        crate::platform(state)
-            .oneshot(request)
-            .await
-            .expect("an answer")
-            .status()
+        let request = request.body(Body::empty()).expect("a request");
+        crate::answer_from(state, request, peer).await.status()
     }
 
     #[tokio::test]
