@@ -32,6 +32,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lru::LruCache;
+use smallvec::SmallVec;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -44,6 +45,7 @@ use crate::domain::snapshot::{
     CodeSnapshot, GrantSnapshot, ResolvedApp, SnapshotError, TokenSnapshot, UserSnapshot, VehicleSnapshot, error_name,
 };
 use crate::domain::store::{StateStore, Ticket, Write};
+use crate::domain::token_ring::{TokenPair, TokenRing};
 use crate::domain::vehicle::{Vehicle, VehicleSpec};
 
 /// Authorization codes live 10 minutes (docs/contract/oauth.md#lifetimes).
@@ -57,7 +59,8 @@ pub const REFRESH_LIFETIME: Duration = Duration::days(60);
 const CODE_MEMORY: Duration = Duration::minutes(20);
 
 /// At most this many (access, refresh) token pairs are remembered; issuing one more forgets the
-/// oldest pair, which then answers as a token this server never issued. ~10 MB at the cap.
+/// oldest pair, which then answers as a token this server never issued. ~5 MB at the cap
+/// ([`TokenRing`]).
 pub const MAX_TOKEN_PAIRS: usize = 50_000;
 /// At most this many codes are remembered; issuing one more forgets the oldest (~15 MB at the
 /// cap with its grant). Codes live 10 minutes, so this is 80 Allows a second for 10 minutes.
@@ -111,14 +114,18 @@ pub struct Connection {
     pub connected_at: OffsetDateTime,
 }
 
+/// A few ids, the first kept inline: nearly every user has one vehicle and one grant, and a
+/// heap list would cost them 64 bytes each (a `Vec` of 16-byte items starts with room for four).
+type Ids = SmallVec<[Uuid; 1]>;
+
 /// A user and what hangs off them, so forgetting them touches only their own records.
 #[derive(Debug)]
 struct UserRecord {
     user: User,
     /// Their vehicles' ids, so signing in again does not scan every vehicle.
-    garage: Vec<Uuid>,
+    garage: Ids,
     /// Their grants that are still alive (a handful: a list is smaller than a set).
-    grants: Vec<Uuid>,
+    grants: Ids,
     /// The vehicles of their latest grant, shared with the next grant of the same vehicles (a
     /// `999-vehicles` user re-authorizing costs a pointer per grant, not 16 KB).
     last_selection: Arc<[Uuid]>,
@@ -156,21 +163,6 @@ struct Code {
     grant: Uuid,
     issued_at: OffsetDateTime,
     redeemed_at: Option<OffsetDateTime>,
-}
-
-#[derive(Debug)]
-struct AccessToken {
-    grant: Uuid,
-    expires_at: OffsetDateTime,
-}
-
-#[derive(Debug)]
-struct RefreshToken {
-    grant: Uuid,
-    /// The access token issued with it.
-    access: Uuid,
-    expires_at: OffsetDateTime,
-    used_at: Option<OffsetDateTime>,
 }
 
 /// Tokens as the token endpoint returns them.
@@ -257,11 +249,10 @@ struct Inner {
     /// Codes in the order they were issued, so the oldest can be forgotten; may name codes
     /// already forgotten with their user.
     code_order: VecDeque<Uuid>,
-    access_tokens: HashMap<Uuid, AccessToken>,
-    refresh_tokens: HashMap<Uuid, RefreshToken>,
-    /// Token pairs in the order they were issued, so the oldest can be forgotten; may name pairs
-    /// already revoked.
-    issued: VecDeque<(Uuid, Uuid)>,
+    /// The remembered token pairs, in the order they were issued.
+    tokens: TokenRing,
+    /// Pairs a snapshot's import pushed out of `tokens`, to be forgotten once it is in.
+    evicted: Vec<TokenPair>,
     /// The simulator's trips, caught up whenever their vehicle is touched.
     trips: Trips,
     /// Moves whenever a vehicle is added or forgotten (kept across resets), so a watcher can tell
@@ -471,8 +462,8 @@ impl World {
                         login,
                         forced_error,
                     },
-                    garage: Vec::new(),
-                    grants: Vec::new(),
+                    garage: Ids::new(),
+                    grants: Ids::new(),
                     last_selection: Arc::from([]),
                 };
                 inner.logins.insert(key, id);
@@ -614,21 +605,20 @@ impl World {
         let grace = self.shared.refresh_grace;
         let mut inner = self.lock();
         let key = Uuid::try_parse(token).map_err(|_| GrantError::UnknownRefreshToken)?;
-        let Inner {
-            refresh_tokens, grants, ..
-        } = &mut *inner;
-        let record = refresh_tokens.get_mut(&key).ok_or(GrantError::UnknownRefreshToken)?;
+        let Inner { tokens, grants, .. } = &mut *inner;
+        let record = tokens.by_refresh_mut(&key).ok_or(GrantError::UnknownRefreshToken)?;
         let grant = record.grant;
         let owner = grants.get(&grant).ok_or(GrantError::UnknownRefreshToken)?;
         if *owner.app != *app {
             return Err(GrantError::RefreshTokenForAnotherClient);
         }
-        if now >= record.expires_at {
+        if now >= record.refresh_expires_at {
             return Err(GrantError::RefreshTokenExpired {
-                ago: now - record.expires_at,
+                ago: now - record.refresh_expires_at,
             });
         }
-        match record.used_at {
+        let used = record.access;
+        match record.refresh_used_at {
             Some(used_at) if now - used_at >= grace => {
                 let owner = owner.user;
                 inner.drop_grant(grant);
@@ -638,12 +628,10 @@ impl World {
                 return Err(GrantError::RefreshTokenReused { used_at });
             }
             Some(_) => {}
-            None => record.used_at = Some(now),
+            None => record.refresh_used_at = Some(now),
         }
-        let used = inner.refresh_tokens.get(&key).map(|token| token.access);
         let tokens = inner.issue_tokens(grant, now).ok_or(GrantError::UnknownRefreshToken)?;
-        let changed: Vec<Uuid> = used.into_iter().chain([tokens.access_token]).collect();
-        let ticket = self.persist(&mut inner, app, &[tokens.user], &changed);
+        let ticket = self.persist(&mut inner, app, &[tokens.user], &[used, tokens.access_token]);
         drop(inner);
         ticket.wait();
         Ok(tokens)
@@ -656,15 +644,12 @@ impl World {
         let key = Uuid::try_parse(token).map_err(|_| AccessError::Unknown)?;
         let mut inner = self.lock();
         let Inner {
-            access_tokens,
-            grants,
-            users,
-            ..
+            tokens, grants, users, ..
         } = &mut *inner;
-        let record = access_tokens.get(&key).ok_or(AccessError::Unknown)?;
-        if now >= record.expires_at {
+        let record = tokens.by_access(&key).ok_or(AccessError::Unknown)?;
+        if now >= record.access_expires_at {
             return Err(AccessError::Expired {
-                ago: now - record.expires_at,
+                ago: now - record.access_expires_at,
             });
         }
         let grant = grants.get(&record.grant).ok_or(AccessError::Unknown)?;
@@ -805,7 +790,7 @@ impl World {
     pub fn token_owner(&self, token: &str) -> Option<(String, Uuid)> {
         let key = Uuid::try_parse(token).ok()?;
         let inner = self.lock();
-        let grant = inner.grants.get(&inner.access_tokens.get(&key)?.grant)?;
+        let grant = inner.grants.get(&inner.tokens.by_access(&key)?.grant)?;
         Some((grant.app.to_string(), grant.user))
     }
 
@@ -1024,10 +1009,8 @@ impl World {
         }
         new_codes.sort_by_key(|(_, issued_at)| *issued_at);
         inner.code_order.extend(new_codes.into_iter().map(|(code, _)| code));
-        while inner.issued.len() > MAX_TOKEN_PAIRS {
-            if let Some((access, refresh)) = inner.issued.pop_front() {
-                inner.forget_pair(access, refresh);
-            }
+        for pair in std::mem::take(&mut inner.evicted) {
+            inner.forgotten(pair);
         }
         let forgotten = std::mem::take(&mut inner.forgotten);
         batch.extend(
@@ -1181,22 +1164,21 @@ impl Inner {
 
     /// A remembered token pair as a snapshot.
     fn token_snapshot(&self, access: Uuid, refresh: Uuid) -> Option<TokenSnapshot> {
-        let access_token = self.access_tokens.get(&access)?;
-        let refresh_token = self.refresh_tokens.get(&refresh)?;
+        let pair = self.tokens.by_access(&access).filter(|pair| pair.refresh == refresh)?;
         Some(TokenSnapshot {
             access_token: access,
             refresh_token: refresh,
-            access_expires_at: Some(access_token.expires_at),
-            refresh_expires_at: Some(refresh_token.expires_at),
-            refresh_used_at: refresh_token.used_at,
+            access_expires_at: Some(pair.access_expires_at),
+            refresh_expires_at: Some(pair.refresh_expires_at),
+            refresh_used_at: pair.refresh_used_at,
         })
     }
 
     /// The store's write for the pair of access token `access`, as it stands.
     fn token_write(&self, access: Uuid) -> Option<Write> {
-        let grant_id = self.access_tokens.get(&access)?.grant;
+        let pair = self.tokens.by_access(&access)?;
+        let (grant_id, refresh) = (pair.grant, pair.refresh);
         let grant = self.grants.get(&grant_id)?;
-        let refresh = grant.pairs.iter().find(|(a, _)| *a == access)?.1;
         Some(Write::Token {
             app: grant.app.to_string(),
             user: grant.user,
@@ -1228,10 +1210,9 @@ impl Inner {
         let taken_code = |id: &Uuid| self.codes.get(id).is_some_and(|code| theirs(&code.app));
         let token_app = |grant: Uuid| self.grants.get(&grant).map(|grant| grant.app.to_string());
         let taken_token = |id: &Uuid| {
-            let access = self.access_tokens.get(id).map(|token| token.grant);
-            let refresh = self.refresh_tokens.get(id).map(|token| token.grant);
-            access
-                .or(refresh)
+            self.tokens
+                .holding(id)
+                .map(|pair| pair.grant)
                 .and_then(token_app)
                 .is_some_and(|owner| theirs(&owner))
         };
@@ -1305,8 +1286,8 @@ impl Inner {
                     login: Arc::from(user.login.as_str()),
                     forced_error: user.forced_error,
                 },
-                garage: Vec::with_capacity(user.vehicles.len()),
-                grants: Vec::new(),
+                garage: Ids::with_capacity(user.vehicles.len()),
+                grants: Ids::new(),
                 last_selection: Arc::from([]),
             };
             for vehicle in user.vehicles {
@@ -1342,23 +1323,15 @@ impl Inner {
                 }
                 let mut pairs = Vec::with_capacity(grant.tokens.len());
                 for tokens in grant.tokens {
-                    self.access_tokens.insert(
-                        tokens.access_token,
-                        AccessToken {
-                            grant: id,
-                            expires_at: tokens.access_expires_at,
-                        },
-                    );
-                    self.refresh_tokens.insert(
-                        tokens.refresh_token,
-                        RefreshToken {
-                            grant: id,
-                            access: tokens.access_token,
-                            expires_at: tokens.refresh_expires_at,
-                            used_at: tokens.refresh_used_at,
-                        },
-                    );
-                    self.issued.push_back((tokens.access_token, tokens.refresh_token));
+                    let evicted = self.tokens.restore(TokenPair {
+                        grant: id,
+                        access: tokens.access_token,
+                        refresh: tokens.refresh_token,
+                        access_expires_at: tokens.access_expires_at,
+                        refresh_expires_at: tokens.refresh_expires_at,
+                        refresh_used_at: tokens.refresh_used_at,
+                    });
+                    self.evicted.extend(evicted);
                     pairs.push((tokens.access_token, tokens.refresh_token));
                 }
                 let live_pairs = pairs.len();
@@ -1481,11 +1454,10 @@ impl Inner {
         if let Some(code) = grant.unredeemed_code {
             self.codes.remove(&code);
         }
-        for (access, refresh) in grant.pairs {
-            if self.access_tokens.remove(&access).is_some() {
+        for (access, _) in grant.pairs {
+            if self.tokens.remove(&access).is_some() {
                 self.forgotten_pairs.push(access);
             }
-            self.refresh_tokens.remove(&refresh);
         }
         if let Some(record) = self
             .users
@@ -1496,19 +1468,15 @@ impl Inner {
         }
     }
 
-    /// Forgets one token pair; its grant goes too once nothing of it is left.
-    fn forget_pair(&mut self, access: Uuid, refresh: Uuid) {
-        self.refresh_tokens.remove(&refresh);
-        let Some(token) = self.access_tokens.remove(&access) else {
-            return;
-        };
-        self.forgotten_pairs.push(access);
-        let spent = self.grants.get_mut(&token.grant).is_some_and(|grant| {
+    /// Accounts for a pair the ring no longer holds; its grant goes too once nothing of it is left.
+    fn forgotten(&mut self, pair: TokenPair) {
+        self.forgotten_pairs.push(pair.access);
+        let spent = self.grants.get_mut(&pair.grant).is_some_and(|grant| {
             grant.live_pairs = grant.live_pairs.saturating_sub(1);
             grant.is_spent()
         });
         if spent {
-            self.drop_grant(token.grant);
+            self.drop_grant(pair.grant);
         }
     }
 
@@ -1543,15 +1511,8 @@ impl Inner {
     /// Issues a token pair from a live grant and counts it as a use of its user; `None` if the
     /// grant is gone.
     fn issue_tokens(&mut self, grant_id: Uuid, now: OffsetDateTime) -> Option<Tokens> {
-        let access_token = Uuid::new_v4();
-        let refresh_token = Uuid::new_v4();
         let Inner {
-            users,
-            grants,
-            access_tokens,
-            refresh_tokens,
-            issued,
-            ..
+            users, grants, tokens, ..
         } = self;
         let grant = grants.get_mut(&grant_id)?;
         if let Some(users) = users.get_mut(&*grant.app) {
@@ -1560,40 +1521,26 @@ impl Inner {
         // Drop forgotten pairs from the family now and then, so a grant refreshed for months
         // keeps a list about the size of what is still remembered.
         if grant.pairs.len() >= 2 * grant.live_pairs + 16 {
-            grant.pairs.retain(|(access, _)| access_tokens.contains_key(access));
+            grant.pairs.retain(|(access, _)| tokens.by_access(access).is_some());
         }
-        grant.pairs.push((access_token, refresh_token));
+        let (pair, forgotten) = tokens.issue(
+            grant_id,
+            now.saturating_add(ACCESS_LIFETIME),
+            now.saturating_add(REFRESH_LIFETIME),
+        );
+        grant.pairs.push((pair.access, pair.refresh));
         grant.live_pairs += 1;
-        let tokens = Tokens {
-            access_token,
-            refresh_token,
+        let issued = Tokens {
+            access_token: pair.access,
+            refresh_token: pair.refresh,
             expires_in: ACCESS_LIFETIME.whole_seconds(),
             user: grant.user,
             vehicles: grant.vehicles.to_vec(),
         };
-        access_tokens.insert(
-            access_token,
-            AccessToken {
-                grant: grant_id,
-                expires_at: now.saturating_add(ACCESS_LIFETIME),
-            },
-        );
-        refresh_tokens.insert(
-            refresh_token,
-            RefreshToken {
-                grant: grant_id,
-                access: access_token,
-                expires_at: now.saturating_add(REFRESH_LIFETIME),
-                used_at: None,
-            },
-        );
-        issued.push_back((access_token, refresh_token));
-        while self.issued.len() > MAX_TOKEN_PAIRS {
-            if let Some((access, refresh)) = self.issued.pop_front() {
-                self.forget_pair(access, refresh);
-            }
+        if let Some(forgotten) = forgotten {
+            self.forgotten(forgotten);
         }
-        Some(tokens)
+        Some(issued)
     }
 }
 
