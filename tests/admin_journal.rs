@@ -253,6 +253,30 @@ async fn a_connect_error_redirect_is_explained_too() {
 }
 
 #[tokio::test]
+async fn a_connect_page_is_kept_by_its_size_only() {
+    let env = TestEnv::start().await;
+    let page = env
+        .open_connect(&[
+            ("response_type", "code"),
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", REDIRECT_URI),
+        ])
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+
+    let records = env.journal("claimed_app=demo-client&path=/oauth/authorize").await;
+
+    let record = &records[0];
+    assert_eq!(record["status"], 200);
+    assert_eq!(record["response_body"], Value::Null);
+    assert_eq!(record["truncated"]["response_body"]["kept"], 0);
+    assert!(
+        record["truncated"]["response_body"]["size"].as_u64() > Some(1000),
+        "{record}"
+    );
+}
+
+#[tokio::test]
 async fn the_journal_shows_the_charge_commands_my_app_sent_and_why_one_failed() {
     let env = TestEnv::start().await;
     let car = env.authorize_simulated("CHEVROLET", "read_charge control_charge").await;

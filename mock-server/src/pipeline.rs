@@ -171,9 +171,15 @@ where
     let (mut response_parts, response_body) = response.into_parts();
     let dropped = response_parts.extensions.get::<Dropped>().is_some();
     let hint = response_body.size_hint();
+    // A page (Connect's) is the mock's own markup, not something an app was told: its record keeps
+    // its size only, so a thousand sign-ins do not hold a thousand copies of the same form.
+    let page = response_parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|kind| kind.as_bytes().starts_with(b"text/html"));
     let (response_body, response_excerpt) = if dropped {
         (Body::new(DroppedBody), Excerpt::default())
-    } else if hint.upper().is_some_and(|upper| upper <= READ_RESPONSE_BYTES) {
+    } else if !page && hint.upper().is_some_and(|upper| upper <= READ_RESPONSE_BYTES) {
         let bytes = axum::body::to_bytes(response_body, usize::MAX)
             .await
             .unwrap_or_default();

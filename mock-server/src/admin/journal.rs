@@ -171,9 +171,9 @@ fn mask_field(key: &str, value: &str) -> String {
 }
 
 /// JSON bodies as JSON, forms as objects (secrets masked), anything else (a cut JSON body too)
-/// as text; empty as null.
+/// as text; empty, or kept by its size only, as null.
 fn body_view(form: bool, body: &Excerpt) -> Value {
-    if body.size() == 0 {
+    if body.bytes().is_empty() {
         return Value::Null;
     }
     if form {

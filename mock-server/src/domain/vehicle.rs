@@ -27,6 +27,9 @@ pub struct Vehicle {
     pub state: Arc<VehicleState>,
     /// When the state last changed: `sc-data-age`.
     pub updated_at: OffsetDateTime,
+    /// When its user first connected it to the app (their first Allow); `None` before that and
+    /// after a disconnect. A vehicle is one user's, so the connection is the vehicle's to keep.
+    pub connected_at: Option<OffsetDateTime>,
 }
 
 /// Why a command was refused: the car's state, a value it lacks, or an argument out of range.
@@ -506,6 +509,7 @@ mod tests {
             spec: Arc::clone(spec),
             state: Arc::new(state),
             updated_at: OffsetDateTime::UNIX_EPOCH,
+            connected_at: None,
         }
     }
 

@@ -94,17 +94,6 @@ impl Mode {
     }
 }
 
-/// A vehicle owner, created on first sign-in to an app.
-#[derive(Debug, Clone)]
-pub struct User {
-    pub id: Uuid,
-    pub app: Arc<str>,
-    pub mode: Mode,
-    pub login: Arc<str>,
-    /// Set by a `<TYPE>.<CODE>@smartcar.com` test login: every non-static request fails with it.
-    pub forced_error: Option<&'static crate::domain::catalogue::Entry>,
-}
-
 /// A (user, vehicle) pair connected to an app, since `connected_at` (the first Allow).
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -118,10 +107,14 @@ pub struct Connection {
 /// heap list would cost them 64 bytes each (a `Vec` of 16-byte items starts with room for four).
 type Ids = SmallVec<[Uuid; 1]>;
 
-/// A user and what hangs off them, so forgetting them touches only their own records.
+/// A vehicle owner, created on first sign-in to an app, and what hangs off them, so forgetting
+/// them touches only their own records. Kept in their app's cache under their id.
 #[derive(Debug)]
 struct UserRecord {
-    user: User,
+    login: Arc<str>,
+    mode: Mode,
+    /// Set by a `<TYPE>.<CODE>@smartcar.com` test login: every non-static request fails with it.
+    forced_error: Option<&'static crate::domain::catalogue::Entry>,
     /// Their vehicles' ids, so signing in again does not scan every vehicle.
     garage: Ids,
     /// Their grants that are still alive (a handful: a list is smaller than a set).
@@ -140,19 +133,24 @@ struct Grant {
     user: Uuid,
     scopes: Arc<[Permission]>,
     vehicles: Arc<[Uuid]>,
-    /// Its code, until redeemed (or forgotten).
-    unredeemed_code: Option<Uuid>,
     /// The code it was approved with, redeemed or not (a saved grant carries it).
     code: Option<Uuid>,
+    /// Its code is still to be redeemed (and not forgotten).
+    pending: bool,
+    /// How many of `pairs` are still remembered.
+    live_pairs: u32,
     /// The family: every (access, refresh) pair issued from it; some may be forgotten already.
     pairs: Vec<(Uuid, Uuid)>,
-    /// How many of `pairs` are still remembered.
-    live_pairs: usize,
 }
 
 impl Grant {
+    /// Its code, until redeemed (or forgotten).
+    fn unredeemed_code(&self) -> Option<Uuid> {
+        self.code.filter(|_| self.pending)
+    }
+
     fn is_spent(&self) -> bool {
-        self.unredeemed_code.is_none() && self.live_pairs == 0
+        !self.pending && self.live_pairs == 0
     }
 }
 
@@ -243,8 +241,6 @@ struct Inner {
     shared_names: HashSet<Arc<str>>,
     shared_scopes: HashSet<Arc<[Permission]>>,
     grants: HashMap<Uuid, Grant>,
-    /// `(user, vehicle)` → when it was first connected. Users belong to one app.
-    connections: HashMap<(Uuid, Uuid), OffsetDateTime>,
     codes: HashMap<Uuid, Code>,
     /// Codes in the order they were issued, so the oldest can be forgotten; may name codes
     /// already forgotten with their user.
@@ -362,7 +358,7 @@ impl World {
                 .users
                 .get(app)
                 .and_then(|users| users.peek(id))
-                .map(|record| Box::new(inner.user_snapshot(record, false)));
+                .map(|record| Box::new(inner.user_snapshot(*id, record, false)));
             batch.push(Write::User {
                 app: app.to_owned(),
                 id: *id,
@@ -455,13 +451,9 @@ impl World {
                     Arc::from(login)
                 };
                 let record = UserRecord {
-                    user: User {
-                        id,
-                        app: Arc::clone(&app_name),
-                        mode,
-                        login,
-                        forced_error,
-                    },
+                    login,
+                    mode,
+                    forced_error,
                     garage: Ids::new(),
                     grants: Ids::new(),
                     last_selection: Arc::from([]),
@@ -503,7 +495,7 @@ impl World {
         let scopes = inner.shared_scopes(scopes);
         let Inner {
             users,
-            connections,
+            vehicles: cars,
             grants,
             codes,
             code_order,
@@ -516,7 +508,9 @@ impl World {
                 max_users: self.shared.max_users,
             })?;
         for vehicle in &vehicles {
-            connections.entry((user, *vehicle)).or_insert(now);
+            if let Some(car) = cars.get_mut(vehicle).filter(|car| car.user == user) {
+                car.connected_at.get_or_insert(now);
+            }
         }
         if *record.last_selection != *vehicles {
             record.last_selection = Arc::from(vehicles);
@@ -529,8 +523,8 @@ impl World {
                 user,
                 scopes,
                 vehicles: Arc::clone(&record.last_selection),
-                unredeemed_code: Some(code),
                 code: Some(code),
+                pending: true,
                 // Most grants issue one pair: room for exactly that.
                 pairs: Vec::with_capacity(1),
                 live_pairs: 0,
@@ -589,7 +583,7 @@ impl World {
         let Some(pending) = inner.grants.get_mut(&grant) else {
             return Err(GrantError::UnknownCode);
         };
-        pending.unredeemed_code = None;
+        pending.pending = false;
         let tokens = inner.issue_tokens(grant, now).ok_or(GrantError::UnknownCode)?;
         let ticket = self.persist(&mut inner, app, &[tokens.user], &[tokens.access_token]);
         drop(inner);
@@ -665,7 +659,7 @@ impl World {
             user: grant.user,
             scopes: Arc::clone(&grant.scopes),
             vehicles: Arc::clone(&grant.vehicles),
-            forced_error: owner.user.forced_error,
+            forced_error: owner.forced_error,
         })
     }
 
@@ -735,12 +729,12 @@ impl World {
             .flat_map(|users| users.iter())
             .flat_map(|(user, record)| record.garage.iter().map(move |vehicle| (*user, *vehicle)))
             .filter_map(|(user, vehicle)| {
-                let connected_at = inner.connections.get(&(user, vehicle))?;
+                let connected_at = inner.vehicles.get(&vehicle)?.connected_at?;
                 Some(Connection {
                     app: app.to_owned(),
                     user,
                     vehicle,
-                    connected_at: *connected_at,
+                    connected_at,
                 })
             })
             .collect();
@@ -750,14 +744,22 @@ impl World {
 
     /// Whether `user` still has `vehicle` connected (not disconnected or deleted).
     pub fn is_connected(&self, user: Uuid, vehicle: Uuid) -> bool {
-        self.lock().connections.contains_key(&(user, vehicle))
+        self.lock()
+            .vehicles
+            .get(&vehicle)
+            .is_some_and(|car| car.user == user && car.connected_at.is_some())
     }
 
     /// Revokes the app's access to `vehicle` for `user`: every token of theirs stops reaching it
     /// at once (disconnect, connection deletion). `false` if it was not connected.
     pub fn disconnect(&self, user: Uuid, vehicle: Uuid) -> bool {
         let mut inner = self.lock();
-        let was_connected = inner.connections.remove(&(user, vehicle)).is_some();
+        let was_connected = inner
+            .vehicles
+            .get_mut(&vehicle)
+            .filter(|car| car.user == user)
+            .and_then(|car| car.connected_at.take())
+            .is_some();
         let Inner {
             users,
             vehicles,
@@ -832,8 +834,8 @@ impl World {
             return;
         };
         if let Some(mut users) = inner.users.remove(app) {
-            while let Some((_, record)) = users.pop_lru() {
-                inner.forget_user(record);
+            while let Some((id, record)) = users.pop_lru() {
+                inner.forget_user(app, id, record);
             }
         }
         inner.vehicle_counts.remove(app);
@@ -884,7 +886,7 @@ impl World {
             .get(app)
             .into_iter()
             .flat_map(|users| users.iter())
-            .map(|(_, record)| inner.user_snapshot(record, true))
+            .map(|(id, record)| inner.user_snapshot(*id, record, true))
             .collect();
         exported.reverse();
         (exported, spent)
@@ -996,7 +998,7 @@ impl World {
                     batch.push(Write::User {
                         app: name.clone(),
                         id,
-                        doc: Some(Box::new(inner.user_snapshot(record, false))),
+                        doc: Some(Box::new(inner.user_snapshot(id, record, false))),
                     });
                     let pairs = record
                         .grants
@@ -1052,7 +1054,7 @@ impl World {
             user: car.user,
             scopes: scopes.into(),
             vehicles: Arc::from([vehicle]),
-            forced_error: record.user.forced_error,
+            forced_error: record.forced_error,
         })
     }
 }
@@ -1103,14 +1105,13 @@ impl Inner {
 
     /// A user's record as a snapshot: their vehicles (a state still the fixture's is left out),
     /// their grants with their codes and the tokens still remembered.
-    fn user_snapshot(&self, record: &UserRecord, with_tokens: bool) -> UserSnapshot {
-        let id = record.user.id;
+    fn user_snapshot(&self, id: Uuid, record: &UserRecord, with_tokens: bool) -> UserSnapshot {
         let vehicles = record
             .garage
             .iter()
             .filter_map(|vehicle| {
                 let car = self.vehicles.get(vehicle)?;
-                let connected_at = self.connections.get(&(id, car.id)).copied();
+                let connected_at = car.connected_at;
                 Some(VehicleSnapshot {
                     id: Some(car.id),
                     brand: car.spec.make.clone(),
@@ -1154,9 +1155,9 @@ impl Inner {
             .collect();
         UserSnapshot {
             id: Some(id),
-            login: record.user.login.to_string(),
-            mode: record.user.mode,
-            forced_error: record.user.forced_error.map(error_name),
+            login: record.login.to_string(),
+            mode: record.mode,
+            forced_error: record.forced_error.map(error_name),
             vehicles,
             grants,
         }
@@ -1190,8 +1191,8 @@ impl Inner {
     /// Forgets one app's users with everything that hangs off them, and its spent codes.
     fn clear_app(&mut self, app: &str) {
         if let Some(mut users) = self.users.remove(app) {
-            while let Some((_, record)) = users.pop_lru() {
-                self.forget_user(record);
+            while let Some((id, record)) = users.pop_lru() {
+                self.forget_user(app, id, record);
             }
         }
         self.vehicle_counts.remove(app);
@@ -1279,21 +1280,14 @@ impl Inner {
         }
         for user in app.users {
             let mut record = UserRecord {
-                user: User {
-                    id: user.id,
-                    app: Arc::clone(&shared_app),
-                    mode: user.mode,
-                    login: Arc::from(user.login.as_str()),
-                    forced_error: user.forced_error,
-                },
+                login: Arc::from(user.login.as_str()),
+                mode: user.mode,
+                forced_error: user.forced_error,
                 garage: Ids::with_capacity(user.vehicles.len()),
                 grants: Ids::new(),
                 last_selection: Arc::from([]),
             };
             for vehicle in user.vehicles {
-                if let Some(connected_at) = vehicle.connected_at {
-                    self.connections.insert((user.id, vehicle.id), connected_at);
-                }
                 record.garage.push(vehicle.id);
                 self.census = self.census.wrapping_add(1);
                 self.vehicles.insert(
@@ -1306,17 +1300,14 @@ impl Inner {
                         spec: vehicle.spec,
                         state: vehicle.state,
                         updated_at: vehicle.updated_at,
+                        connected_at: vehicle.connected_at,
                     },
                 );
             }
             *self.vehicle_counts.entry(Arc::clone(&shared_app)).or_default() += record.garage.len();
             for grant in user.grants {
                 let id = grant.id;
-                let unredeemed_code = grant
-                    .code
-                    .as_ref()
-                    .filter(|code| code.redeemed_at.is_none())
-                    .map(|code| code.code);
+                let pending = grant.code.as_ref().is_some_and(|code| code.redeemed_at.is_none());
                 let code_id = grant.code.as_ref().map(|code| code.code);
                 if let Some(code) = grant.code {
                     self.restore_code(code, &name, id, new_codes);
@@ -1334,7 +1325,7 @@ impl Inner {
                     self.evicted.extend(evicted);
                     pairs.push((tokens.access_token, tokens.refresh_token));
                 }
-                let live_pairs = pairs.len();
+                let live_pairs = u32::try_from(pairs.len()).unwrap_or(u32::MAX);
                 record.last_selection = Arc::clone(&grant.vehicles);
                 let scopes = self.shared_scopes(&grant.scopes);
                 let grant = Grant {
@@ -1342,8 +1333,8 @@ impl Inner {
                     user: user.id,
                     scopes,
                     vehicles: grant.vehicles,
-                    unredeemed_code,
                     code: code_id,
+                    pending,
                     pairs,
                     live_pairs,
                 };
@@ -1366,6 +1357,7 @@ impl Inner {
 
     /// The user's vehicles for `specs`, created on first use.
     fn garage(&mut self, app: &str, user: Uuid, specs: &[Arc<VehicleSpec>], now: OffsetDateTime) -> Vec<Vehicle> {
+        let shared_app = self.shared_name(app);
         let Inner {
             users,
             vehicles,
@@ -1376,7 +1368,7 @@ impl Inner {
         let Some(record) = users.get_mut(app).and_then(|users| users.peek_mut(&user)) else {
             return Vec::new();
         };
-        let app = Arc::clone(&record.user.app);
+        let app = shared_app;
         let count = vehicle_counts.entry(Arc::clone(&app)).or_default();
         specs
             .iter()
@@ -1392,10 +1384,11 @@ impl Inner {
                         id: Uuid::new_v4(),
                         app: Arc::clone(&app),
                         user,
-                        mode: record.user.mode,
+                        mode: record.mode,
                         spec: Arc::clone(spec),
                         state: Arc::clone(&spec.state),
                         updated_at: now,
+                        connected_at: None,
                     };
                     vehicles.insert(vehicle.id, vehicle.clone());
                     *census = census.wrapping_add(1);
@@ -1419,27 +1412,29 @@ impl Inner {
             if users.len() <= max_users && (vehicles <= max_vehicles || users.len() <= 1) {
                 return;
             }
-            let Some((_, forgotten)) = users.pop_lru() else {
+            let Some((id, forgotten)) = users.pop_lru() else {
                 return;
             };
-            self.forget_user(forgotten);
+            self.forget_user(app, id, forgotten);
         }
     }
 
     /// Forgets a user (already out of their app's cache) and everything that hangs off them.
-    fn forget_user(&mut self, record: UserRecord) {
-        let user = record.user;
-        self.forgotten.push((user.app.to_string(), user.id));
-        if let Some(count) = self.vehicle_counts.get_mut(&user.app) {
+    fn forget_user(&mut self, app: &str, id: Uuid, record: UserRecord) {
+        self.forgotten.push((app.to_owned(), id));
+        if let Some(count) = self.vehicle_counts.get_mut(app) {
             *count = count.saturating_sub(record.garage.len());
         }
-        self.logins
-            .remove(&(user.app, user.mode, Arc::from(user.login.to_lowercase())));
+        let login = (
+            self.shared_name(app),
+            record.mode,
+            Arc::from(record.login.to_lowercase()),
+        );
+        self.logins.remove(&login);
         for vehicle in record.garage {
             self.vehicles.remove(&vehicle);
             self.census = self.census.wrapping_add(1);
             self.trips.forget(vehicle);
-            self.connections.remove(&(user.id, vehicle));
         }
         for grant in record.grants {
             self.drop_grant(grant);
@@ -1451,7 +1446,7 @@ impl Inner {
         let Some(grant) = self.grants.remove(&id) else {
             return;
         };
-        if let Some(code) = grant.unredeemed_code {
+        if let Some(code) = grant.unredeemed_code() {
             self.codes.remove(&code);
         }
         for (access, _) in grant.pairs {
@@ -1471,8 +1466,15 @@ impl Inner {
     /// Accounts for a pair the ring no longer holds; its grant goes too once nothing of it is left.
     fn forgotten(&mut self, pair: TokenPair) {
         self.forgotten_pairs.push(pair.access);
-        let spent = self.grants.get_mut(&pair.grant).is_some_and(|grant| {
+        let Inner { grants, tokens, .. } = self;
+        let spent = grants.get_mut(&pair.grant).is_some_and(|grant| {
             grant.live_pairs = grant.live_pairs.saturating_sub(1);
+            // A family refreshed thousands of times whose pairs the ring has since let go keeps
+            // a list about the size of what is left, not of what it once held.
+            if grant.pairs.len() > 4 * grant.live_pairs as usize + 16 {
+                grant.pairs.retain(|(access, _)| tokens.by_access(access).is_some());
+                grant.pairs.shrink_to(2 * grant.pairs.len());
+            }
             grant.is_spent()
         });
         if spent {
@@ -1497,8 +1499,8 @@ impl Inner {
                 continue;
             };
             let spent = self.grants.get_mut(&code.grant).is_some_and(|grant| {
-                if grant.unredeemed_code == Some(oldest) {
-                    grant.unredeemed_code = None;
+                if grant.unredeemed_code() == Some(oldest) {
+                    grant.pending = false;
                 }
                 grant.is_spent()
             });
@@ -1520,7 +1522,7 @@ impl Inner {
         }
         // Drop forgotten pairs from the family now and then, so a grant refreshed for months
         // keeps a list about the size of what is still remembered.
-        if grant.pairs.len() >= 2 * grant.live_pairs + 16 {
+        if grant.pairs.len() >= 2 * grant.live_pairs as usize + 16 {
             grant.pairs.retain(|(access, _)| tokens.by_access(access).is_some());
         }
         let (pair, forgotten) = tokens.issue(
@@ -1529,7 +1531,7 @@ impl Inner {
             now.saturating_add(REFRESH_LIFETIME),
         );
         grant.pairs.push((pair.access, pair.refresh));
-        grant.live_pairs += 1;
+        grant.live_pairs = grant.live_pairs.saturating_add(1);
         let issued = Tokens {
             access_token: pair.access,
             refresh_token: pair.refresh,
@@ -1594,6 +1596,32 @@ mod tests {
             Err(AccessError::Unknown)
         ));
         assert!(works(&world, &latest));
+    }
+
+    #[test]
+    fn a_family_whose_pairs_were_forgotten_keeps_a_short_list() {
+        let world = world();
+        let mut old = connect(&world, "old@example.com");
+        for _ in 0..1000 {
+            old = world.refresh(APP, &old.refresh_token.to_string()).expect("fresh");
+        }
+        let mut new = connect(&world, "new@example.com");
+        for _ in 0..MAX_TOKEN_PAIRS - 10 {
+            new = world.refresh(APP, &new.refresh_token.to_string()).expect("fresh");
+        }
+
+        assert!(
+            works(&world, &old),
+            "the newest pairs of the old family are still remembered"
+        );
+        let inner = world.lock();
+        let family = inner
+            .grants
+            .values()
+            .find(|grant| grant.pairs.iter().any(|(access, _)| *access == old.access_token))
+            .expect("the old family");
+        assert!(family.pairs.len() <= 64, "{} pairs listed", family.pairs.len());
+        assert!(family.pairs.capacity() <= 128, "room for {}", family.pairs.capacity());
     }
 
     #[test]
@@ -1812,5 +1840,24 @@ mod tests {
         let tokens = connect(&world, "a@example.com");
 
         assert!(works(&world, &tokens));
+    }
+}
+#[cfg(test)]
+mod sizes {
+    #[test]
+    fn print_sizes() {
+        use std::mem::size_of;
+        eprintln!(
+            "Grant {} UserRecord {} User {} Code {} Vehicle {} ODT {} OptODT {} TokenPair {} OptTP {}",
+            size_of::<super::Grant>(),
+            size_of::<super::UserRecord>(),
+            0,
+            size_of::<super::Code>(),
+            size_of::<super::Vehicle>(),
+            size_of::<time::OffsetDateTime>(),
+            size_of::<Option<time::OffsetDateTime>>(),
+            size_of::<crate::domain::token_ring::TokenPair>(),
+            size_of::<Option<crate::domain::token_ring::TokenPair>>()
+        );
     }
 }

@@ -267,6 +267,7 @@ mod tests {
             spec,
             state: Arc::new(state),
             updated_at: datetime!(2030-01-01 08:00 UTC),
+            connected_at: None,
         }
     }
 
