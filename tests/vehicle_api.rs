@@ -317,6 +317,44 @@ async fn unknown_routes_and_versions_get_a_smartcar_404() {
     );
 }
 
+/// Reads take a shortcut past the router unless something in the path needs decoding; a
+/// percent-encoded spelling of the same path goes through the router. Both must answer alike.
+#[tokio::test]
+async fn a_read_answers_the_same_whether_or_not_its_path_was_percent_encoded() {
+    let env = TestEnv::start().await;
+    let (tokens, id) = env.connect_vehicle("CHEVROLET", EVERYTHING).await;
+    let cases = [
+        format!("/v2.0/vehicles/{id}/odometer"),
+        format!("/v2.0/vehicles/{id}"),
+        format!("/v1.0/vehicles/{id}/odometer"),
+        format!("/v2.0/vehicles/{id}/teleport"),
+        format!("/v2.0/vehicles/{id}/odometer/extra"),
+        format!("/v2.0/vehicles/{id}/permissions?limit=1"),
+        "/v2.0/vehicles/not-a-uuid/odometer".to_owned(),
+        "/v2.0/vehicles//odometer".to_owned(),
+        "/vx/vehicles/1/odometer".to_owned(),
+        format!("//vehicles/{id}/odometer"),
+    ];
+
+    for plain in cases {
+        // `%2D` is `-`, `%6F` is `o`: the same path, spelled so the router has to decode it.
+        let encoded = if plain.contains('-') {
+            plain.replacen('-', "%2D", 1)
+        } else {
+            plain.replacen("odometer", "%6Fdometer", 1)
+        };
+        assert_ne!(plain, encoded);
+        let (plain_status, plain_body) = env.json(env.get(&plain, &tokens.access_token).await).await;
+        let (encoded_status, encoded_body) = env.json(env.get(&encoded, &tokens.access_token).await).await;
+        assert_eq!(plain_status, encoded_status, "{plain}");
+        let comparable = |mut body: Value| {
+            body.as_object_mut().map(|body| body.remove("requestId"));
+            body
+        };
+        assert_eq!(comparable(plain_body), comparable(encoded_body), "{plain}");
+    }
+}
+
 #[tokio::test]
 async fn any_numeric_version_and_a_trailing_slash_are_accepted() {
     let env = TestEnv::start().await;

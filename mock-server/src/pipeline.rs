@@ -83,13 +83,11 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request) -> Self::Future {
+    fn call(&mut self, request: Request) -> Self::Future {
         // The service polled ready is the one that answers; a clone waits for the next request.
         let ready = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, ready);
         let state = self.state.clone();
-        // What the handlers' body extractors accept: bodies above it get a Smartcar-shaped error.
-        axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES).apply(&mut request);
         Box::pin(async move {
             let context = RequestContext::new(request.uri().path());
             let mut response = request::within(context, answer(state, inner, request, context)).await;
@@ -225,10 +223,12 @@ where
 }
 
 /// The inner service's answer (it is always ready: a router).
-async fn run<S>(inner: &mut S, request: Request) -> Response
+async fn run<S>(inner: &mut S, mut request: Request) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
+    // What the handlers' body extractors accept: bodies above it get a Smartcar-shaped error.
+    axum::extract::DefaultBodyLimit::max(crate::MAX_BODY_BYTES).apply(&mut request);
     match inner.call(request).await {
         Ok(response) => response,
         Err(never) => match never {},
@@ -245,7 +245,10 @@ where
     {
         return ApiError::from(error).into_response();
     }
-    run(inner, request).await
+    match crate::vehicles::read(state, request) {
+        Ok(response) => response,
+        Err(request) => run(inner, request).await,
+    }
 }
 
 /// Latency first; then a dropped connection, the fault's error, or the real answer (with the

@@ -1842,22 +1842,3 @@ mod tests {
         assert!(works(&world, &tokens));
     }
 }
-#[cfg(test)]
-mod sizes {
-    #[test]
-    fn print_sizes() {
-        use std::mem::size_of;
-        eprintln!(
-            "Grant {} UserRecord {} User {} Code {} Vehicle {} ODT {} OptODT {} TokenPair {} OptTP {}",
-            size_of::<super::Grant>(),
-            size_of::<super::UserRecord>(),
-            0,
-            size_of::<super::Code>(),
-            size_of::<super::Vehicle>(),
-            size_of::<time::OffsetDateTime>(),
-            size_of::<Option<time::OffsetDateTime>>(),
-            size_of::<crate::domain::token_ring::TokenPair>(),
-            size_of::<Option<crate::domain::token_ring::TokenPair>>()
-        );
-    }
-}

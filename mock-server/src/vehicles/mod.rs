@@ -35,7 +35,7 @@ pub(crate) mod v3;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, RawQuery, State};
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -108,10 +108,10 @@ impl BearerToken {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+impl BearerToken {
+    /// The request's credentials, with what the pipeline made of a bearer token (taken out of
+    /// the extensions: it is the handler's now).
+    fn of(parts: &mut Parts) -> Self {
         let credentials = Credentials::of(&parts.headers);
         let resolved = match credentials.bearer_token() {
             Some(_) => parts
@@ -120,7 +120,15 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
                 .map(|Authenticated(resolved)| resolved),
             None => None,
         };
-        Ok(BearerToken { credentials, resolved })
+        BearerToken { credentials, resolved }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(BearerToken::of(parts))
     }
 }
 
@@ -343,11 +351,74 @@ fn dispatch_to(
 
 /// `ANY /v{ver}/vehicles/{id}[/{path}]`, batch included: every check, then the endpoint.
 async fn vehicle_endpoint(state: State<AppState>, request: HttpVehicleRequest) -> Result<Reply, ApiError> {
+    let HttpVehicleRequest {
+        version,
+        id,
+        path,
+        method,
+        token,
+        units,
+        query,
+        body,
+    } = request;
+    let request = Parsed {
+        version: version.map(|_| ()),
+        id: &id,
+        path: &path,
+        method: &method,
+        token,
+        units,
+        query: query.as_deref(),
+        body,
+    };
     request.answer(&state)
 }
 
+/// The vehicle API's common case, answered without the router: `GET /v{ver}/vehicles/{id}/{…}`
+/// with no body and nothing percent-encoded, which is every read the SDKs send. The same checks in
+/// the same order as the route ([`vehicle_endpoint`]), without copying the path, the id or the
+/// query out of the request. Anything else — another method, v3, batch, webhooks, an encoded
+/// path — is handed back for the router.
+pub(crate) fn read(state: &AppState, request: Request) -> Result<Response, Request> {
+    let plain = request.method() == Method::GET
+        && http_body::Body::is_end_stream(request.body())
+        && !request.uri().path().contains('%');
+    let routine = plain
+        .then(|| vehicle_path_segments(request.uri().path()))
+        .flatten()
+        .is_some_and(|(version, id, rest)| {
+            // The router matches no empty segment, and keeps v3, batch and webhooks apart.
+            !version.is_empty()
+                && version != "v3"
+                && !id.is_empty()
+                && !rest.starts_with("webhooks")
+                && !rest.starts_with("batch")
+        });
+    if !routine {
+        return Err(request);
+    }
+    let (mut parts, _) = request.into_parts();
+    let token = BearerToken::of(&mut parts);
+    let uri = &parts.uri;
+    let Some((version, id, rest)) = vehicle_path_segments(uri.path()) else {
+        return Ok(ApiError::not_found(uri.path()).into_response());
+    };
+    let path = format!("/{}", rest.trim_end_matches('/'));
+    let request = Parsed {
+        version: crate::credentials::check_version(version),
+        id,
+        path: &path,
+        method: &Method::GET,
+        token,
+        units: UnitSystem::of(&parts.headers),
+        query: uri.query(),
+        body: Ok(Bytes::new()),
+    };
+    Ok(request.answer(state).into_response())
+}
+
 /// What the HTTP routes collect before dispatching. The version and the token are checked in
-/// [`HttpVehicleRequest::answer`], after the route (docs/contract/api.md#order-of-checks).
+/// [`Parsed::answer`], after the route (docs/contract/api.md#order-of-checks).
 struct HttpVehicleRequest {
     version: Result<ApiVersion, ApiError>,
     id: String,
@@ -370,7 +441,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
             vehicle_path_segments(parts.uri.path()).ok_or_else(|| ApiError::not_found(parts.uri.path()))?;
         let id = decoded(id).into_owned();
         let path = format!("/{}", decoded(rest).trim_end_matches('/'));
-        let Ok(token) = BearerToken::from_request_parts(&mut parts, state).await;
+        let token = BearerToken::of(&mut parts);
         let method = parts.method.clone();
         let units = UnitSystem::of(&parts.headers);
         let query = parts.uri.query().map(str::to_owned);
@@ -393,10 +464,23 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
     }
 }
 
-impl HttpVehicleRequest {
+/// A request for one vehicle as the HTTP surface parsed it, borrowed from wherever it lives.
+struct Parsed<'a> {
+    version: Result<(), ApiError>,
+    id: &'a str,
+    /// The endpoint's path after the id: `/odometer`, `/` for the root.
+    path: &'a str,
+    method: &'a Method,
+    token: BearerToken,
+    units: UnitSystem,
+    query: Option<&'a str>,
+    body: Result<Bytes, BytesRejection>,
+}
+
+impl Parsed<'_> {
     fn answer(self, state: &AppState) -> Result<Reply, ApiError> {
         self.version?;
-        let path = self.path.as_str();
+        let path = self.path;
         // Java's `serviceHistory` percent-encodes the `?` into the path
         // (docs/contract/api.md#hosts-and-paths).
         let (path, path_query) = match path.split_once('?') {
@@ -404,7 +488,7 @@ impl HttpVehicleRequest {
             None => (path, None),
         };
         let is_batch = self.method == Method::POST && path == "/batch";
-        let endpoint = endpoints::find(&self.method, path);
+        let endpoint = endpoints::find(self.method, path);
         if !is_batch && endpoint.is_none() {
             return Err(ApiError::not_found(path));
         }
@@ -416,15 +500,15 @@ impl HttpVehicleRequest {
             )
             .with_detail(json!([{ "field": "body", "message": rejection.body_text() }]))
         })?;
-        let body = parse_json_body(&self.method, &bytes)?;
-        let mut query = query_pairs(self.query.as_deref());
+        let body = parse_json_body(self.method, &bytes)?;
+        let mut query = query_pairs(self.query);
         query.extend(query_pairs(path_query));
-        let id = &self.id;
+        let id = self.id;
         if is_batch {
             return batch::answer(state, &access, id, body.as_ref(), self.units);
         }
         let request = VehicleRequest {
-            method: &self.method,
+            method: self.method,
             path,
             query: &query,
             body: body.as_ref(),
