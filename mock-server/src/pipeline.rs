@@ -245,10 +245,10 @@ where
     {
         return ApiError::from(error).into_response();
     }
-    match crate::vehicles::read(state, request) {
-        Ok(response) => response,
-        Err(request) => run(inner, request).await,
+    if crate::vehicles::is_read(&request) {
+        return crate::vehicles::read(state, request);
     }
+    run(inner, request).await
 }
 
 /// Latency first; then a dropped connection, the fault's error, or the real answer (with the

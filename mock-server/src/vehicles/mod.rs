@@ -374,16 +374,14 @@ async fn vehicle_endpoint(state: State<AppState>, request: HttpVehicleRequest) -
     request.answer(&state)
 }
 
-/// The vehicle API's common case, answered without the router: `GET /v{ver}/vehicles/{id}/{…}`
-/// with no body and nothing percent-encoded, which is every read the SDKs send. The same checks in
-/// the same order as the route ([`vehicle_endpoint`]), without copying the path, the id or the
-/// query out of the request. Anything else — another method, v3, batch, webhooks, an encoded
-/// path — is handed back for the router.
-pub(crate) fn read(state: &AppState, request: Request) -> Result<Response, Request> {
+/// Whether `request` is the vehicle API's common case, which [`read`] answers without the router:
+/// `GET /v{ver}/vehicles/{id}[/{…}]` with no body and nothing percent-encoded — every read the
+/// SDKs send. Another method, v3, batch, webhooks or an encoded path is the router's.
+pub(crate) fn is_read(request: &Request) -> bool {
     let plain = request.method() == Method::GET
         && http_body::Body::is_end_stream(request.body())
         && !request.uri().path().contains('%');
-    let routine = plain
+    plain
         .then(|| vehicle_path_segments(request.uri().path()))
         .flatten()
         .is_some_and(|(version, id, rest)| {
@@ -393,15 +391,18 @@ pub(crate) fn read(state: &AppState, request: Request) -> Result<Response, Reque
                 && !id.is_empty()
                 && !rest.starts_with("webhooks")
                 && !rest.starts_with("batch")
-        });
-    if !routine {
-        return Err(request);
-    }
+        })
+}
+
+/// Answers a request [`is_read`] accepted: the same checks in the same order as the route
+/// ([`vehicle_endpoint`]), borrowing the id, the path and the query from the request instead of
+/// copying them out.
+pub(crate) fn read(state: &AppState, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     let token = BearerToken::of(&mut parts);
     let uri = &parts.uri;
     let Some((version, id, rest)) = vehicle_path_segments(uri.path()) else {
-        return Ok(ApiError::not_found(uri.path()).into_response());
+        return ApiError::not_found(uri.path()).into_response();
     };
     let path = format!("/{}", rest.trim_end_matches('/'));
     let request = Parsed {
@@ -414,7 +415,7 @@ pub(crate) fn read(state: &AppState, request: Request) -> Result<Response, Reque
         query: uri.query(),
         body: Ok(Bytes::new()),
     };
-    Ok(request.answer(state).into_response())
+    request.answer(state).into_response()
 }
 
 /// What the HTTP routes collect before dispatching. The version and the token are checked in
