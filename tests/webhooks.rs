@@ -156,12 +156,12 @@ async fn receiver(behaviour: Behaviour) -> (String, mpsc::UnboundedReceiver<Rece
 /// URL, the channel its requests arrive on, and its certificate (PEM).
 async fn https_receiver(behaviour: Behaviour) -> (String, mpsc::UnboundedReceiver<Received>, String) {
     let (app, received) = receiver_app(behaviour);
-    let certificate = mock_server::tls::self_signed().expect("a certificate");
+    let certificate = mock_server::net::self_signed().expect("a certificate");
     let cert_pem = certificate.cert_pem.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
-        mock_server::tls::serve_tls(
+        mock_server::net::serve_tls(
             listener,
             app,
             &certificate.cert_pem,

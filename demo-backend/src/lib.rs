@@ -68,6 +68,6 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = app(config, listener.local_addr()?);
-    let limits = mock_server::serving::Limits::default();
-    mock_server::serving::serve(listener, None, app, limits, shutdown).await
+    let limits = mock_server::net::Limits::default();
+    mock_server::net::serve(listener, None, app, limits, shutdown).await
 }

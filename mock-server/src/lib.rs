@@ -23,8 +23,9 @@
 //! - `request`: request ids and the JSON content type every response shares.
 //! - `credentials`: the app behind a Basic or AMT credential, the version segment, queries.
 //! - `sdk_redirect`: the JS SDK's redirect page (`GET /v2/redirect`), served offline.
-//! - [`tls`]: HTTPS under Smartcar's real host names, for browser host mapping.
-//! - [`serving`]: accepting connections for both listeners: timeouts, a cap, graceful shutdown.
+//! - `tls`: HTTPS under Smartcar's real host names, for browser host mapping.
+//! - `serving`: accepting connections for both listeners: timeouts, a cap, graceful shutdown.
+//! - [`net`]: what of those two the binary, the demo backend and tests use.
 //! - [`admin`]: test control under `/admin` (not Smartcar); `caller`: who a request is from,
 //!   read from its credentials.
 //! - `dashboard`: the live dashboard under `/dashboard` (not Smartcar), driving `/admin`.
@@ -45,10 +46,10 @@ pub(crate) mod oauth;
 pub(crate) mod pipeline;
 pub(crate) mod request;
 pub(crate) mod sdk_redirect;
-pub mod serving;
+pub(crate) mod serving;
 pub(crate) mod state;
 pub(crate) mod store;
-pub mod tls;
+pub(crate) mod tls;
 pub(crate) mod vehicles;
 pub mod webhooks;
 
@@ -58,6 +59,14 @@ use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
 pub use domain::fixtures::{App, Fixtures};
+
+/// Serving HTTP and HTTPS the way the platform does (bounded connections, read timeouts, graceful
+/// shutdown), for the binary, the demo backend and tests that serve something of their own, and
+/// the TLS pieces an HTTPS client of the mock needs.
+pub mod net {
+    pub use crate::serving::{ConnectionCap, DEFAULT_MAX_CONNECTIONS, Limits, bind, serve};
+    pub use crate::tls::{SMARTCAR_HOSTS, SelfSigned, self_signed, serve_tls};
+}
 pub use facade::{Authorize, MockServer, MockServerBuilder, StartError};
 // The typed admin requests and answers: what the admin API deserialises, the CLI sends and the
 // facade takes.

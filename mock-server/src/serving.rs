@@ -375,11 +375,11 @@ where
 /// that never ends by itself (the dashboard's event stream) ends on it, so that shutdown need not
 /// wait for the connection's watchdog to drop it.
 #[derive(Debug, Clone)]
-pub struct ShuttingDown(watch::Receiver<()>);
+pub(crate) struct ShuttingDown(watch::Receiver<()>);
 
 impl ShuttingDown {
     /// Completes once shutdown has begun (or the server is gone).
-    pub async fn wait(mut self) {
+    pub(crate) async fn wait(mut self) {
         let _ = self.0.changed().await;
     }
 }
@@ -483,7 +483,7 @@ pub fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
 }
 
 /// Why `addr` could not be bound, and what to do about it.
-pub fn bind_error(error: &io::Error, addr: SocketAddr, flag: &str) -> String {
+pub(crate) fn bind_error(error: &io::Error, addr: SocketAddr, flag: &str) -> String {
     let port = addr.port();
     match error.kind() {
         io::ErrorKind::PermissionDenied => format!(

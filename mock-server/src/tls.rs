@@ -31,7 +31,7 @@ use tower::Service;
 use crate::serving::{self, Limits};
 
 /// Every name the certificate is valid for: the platform's hosts, then this machine.
-pub const HOST_NAMES: &[&str] = &[
+pub(crate) const HOST_NAMES: &[&str] = &[
     "api.smartcar.com",
     "auth.smartcar.com",
     "connect.smartcar.com",
@@ -66,8 +66,8 @@ impl std::fmt::Debug for SelfSigned {
     }
 }
 
-/// A fresh authority and a server certificate for [`HOST_NAMES`] signed by it (ECDSA P-256 keys,
-/// made with `ring`).
+/// A fresh authority and a server certificate for `HOST_NAMES` (Smartcar's host names and
+/// localhost) signed by it (ECDSA P-256 keys, made with `ring`).
 ///
 /// The usual shape of a local development authority (as mkcert makes them): what a user imports
 /// is a CA, which every trust store takes as an authority (`certutil -t C,,`, the system store,
@@ -139,7 +139,7 @@ where
 
 /// The TLS side of a listener for [`serving::serve`]: `cert_pem` (the chain, leaf first) and its
 /// `key_pem`. A bad certificate or key is an `InvalidInput` error.
-pub fn acceptor(cert_pem: &str, key_pem: &str) -> io::Result<TlsAcceptor> {
+pub(crate) fn acceptor(cert_pem: &str, key_pem: &str) -> io::Result<TlsAcceptor> {
     Ok(TlsAcceptor::from(Arc::new(server_config(cert_pem, key_pem)?)))
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mock_server::MockServer;
-use mock_server::serving::{ConnectionCap, Limits};
+use mock_server::net::{ConnectionCap, Limits};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -24,7 +24,7 @@
 //! - [`simulator`]: trip profiles that move a vehicle through time (test control).
 //! - [`snapshot`]: the world as a file (scenarios, `GET`/`PUT /admin/snapshot`).
 //! - [`store`]: where the world is kept beyond memory (`--state FILE`).
-//! - [`token_ring`]: the remembered token pairs, oldest forgotten first.
+//! - `token_ring`: the remembered token pairs, oldest forgotten first.
 
 pub mod caller;
 pub mod catalogue;

@@ -60,7 +60,7 @@ const CODE_MEMORY: Duration = Duration::minutes(20);
 
 /// At most this many (access, refresh) token pairs are remembered; issuing one more forgets the
 /// oldest pair, which then answers as a token this server never issued. ~5 MB at the cap
-/// ([`TokenRing`]).
+/// (a ring in issue order; see `token_ring`).
 pub const MAX_TOKEN_PAIRS: usize = 50_000;
 /// At most this many codes are remembered; issuing one more forgets the oldest (~15 MB at the
 /// cap with its grant). Codes live 10 minutes, so this is 80 Allows a second for 10 minutes.

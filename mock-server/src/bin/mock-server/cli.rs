@@ -446,7 +446,7 @@ pub(crate) fn hosts(tls_addr: SocketAddr, cert: Option<&Path>) -> String {
             ip_port = SocketAddr::new(tls_addr.ip(), 443),
         ));
     }
-    for host in mock_server::tls::SMARTCAR_HOSTS {
+    for host in mock_server::net::SMARTCAR_HOSTS {
         text.push_str(&format!("{ip} {host}\n"));
     }
     let (cert, written) = match cert {
@@ -777,10 +777,7 @@ mod tests {
         let zero = Cli::try_parse_from(["mock-server", "--max-connections", "0"]);
 
         assert_eq!(capped.serve.max_connections.get(), 2);
-        assert_eq!(
-            default.serve.max_connections,
-            mock_server::serving::DEFAULT_MAX_CONNECTIONS
-        );
+        assert_eq!(default.serve.max_connections, mock_server::net::DEFAULT_MAX_CONNECTIONS);
         assert!(zero.is_err());
     }
 

@@ -106,7 +106,7 @@ pub(crate) struct Config {
 
     /// Open connections allowed at once, both listeners together; past it, new connections wait
     /// until one closes.
-    #[arg(long, env = "SMARTCAR_MOCK_MAX_CONNECTIONS", default_value_t = mock_server::serving::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, env = "SMARTCAR_MOCK_MAX_CONNECTIONS", default_value_t = mock_server::net::DEFAULT_MAX_CONNECTIONS)]
     pub(crate) max_connections: std::num::NonZeroUsize,
 }
 

@@ -13,7 +13,7 @@ use std::io::Write;
 use anyhow::Context;
 use clap::Parser;
 use mock_server::MockServer;
-use mock_server::serving;
+use mock_server::net;
 
 use crate::cli::{Cli, Command};
 
@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
         .settings(config.settings())
         // One cap for both listeners: it stands for the process's sockets.
         .max_connections(config.max_connections.get())
-        .listener(serving::bind(config.addr, "--addr")?);
+        .listener(net::bind(config.addr, "--addr")?);
     if let Some(file) = &config.state {
         server = server.state_file(file);
     }
@@ -49,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
         server = server.scenario(scenario);
     }
     if let Some(addr) = config.tls_addr {
-        server = server.tls_listener(serving::bind(addr, "--tls-addr")?);
+        server = server.tls_listener(net::bind(addr, "--tls-addr")?);
     }
     let server = server.try_start().await?;
 
