@@ -26,13 +26,13 @@
 //! - `tls`: HTTPS under Smartcar's real host names, for browser host mapping.
 //! - `serving`: accepting connections for both listeners: timeouts, a cap, graceful shutdown.
 //! - [`net`]: what of those two the binary, the demo backend and tests use.
-//! - [`admin`]: test control under `/admin` (not Smartcar); `caller`: who a request is from,
+//! - `admin`: test control under `/admin` (not Smartcar); `caller`: who a request is from,
 //!   read from its credentials.
 //! - `dashboard`: the live dashboard under `/dashboard` (not Smartcar), driving `/admin`.
 //! - `state`: [`AppState`], the handle every handler reaches the domain through, and the
 //!   [`Settings`] a [`MockServer`] starts with.
 
-pub mod admin;
+pub(crate) mod admin;
 pub(crate) mod caller;
 pub(crate) mod compatibility;
 pub(crate) mod connect;
@@ -70,9 +70,10 @@ pub mod net {
 pub use facade::{Authorize, MockServer, MockServerBuilder, StartError};
 // The typed admin requests and answers: what the admin API deserialises, the CLI sends and the
 // facade takes.
-pub use admin::authorize::{AuthorizeRequest, Code, Tokens};
+pub use admin::authorize::{AuthorizeRequest, Code, Scope, Tokens};
 pub use admin::clock::{ClockAdvance, ClockSet};
 pub use admin::journal::JournalQuery;
+pub use admin::simulator::CreateVehicle;
 pub use admin::vehicles::StatePatch;
 pub use admin::{AdminError, AppFilter};
 pub use domain::faults::{ConnectFaultSpec, ErrorName, FaultSpec};

@@ -27,7 +27,7 @@ pub struct Shared {
     /// The sender; its [`Webhooks::registry`] holds the webhooks, subscriptions and logs.
     pub webhooks: Webhooks,
     /// Test control: faults, limits, the request journal (not part of Smartcar).
-    pub control: Control,
+    pub(crate) control: Control,
 }
 
 /// Knobs that change how the platform behaves; defaults are the real platform's.

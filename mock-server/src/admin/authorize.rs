@@ -98,7 +98,7 @@ pub struct Code {
 /// Tokens, or a code when the request said `"exchange": false`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
-pub enum Authorized {
+pub(crate) enum Authorized {
     Tokens(Tokens),
     Code(Code),
 }

@@ -22,14 +22,14 @@
 //!
 //! `crate::pipeline` applies faults and limits to the platform's routes and fills the journal.
 
-pub mod authorize;
-pub mod clock;
-pub mod faults;
-pub mod journal;
-pub mod limits;
-pub mod simulator;
-pub mod snapshot;
-pub mod vehicles;
+pub(crate) mod authorize;
+pub(crate) mod clock;
+pub(crate) mod faults;
+pub(crate) mod journal;
+pub(crate) mod limits;
+pub(crate) mod simulator;
+pub(crate) mod snapshot;
+pub(crate) mod vehicles;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,19 +53,19 @@ use crate::state::{AppState, Settings};
 /// Test control's state: the domain's fault rules, limits and journal, and how the admin API is
 /// guarded.
 #[derive(Clone)]
-pub struct Control {
-    pub faults: crate::domain::faults::Faults,
-    pub journal: crate::domain::journal::Journal,
-    pub limits: crate::domain::limits::Limits,
+pub(crate) struct Control {
+    pub(crate) faults: crate::domain::faults::Faults,
+    pub(crate) journal: crate::domain::journal::Journal,
+    pub(crate) limits: crate::domain::limits::Limits,
     /// `GET /oauth/authorize` answers at once with a code (`--auto-approve`).
-    pub auto_approve: bool,
+    pub(crate) auto_approve: bool,
     /// How far a state file has come with the counters of `limits` and `faults`.
-    pub saves: Arc<snapshot::Saves>,
+    pub(crate) saves: Arc<snapshot::Saves>,
     admin_token: Option<Arc<str>>,
 }
 
 impl Control {
-    pub fn new(settings: &Settings) -> Self {
+    pub(crate) fn new(settings: &Settings) -> Self {
         Control {
             faults: crate::domain::faults::Faults::default(),
             journal: crate::domain::journal::Journal::new(settings.journal_size),
@@ -77,7 +77,7 @@ impl Control {
     }
 }
 
-pub fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/reset", post(handle_reset))
@@ -321,7 +321,7 @@ impl IntoResponse for AdminError {
 }
 
 /// A JSON body whose rejection is an [`AdminError`]; an empty body reads as `{}`.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = AdminError;

@@ -58,13 +58,13 @@ async fn handle_load(
 
 /// The whole world (`None`: every app, the clock, the server-wide limits and rules) or one app's
 /// part. Apps with nothing to say are left out of a whole-world snapshot.
-pub fn save(state: &AppState, app: Option<&str>) -> Result<Snapshot, AdminError> {
+pub(crate) fn save(state: &AppState, app: Option<&str>) -> Result<Snapshot, AdminError> {
     save_parts(state, app, true)
 }
 
 /// The test-control part of the whole world (clock, limits, rules, webhooks): a snapshot without
 /// users, as the state file keeps it beside the users.
-pub fn save_control(state: &AppState) -> Snapshot {
+pub(crate) fn save_control(state: &AppState) -> Snapshot {
     save_parts(state, None, false).unwrap_or_default()
 }
 
@@ -167,13 +167,13 @@ fn as_loaded(rule: &crate::domain::faults::RuleSnapshot) -> Option<FaultSpec> {
 
 /// Replaces the whole world (`None`) or one app's part with `snapshot`, after checking all of it:
 /// on an error nothing has changed.
-pub fn load(state: &AppState, app: Option<&str>, snapshot: &Snapshot) -> Result<(), SnapshotError> {
+pub(crate) fn load(state: &AppState, app: Option<&str>, snapshot: &Snapshot) -> Result<(), SnapshotError> {
     load_checked(state, app, snapshot, false)
 }
 
 /// Puts back the world a state file held: as [`load`], except that subscriptions of vehicles no
 /// longer there are dropped and caps trim (the least recently used go) instead of refusing.
-pub fn restore(state: &AppState, mut snapshot: Snapshot) -> Result<(), SnapshotError> {
+pub(crate) fn restore(state: &AppState, mut snapshot: Snapshot) -> Result<(), SnapshotError> {
     for part in snapshot.apps.values_mut() {
         let vehicles: std::collections::HashSet<uuid::Uuid> = part
             .users
@@ -283,19 +283,19 @@ fn load_checked(
 
 /// Keeps the test-control part and the counters in the state file, if there is one, before the
 /// answer goes out.
-pub fn persist_control(state: &AppState) {
+pub(crate) fn persist_control(state: &AppState) {
     persist(state, true);
 }
 
 /// Keeps the counters (the limits' buckets and monthly counts, the firings fault rules have left)
 /// in the state file if they moved since they were last handed to it, and waits until they are on
 /// disk. What the saver does once a second and a shutdown does last.
-pub fn persist_counters(state: &AppState) {
+pub(crate) fn persist_counters(state: &AppState) {
     persist(state, false);
 }
 
 /// Whether everything counted so far is on disk; `None` without a state file.
-pub fn counters_saved(state: &AppState) -> Option<bool> {
+pub(crate) fn counters_saved(state: &AppState) -> Option<bool> {
     if !state.world.has_store() {
         return None;
     }
@@ -305,7 +305,7 @@ pub fn counters_saved(state: &AppState) -> Option<bool> {
 
 /// Puts back the counters a state file held (after its world: loading the limit settings empties
 /// the buckets). The file holds what memory now holds, so nothing is left to save.
-pub fn restore_counters(state: &AppState, counters: LimitCounters) {
+pub(crate) fn restore_counters(state: &AppState, counters: LimitCounters) {
     state.control.limits.restore_counters(counters);
     let now = Generations::of(state);
     let mut marks = state.control.saves.lock();
@@ -316,7 +316,7 @@ pub fn restore_counters(state: &AppState, counters: LimitCounters) {
 /// How far the state file has come with the counters, which are saved apart from the answers
 /// that move them.
 #[derive(Debug, Default)]
-pub struct Saves(Mutex<Marks>);
+pub(crate) struct Saves(Mutex<Marks>);
 
 #[derive(Debug, Default)]
 struct Marks {

@@ -1,5 +1,5 @@
 //! The simulator's subcommands (`mock-server vehicle trip …`, `mock-server vehicle create …`),
-//! calling the admin API of [`mock_server::admin::simulator`]:
+//! calling the admin API of the simulator (`POST /admin/simulator/…`):
 //!
 //! | subcommand | admin call |
 //! |---|---|
@@ -13,8 +13,8 @@
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use mock_server::admin::AppFilter;
-use mock_server::admin::simulator::CreateVehicle;
+use mock_server::AppFilter;
+use mock_server::CreateVehicle;
 use mock_server::domain::simulator::trip::{Profile, RouteChoice, TripRequest};
 use mock_server::domain::vehicle::Powertrain;
 use reqwest::Method;
