@@ -24,7 +24,7 @@
 //! - [`simulator`]: trip profiles that move a vehicle through time (test control).
 //! - [`snapshot`]: the world as a file (scenarios, `GET`/`PUT /admin/snapshot`).
 //! - [`store`]: where the world is kept beyond memory (`--state FILE`).
-//! - `token_ring`: the remembered token pairs, oldest forgotten first.
+//! - `ring`: a bounded store that forgets its oldest entry first (token pairs, codes).
 
 pub mod caller;
 pub mod catalogue;
@@ -36,11 +36,11 @@ pub mod journal;
 pub mod limits;
 pub mod logins;
 pub mod permissions;
+pub(crate) mod ring;
 pub mod sign_in;
 pub mod simulator;
 pub mod snapshot;
 pub mod store;
-pub(crate) mod token_ring;
 pub mod vehicle;
 pub mod webhooks;
 pub mod world;

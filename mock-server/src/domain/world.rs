@@ -28,7 +28,7 @@
 //! every refresh. Reusing the code (RFC 6749 §4.1.2) or a rotated refresh token after its grace
 //! period (RFC 9700 §4.14.2) revokes the whole family.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lru::LruCache;
@@ -39,13 +39,13 @@ use uuid::Uuid;
 
 use crate::domain::clock::Clock;
 use crate::domain::permissions::Permission;
+use crate::domain::ring::{Keyed, Ring};
 use crate::domain::simulator::running::Trips;
 use crate::domain::simulator::simulation::{Moment, Speed};
 use crate::domain::snapshot::{
     CodeSnapshot, GrantSnapshot, ResolvedApp, SnapshotError, TokenSnapshot, UserSnapshot, VehicleSnapshot, error_name,
 };
 use crate::domain::store::{StateStore, Ticket, Write};
-use crate::domain::token_ring::{TokenPair, TokenRing};
 use crate::domain::vehicle::{Vehicle, VehicleSpec};
 
 /// Authorization codes live 10 minutes (docs/contract/oauth.md#lifetimes).
@@ -60,7 +60,7 @@ const CODE_MEMORY: Duration = Duration::minutes(20);
 
 /// At most this many (access, refresh) token pairs are remembered; issuing one more forgets the
 /// oldest pair, which then answers as a token this server never issued. ~5 MB at the cap
-/// (a ring in issue order; see `token_ring`).
+/// (a ring in issue order; see `ring`).
 pub const MAX_TOKEN_PAIRS: usize = 50_000;
 /// At most this many codes are remembered; issuing one more forgets the oldest (~15 MB at the
 /// cap with its grant). Codes live 10 minutes, so this is 80 Allows a second for 10 minutes.
@@ -143,6 +143,37 @@ struct Grant {
     pairs: Vec<(Uuid, Uuid)>,
 }
 
+impl Keyed for Code {
+    fn keys(&self) -> impl Iterator<Item = Uuid> {
+        std::iter::once(self.id)
+    }
+}
+
+/// An (access, refresh) pair and what is known of it.
+#[derive(Debug, Clone, PartialEq)]
+struct TokenPair {
+    grant: Uuid,
+    access: Uuid,
+    refresh: Uuid,
+    access_expires_at: OffsetDateTime,
+    refresh_expires_at: OffsetDateTime,
+    /// When the refresh token was first used (it keeps working for the grace period).
+    refresh_used_at: Option<OffsetDateTime>,
+}
+
+impl Keyed for TokenPair {
+    fn keys(&self) -> impl Iterator<Item = Uuid> {
+        [self.access, self.refresh].into_iter()
+    }
+}
+
+impl Ring<TokenPair, MAX_TOKEN_PAIRS> {
+    /// The pair whose access token is `token`.
+    fn by_access(&self, token: &Uuid) -> Option<&TokenPair> {
+        self.get(token).filter(|pair| pair.access == *token)
+    }
+}
+
 impl Grant {
     /// Its code, until redeemed (or forgotten).
     fn unredeemed_code(&self) -> Option<Uuid> {
@@ -156,6 +187,7 @@ impl Grant {
 
 #[derive(Debug)]
 struct Code {
+    id: Uuid,
     app: Arc<str>,
     redirect_uri: Arc<str>,
     grant: Uuid,
@@ -241,12 +273,10 @@ struct Inner {
     shared_names: HashSet<Arc<str>>,
     shared_scopes: HashSet<Arc<[Permission]>>,
     grants: HashMap<Uuid, Grant>,
-    codes: HashMap<Uuid, Code>,
-    /// Codes in the order they were issued, so the oldest can be forgotten; may name codes
-    /// already forgotten with their user.
-    code_order: VecDeque<Uuid>,
+    /// Codes in the order they were issued, the oldest forgotten first.
+    codes: Ring<Code, MAX_CODES>,
     /// The remembered token pairs, in the order they were issued.
-    tokens: TokenRing,
+    tokens: Ring<TokenPair, MAX_TOKEN_PAIRS>,
     /// Pairs a snapshot's import pushed out of `tokens`, to be forgotten once it is in.
     evicted: Vec<TokenPair>,
     /// The simulator's trips, caught up whenever their vehicle is touched.
@@ -489,7 +519,7 @@ impl World {
         let mut inner = self.lock();
         inner.forget_old_codes(now);
         let grant = Uuid::new_v4();
-        let code = Uuid::new_v4();
+        let code = inner.codes.mint();
         let app_name = inner.shared_name(app);
         let redirect_uri = inner.shared_name(redirect_uri);
         let scopes = inner.shared_scopes(scopes);
@@ -498,7 +528,6 @@ impl World {
             vehicles: cars,
             grants,
             codes,
-            code_order,
             ..
         } = &mut *inner;
         let record = users
@@ -530,17 +559,15 @@ impl World {
                 live_pairs: 0,
             },
         );
-        codes.insert(
-            code,
-            Code {
-                app: app_name,
-                redirect_uri,
-                grant,
-                issued_at: now,
-                redeemed_at: None,
-            },
-        );
-        code_order.push_back(code);
+        // `forget_old_codes` made room: nothing is pushed out here.
+        codes.push(Code {
+            id: code,
+            app: app_name,
+            redirect_uri,
+            grant,
+            issued_at: now,
+            redeemed_at: None,
+        });
         let ticket = self.persist(&mut inner, app, &[user], &[]);
         drop(inner);
         ticket.wait();
@@ -600,7 +627,10 @@ impl World {
         let mut inner = self.lock();
         let key = Uuid::try_parse(token).map_err(|_| GrantError::UnknownRefreshToken)?;
         let Inner { tokens, grants, .. } = &mut *inner;
-        let record = tokens.by_refresh_mut(&key).ok_or(GrantError::UnknownRefreshToken)?;
+        let record = tokens
+            .get_mut(&key)
+            .filter(|pair| pair.refresh == key)
+            .ok_or(GrantError::UnknownRefreshToken)?;
         let grant = record.grant;
         let owner = grants.get(&grant).ok_or(GrantError::UnknownRefreshToken)?;
         if *owner.app != *app {
@@ -640,7 +670,10 @@ impl World {
         let Inner {
             tokens, grants, users, ..
         } = &mut *inner;
-        let record = tokens.by_access(&key).ok_or(AccessError::Unknown)?;
+        let record = tokens
+            .get(&key)
+            .filter(|pair| pair.access == key)
+            .ok_or(AccessError::Unknown)?;
         if now >= record.access_expires_at {
             return Err(AccessError::Expired {
                 ago: now - record.access_expires_at,
@@ -840,7 +873,7 @@ impl World {
         }
         inner.vehicle_counts.remove(app);
         // Redeemed codes whose grant is already gone belong to no user any more.
-        inner.codes.retain(|_, code| *code.app != *app);
+        inner.codes.retain(|code| *code.app != *app);
         inner.forgotten.clear();
         inner.forgotten_pairs.clear();
         drop(inner);
@@ -866,8 +899,8 @@ impl World {
         } = &mut *inner;
         let mut spent: Vec<CodeSnapshot> = codes
             .iter()
-            .filter(|(_, code)| *code.app == *app && !grants.contains_key(&code.grant))
-            .map(|(id, code)| code_snapshot(*id, code))
+            .filter(|code| *code.app == *app && !grants.contains_key(&code.grant))
+            .map(code_snapshot)
             .collect();
         spent.sort_by_key(|code| code.issued_at);
         if let Some(app_users) = users.get(app) {
@@ -1009,8 +1042,12 @@ impl World {
                 }
             }
         }
-        new_codes.sort_by_key(|(_, issued_at)| *issued_at);
-        inner.code_order.extend(new_codes.into_iter().map(|(code, _)| code));
+        new_codes.sort_by_key(|code| code.issued_at);
+        for code in new_codes {
+            if let Some(forgotten) = inner.codes.push(code) {
+                inner.forgot_code(forgotten);
+            }
+        }
         for pair in std::mem::take(&mut inner.evicted) {
             inner.forgotten(pair);
         }
@@ -1059,9 +1096,9 @@ impl World {
     }
 }
 
-fn code_snapshot(id: Uuid, code: &Code) -> CodeSnapshot {
+fn code_snapshot(code: &Code) -> CodeSnapshot {
     CodeSnapshot {
-        code: id,
+        code: code.id,
         redirect_uri: code.redirect_uri.to_string(),
         issued_at: Some(code.issued_at),
         redeemed_at: code.redeemed_at,
@@ -1141,9 +1178,7 @@ impl Inner {
                 } else {
                     Vec::new()
                 };
-                let code = grant
-                    .code
-                    .and_then(|code| Some(code_snapshot(code, self.codes.get(&code)?)));
+                let code = grant.code.and_then(|code| self.codes.get(&code).map(code_snapshot));
                 Some(GrantSnapshot {
                     id: Some(*grant_id),
                     scopes: Some(grant.scopes.to_vec()),
@@ -1196,7 +1231,7 @@ impl Inner {
             }
         }
         self.vehicle_counts.remove(app);
-        self.codes.retain(|_, code| *code.app != *app);
+        self.codes.retain(|code| *code.app != *app);
     }
 
     /// Refuses a snapshot for `app` alone that names an id another app holds.
@@ -1212,7 +1247,7 @@ impl Inner {
         let token_app = |grant: Uuid| self.grants.get(&grant).map(|grant| grant.app.to_string());
         let taken_token = |id: &Uuid| {
             self.tokens
-                .holding(id)
+                .get(id)
                 .map(|pair| pair.grant)
                 .and_then(token_app)
                 .is_some_and(|owner| theirs(&owner))
@@ -1246,32 +1281,30 @@ impl Inner {
         Ok(())
     }
 
-    /// Keeps a code of a snapshot, bound to `grant`; it goes to `new_codes` to be queued.
+    /// A code of a snapshot, bound to `grant`, to `new_codes`: they are queued oldest first once
+    /// every app is in.
     fn restore_code(
         &mut self,
         code: crate::domain::snapshot::ResolvedCode,
         app: &str,
         grant: Uuid,
-        new_codes: &mut Vec<(Uuid, OffsetDateTime)>,
+        new_codes: &mut Vec<Code>,
     ) {
-        new_codes.push((code.code, code.issued_at));
         let app = self.shared_name(app);
         let redirect_uri = self.shared_name(&code.redirect_uri);
-        self.codes.insert(
-            code.code,
-            Code {
-                app,
-                redirect_uri,
-                grant,
-                issued_at: code.issued_at,
-                redeemed_at: code.redeemed_at,
-            },
-        );
+        new_codes.push(Code {
+            id: code.code,
+            app,
+            redirect_uri,
+            grant,
+            issued_at: code.issued_at,
+            redeemed_at: code.redeemed_at,
+        });
     }
 
     /// Adds an app's part of a checked snapshot; its codes go to `new_codes` with when they were
     /// issued, to be queued oldest first.
-    fn import(&mut self, app: ResolvedApp, new_codes: &mut Vec<(Uuid, OffsetDateTime)>) {
+    fn import(&mut self, app: ResolvedApp, new_codes: &mut Vec<Code>) {
         let name = app.app;
         let shared_app = self.shared_name(&name);
         for code in app.spent_codes {
@@ -1314,7 +1347,7 @@ impl Inner {
                 }
                 let mut pairs = Vec::with_capacity(grant.tokens.len());
                 for tokens in grant.tokens {
-                    let evicted = self.tokens.restore(TokenPair {
+                    let evicted = self.tokens.push(TokenPair {
                         grant: id,
                         access: tokens.access_token,
                         refresh: tokens.refresh_token,
@@ -1485,28 +1518,28 @@ impl Inner {
     /// Forgets codes past [`CODE_MEMORY`] and, beyond [`MAX_CODES`], the oldest; a grant whose
     /// code was never redeemed goes with it.
     fn forget_old_codes(&mut self, now: OffsetDateTime) {
-        while let Some(oldest) = self.code_order.front().copied() {
-            let full = self.code_order.len() >= MAX_CODES;
-            let keep = self
-                .codes
-                .get(&oldest)
-                .is_some_and(|code| now - code.issued_at < CODE_MEMORY);
-            if keep && !full {
+        while let Some(oldest) = self.codes.front() {
+            let keep = oldest.is_some_and(|code| now - code.issued_at < CODE_MEMORY);
+            if keep && !self.codes.is_full() {
                 break;
             }
-            self.code_order.pop_front();
-            let Some(code) = self.codes.remove(&oldest) else {
-                continue;
-            };
-            let spent = self.grants.get_mut(&code.grant).is_some_and(|grant| {
-                if grant.unredeemed_code() == Some(oldest) {
-                    grant.pending = false;
-                }
-                grant.is_spent()
-            });
-            if spent {
-                self.drop_grant(code.grant);
+            if let Some(Some(code)) = self.codes.pop_front() {
+                self.forgot_code(code);
             }
+        }
+    }
+
+    /// Accounts for a code its ring no longer holds: a grant whose code was never redeemed goes
+    /// with it.
+    fn forgot_code(&mut self, code: Code) {
+        let spent = self.grants.get_mut(&code.grant).is_some_and(|grant| {
+            if grant.unredeemed_code() == Some(code.id) {
+                grant.pending = false;
+            }
+            grant.is_spent()
+        });
+        if spent {
+            self.drop_grant(code.grant);
         }
     }
 
@@ -1525,11 +1558,15 @@ impl Inner {
         if grant.pairs.len() >= 2 * grant.live_pairs as usize + 16 {
             grant.pairs.retain(|(access, _)| tokens.by_access(access).is_some());
         }
-        let (pair, forgotten) = tokens.issue(
-            grant_id,
-            now.saturating_add(ACCESS_LIFETIME),
-            now.saturating_add(REFRESH_LIFETIME),
-        );
+        let pair = TokenPair {
+            grant: grant_id,
+            access: tokens.mint(),
+            refresh: tokens.mint(),
+            access_expires_at: now.saturating_add(ACCESS_LIFETIME),
+            refresh_expires_at: now.saturating_add(REFRESH_LIFETIME),
+            refresh_used_at: None,
+        };
+        let forgotten = tokens.push(pair.clone());
         grant.pairs.push((pair.access, pair.refresh));
         grant.live_pairs = grant.live_pairs.saturating_add(1);
         let issued = Tokens {
