@@ -62,10 +62,12 @@ const CODE_MEMORY: Duration = Duration::minutes(20);
 /// oldest pair, which then answers as a token this server never issued. ~5 MB at the cap
 /// (a ring in issue order; see `ring`).
 pub const MAX_TOKEN_PAIRS: usize = 50_000;
-/// At most this many codes are remembered; issuing one more forgets the oldest (~15 MB at the
-/// cap with its grant). Codes live 10 minutes, so this is 80 Allows a second for 10 minutes.
+/// At most this many codes are remembered; issuing one more forgets the oldest (~5 MB at the
+/// cap, in a ring like the pairs'; ~12 MB with their grants). Codes live 10 minutes, so this is 80
+/// Allows a second for 10 minutes.
 pub const MAX_CODES: usize = 50_000;
-/// Users each app keeps by default (`--max-users`): ~2 KiB each with a vehicle and a token pair.
+/// Users each app keeps by default (`--max-users`): under 1 KiB each with a vehicle, a grant, a
+/// code and a token pair.
 pub const DEFAULT_MAX_USERS: usize = 100_000;
 /// Vehicles each app keeps (~300 bytes each with its fixture copy). Only `<n>-vehicles` logins
 /// come near it: 999 spellings per mode could otherwise hold half a million vehicles per app.
