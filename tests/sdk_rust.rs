@@ -136,7 +136,7 @@ mod child {
     /// that are checked, and Allow. Returns the final redirect's `Location`.
     async fn follow_connect(auth_url: &str, brand: &str) -> String {
         // This child process builds no mock, which would install reqwest's crypto provider.
-        mock_server::webhooks::client::install_crypto_provider();
+        mock_server::net::install_crypto_provider();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()

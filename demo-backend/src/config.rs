@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use reqwest::Url;
 
-pub use mock_server::webhooks::CaCert;
+pub use mock_server::net::CaCert;
 
 use crate::cors::Origin;
 
@@ -68,7 +68,7 @@ pub struct Config {
 
     /// Also trust the certificates in this PEM file (beside the system's) for `https://` origins:
     /// a local platform's CA, or the mock's own `--tls-cert-out`.
-    #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = mock_server::webhooks::client::parse_ca_cert)]
+    #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = mock_server::net::parse_ca_cert)]
     pub ca_cert: Option<CaCert>,
 
     /// A front-end origin that may call this backend from a browser (CORS), besides

@@ -113,9 +113,9 @@ impl Smartcar {
 
     pub fn with_timeouts(config: Config, timeouts: Timeouts) -> Result<Self, ClientError> {
         // The same TLS as the mock's own client: `ring`, the system's roots plus `--ca-cert`.
-        mock_server::webhooks::client::install_crypto_provider();
+        mock_server::net::install_crypto_provider();
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(mock_server::webhooks::client::tls_config(config.ca_cert.as_ref())?)
+            .tls_backend_preconfigured(mock_server::net::tls_config(config.ca_cert.as_ref())?)
             // The platform is a local mock or Smartcar; a proxy from the environment would only
             // get in the way of the first.
             .no_proxy()

@@ -56,7 +56,7 @@ use crate::webhooks::client::ClientError;
 /// let token = server.authorize().brand("FORD").scope(["read_odometer"]).send().await?;
 ///
 /// // The code under test, pointed at the mock:
-/// # mock_server::webhooks::client::install_crypto_provider();
+/// # mock_server::net::install_crypto_provider();
 /// let odometer: serde_json::Value = reqwest::Client::new()
 ///     .get(format!("{}/v2.0/vehicles/{}/odometer", server.uri(), token.vehicle_ids[0]))
 ///     .bearer_auth(&token.access_token)
@@ -553,7 +553,7 @@ impl MockServerBuilder {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let server = mock_server::MockServer::builder().tls().start().await;
     ///
-    /// # mock_server::webhooks::client::install_crypto_provider();
+    /// # mock_server::net::install_crypto_provider();
     /// let authority = reqwest::Certificate::from_pem(server.ca_pem().unwrap_or_default().as_bytes())?;
     /// let client = reqwest::Client::builder().tls_certs_merge([authority]).build()?;
     /// let health = client.get(format!("{}/admin/health", server.tls_uri().unwrap_or_default())).send().await?;

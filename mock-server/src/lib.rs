@@ -15,7 +15,8 @@
 //! - `oauth`: the token endpoint (`POST /oauth/token`).
 //! - `vehicles`: the vehicle API (`/v{ver}/user`, `/v{ver}/vehicles/…`).
 //! - `compatibility`: the compatibility API (`/v{ver}/compatibility`, `…/matrix`).
-//! - [`webhooks`]: the webhook routes and the sender (signed deliveries, retries, their log).
+//! - `webhooks`: the webhook routes and the sender ([`Webhooks`]: signed deliveries, retries,
+//!   their log).
 //! - `management`: the management API (`/v{ver}/management/connections`).
 //! - `error`: Smartcar's v1/v2/v3 error envelopes, rendered from the catalogue.
 //! - `pipeline`: the one layer every request passes: request id, caller (its token resolved
@@ -25,7 +26,8 @@
 //! - `sdk_redirect`: the JS SDK's redirect page (`GET /v2/redirect`), served offline.
 //! - `tls`: HTTPS under Smartcar's real host names, for browser host mapping.
 //! - `serving`: accepting connections for both listeners: timeouts, a cap, graceful shutdown.
-//! - [`net`]: what of those two the binary, the demo backend and tests use.
+//! - [`net`]: what of those two (and of the webhook sender's HTTPS client) the binary, the demo
+//!   backend and tests use.
 //! - `admin`: test control under `/admin` (not Smartcar); `caller`: who a request is from,
 //!   read from its credentials.
 //! - `dashboard`: the live dashboard under `/dashboard` (not Smartcar), driving `/admin`.
@@ -51,7 +53,7 @@ pub(crate) mod state;
 pub(crate) mod store;
 pub(crate) mod tls;
 pub(crate) mod vehicles;
-pub mod webhooks;
+pub(crate) mod webhooks;
 
 use axum::Router;
 use tower::Layer;
@@ -66,6 +68,7 @@ pub use domain::fixtures::{App, Fixtures};
 pub mod net {
     pub use crate::serving::{ConnectionCap, DEFAULT_MAX_CONNECTIONS, Limits, bind, serve};
     pub use crate::tls::{SMARTCAR_HOSTS, SelfSigned, self_signed, serve_tls};
+    pub use crate::webhooks::client::{CaCert, ClientError, install_crypto_provider, parse_ca_cert, tls_config};
 }
 pub use facade::{Authorize, MockServer, MockServerBuilder, StartError};
 // The typed admin requests and answers: what the admin API deserialises, the CLI sends and the
@@ -80,6 +83,7 @@ pub use domain::faults::{ConnectFaultSpec, ErrorName, FaultSpec};
 pub use domain::limits::{LimitChange, LimitSettings};
 pub use state::{AppState, Settings};
 pub use store::StateError;
+pub use webhooks::{DeliverySettings, Webhooks};
 
 /// Request bodies above this are refused with a Smartcar-shaped error.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -1239,7 +1239,7 @@ async fn a_seeded_storm_of_hostile_requests_gets_no_5xx_no_dropped_connection_an
         .unwrap_or(DEFAULT_REQUESTS);
     let mut server = Server::start().await;
     // reqwest is built without a crypto provider of its own (the mock uses ring): install it.
-    mock_server::webhooks::client::install_crypto_provider();
+    mock_server::net::install_crypto_provider();
     let http = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

@@ -132,7 +132,7 @@ pub enum ClientError {
 
 /// The client every delivery of one [`super::Webhooks`] shares: no proxy from the environment
 /// (receivers are usually local), no redirects (a 3xx is a failed attempt, as on Smartcar).
-pub fn build(ca: Option<&CaCert>) -> Result<reqwest::Client, ClientError> {
+pub(crate) fn build(ca: Option<&CaCert>) -> Result<reqwest::Client, ClientError> {
     install_crypto_provider();
     let client = reqwest::Client::builder()
         .tls_backend_preconfigured(tls_config(ca)?)

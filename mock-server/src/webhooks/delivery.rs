@@ -65,10 +65,10 @@ impl Default for DeliverySettings {
 
 /// Enough for every receiver a test suite or a workshop runs, with a socket and at most
 /// [`REPLY_BYTES`] of reply each.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// How much of a receiver's reply is read: a VERIFY answer is under 100 bytes, and a receiver
 /// that streams megabytes back must not make the mock download them.
-pub const REPLY_BYTES: usize = 4096;
+pub(crate) const REPLY_BYTES: usize = 4096;
 /// How much of a receiver's reply the log keeps.
 const REPLY_CHARS: usize = 2000;
 

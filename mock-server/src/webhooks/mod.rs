@@ -22,10 +22,10 @@
 //! plus `--ca-cert`). See [`delivery`] for retries, bounds and what events carry, and [`payload`]
 //! for the two formats (a webhook's `version`: `"4.0"`, the default, or the legacy `"2.0"`).
 
-pub mod client;
-pub mod delivery;
-pub mod payload;
-pub mod signing;
+pub(crate) mod client;
+pub(crate) mod delivery;
+pub(crate) mod payload;
+pub(crate) mod signing;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -37,7 +37,6 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-pub use client::CaCert;
 pub use delivery::{DeliverySettings, Webhooks};
 
 use crate::domain::webhooks::{PayloadVersion, WebhookSpec};
@@ -50,7 +49,7 @@ use crate::vehicles::Bearer;
 
 /// The mock's own webhook routes; subscribing and unsubscribing a vehicle are vehicle routes,
 /// declared in `crate::vehicles::router`.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/{version}/webhooks/{webhook}", put(set_callback_url))
         .route("/{version}/webhooks/{webhook}/deliveries", get(deliveries))

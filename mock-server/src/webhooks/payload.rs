@@ -21,25 +21,25 @@ use crate::domain::world::Mode;
 
 /// What the event says about the vehicle.
 #[derive(Debug, Clone)]
-pub struct VehicleFacts {
-    pub id: Uuid,
-    pub user: Uuid,
-    pub make: String,
-    pub model: String,
-    pub year: u16,
-    pub vin: String,
-    pub mode: Mode,
-    pub state: VehicleState,
+pub(crate) struct VehicleFacts {
+    pub(crate) id: Uuid,
+    pub(crate) user: Uuid,
+    pub(crate) make: String,
+    pub(crate) model: String,
+    pub(crate) year: u16,
+    pub(crate) vin: String,
+    pub(crate) mode: Mode,
+    pub(crate) state: VehicleState,
 }
 
 /// Who sends the event, and this delivery's identity.
 #[derive(Debug, Clone)]
-pub struct Envelope<'a> {
-    pub webhook_id: Uuid,
-    pub webhook_name: &'a str,
-    pub event_id: Uuid,
-    pub delivery_id: Uuid,
-    pub delivered_at: OffsetDateTime,
+pub(crate) struct Envelope<'a> {
+    pub(crate) webhook_id: Uuid,
+    pub(crate) webhook_name: &'a str,
+    pub(crate) event_id: Uuid,
+    pub(crate) delivery_id: Uuid,
+    pub(crate) delivered_at: OffsetDateTime,
 }
 
 fn mode_word(mode: Mode) -> &'static str {
@@ -78,7 +78,7 @@ fn vehicle(facts: &VehicleFacts) -> Value {
 }
 
 /// The current-format VERIFY event.
-pub fn verify_v4(envelope: &Envelope<'_>, challenge: &str) -> Value {
+pub(crate) fn verify_v4(envelope: &Envelope<'_>, challenge: &str) -> Value {
     json!({
         "eventId": envelope.event_id.to_string(),
         "eventType": "VERIFY",
@@ -88,7 +88,7 @@ pub fn verify_v4(envelope: &Envelope<'_>, challenge: &str) -> Value {
 }
 
 /// The legacy VERIFY event.
-pub fn verify_v2(webhook_id: Uuid, challenge: &str) -> Value {
+pub(crate) fn verify_v2(webhook_id: Uuid, challenge: &str) -> Value {
     json!({
         "version": "2.0",
         "webhookId": webhook_id.to_string(),
@@ -98,7 +98,7 @@ pub fn verify_v2(webhook_id: Uuid, challenge: &str) -> Value {
 }
 
 /// A current-format `VEHICLE_STATE`: `signals` with their bodies, and what triggered it.
-pub fn state_v4(
+pub(crate) fn state_v4(
     envelope: &Envelope<'_>,
     facts: &VehicleFacts,
     signals: &[(&'static Signal, Value)],
@@ -133,7 +133,7 @@ pub fn state_v4(
 }
 
 /// A current-format `VEHICLE_ERROR`: each error with the signals it affects, `ERROR` or `RESOLVED`.
-pub fn error_v4(envelope: &Envelope<'_>, facts: &VehicleFacts, errors: &[ErrorReport]) -> Value {
+pub(crate) fn error_v4(envelope: &Envelope<'_>, facts: &VehicleFacts, errors: &[ErrorReport]) -> Value {
     let errors: Vec<Value> = errors
         .iter()
         .map(|error| {
@@ -160,7 +160,7 @@ pub fn error_v4(envelope: &Envelope<'_>, facts: &VehicleFacts, errors: &[ErrorRe
 
 /// The legacy data event: one vehicle-API response per path the signals cover, and one error item
 /// per unresolved error.
-pub fn data_v2(
+pub(crate) fn data_v2(
     webhook_id: Uuid,
     request_id: Uuid,
     facts: &VehicleFacts,
@@ -216,7 +216,7 @@ pub fn data_v2(
 }
 
 /// Whole floats become integers (`80.0` → `80`), so every SDK re-serialises the same bytes.
-pub fn normalise_numbers(value: Value) -> Value {
+pub(crate) fn normalise_numbers(value: Value) -> Value {
     match value {
         Value::Number(number) => match number.as_f64() {
             Some(f) if number.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {

@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 /// Lower-case hex `HMAC-SHA256(key, message)`.
-pub fn hmac_hex(key: &str, message: &[u8]) -> String {
+pub(crate) fn hmac_hex(key: &str, message: &[u8]) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
         // HMAC takes keys of any length; this branch cannot run.
         return String::new();
@@ -23,7 +23,7 @@ pub fn hmac_hex(key: &str, message: &[u8]) -> String {
 }
 
 /// What a receiver must answer to a VERIFY event: `{"challenge": hash_challenge(amt, challenge)}`.
-pub fn hash_challenge(amt: &str, challenge: &str) -> String {
+pub(crate) fn hash_challenge(amt: &str, challenge: &str) -> String {
     hmac_hex(amt, challenge.as_bytes())
 }
 

@@ -44,6 +44,6 @@ pub(crate) async fn spawn(mut command: Command) -> (Child, String) {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
         .to_owned();
-    mock_server::webhooks::client::install_crypto_provider();
+    mock_server::net::install_crypto_provider();
     (child, url)
 }

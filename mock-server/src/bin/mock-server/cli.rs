@@ -667,7 +667,7 @@ async fn limits(args: LimitsArgs) -> anyhow::Result<Value> {
 impl Target {
     /// A call of the admin API at `path`, with the admin token when one was given.
     fn request(&self, method: Method, path: &str) -> anyhow::Result<reqwest::RequestBuilder> {
-        mock_server::webhooks::client::install_crypto_provider();
+        mock_server::net::install_crypto_provider();
         let client = reqwest::Client::builder()
             .no_proxy()
             .build()

@@ -101,8 +101,8 @@ pub(crate) struct Config {
 
     /// Also trust the certificates in this PEM file (beside the system's) when delivering
     /// webhooks to `https://` receivers: a local receiver's CA or self-signed certificate.
-    #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = mock_server::webhooks::client::parse_ca_cert)]
-    pub(crate) ca_cert: Option<mock_server::webhooks::CaCert>,
+    #[arg(long, env = "SMARTCAR_CA_CERT", value_name = "FILE", value_parser = mock_server::net::parse_ca_cert)]
+    pub(crate) ca_cert: Option<mock_server::net::CaCert>,
 
     /// Open connections allowed at once, both listeners together; past it, new connections wait
     /// until one closes.
@@ -118,9 +118,9 @@ impl Config {
             admin_token: self.admin_token.clone(),
             limits: self.limits,
             journal_size: self.journal_size,
-            webhook_delivery: mock_server::webhooks::DeliverySettings {
+            webhook_delivery: mock_server::DeliverySettings {
                 ca_cert: self.ca_cert.clone(),
-                ..mock_server::webhooks::DeliverySettings::default()
+                ..mock_server::DeliverySettings::default()
             },
             max_users: self.max_users,
             sim_speed: self.sim_speed,
