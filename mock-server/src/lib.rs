@@ -61,6 +61,8 @@ use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
 pub use domain::fixtures::{App, Fixtures};
+/// Requests the journal keeps per app unless told otherwise (`--journal-size`).
+pub use domain::journal::DEFAULT_SIZE as DEFAULT_JOURNAL_SIZE;
 
 /// Serving HTTP and HTTPS the way the platform does (bounded connections, read timeouts, graceful
 /// shutdown), for the binary, the demo backend and tests that serve something of their own, and

@@ -11,14 +11,14 @@ use uuid::Uuid;
 
 /// The request's app (client id), user and vehicle, where its credentials prove them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// The app whose credentials the request carried.
-    pub app: Option<Arc<str>>,
+    pub(crate) app: Option<Arc<str>>,
     /// The user of a valid access token.
-    pub user: Option<Uuid>,
+    pub(crate) user: Option<Uuid>,
     /// The vehicle of a `/v…/vehicles/{id}` path, when the access token reaches it.
-    pub vehicle: Option<Uuid>,
+    pub(crate) vehicle: Option<Uuid>,
     /// A registered client id the request named without proving it is that app's: a `client_id`
     /// field, a Connect flow, an expired token or a wrong secret. For the journal only.
-    pub claimed: Option<String>,
+    pub(crate) claimed: Option<String>,
 }

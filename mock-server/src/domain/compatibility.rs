@@ -21,47 +21,47 @@ use crate::domain::permissions::Permission;
 use crate::domain::vehicle::Powertrain;
 
 /// The file name, in the fixtures folder.
-pub const FILE: &str = "compatibility.json";
+pub(crate) const FILE: &str = "compatibility.json";
 
 /// The test-mode levels, in the order the validation message lists them
 /// (docs/contract/compatibility.md#test-mode-levels).
-pub const LEVELS: [&str; 6] = ["compatible", "phev", "incompatible", "fuel", "dinosaur", "bev"];
+pub(crate) const LEVELS: [&str; 6] = ["compatible", "phev", "incompatible", "fuel", "dinosaur", "bev"];
 
 /// The whole compatibility table, parsed and validated.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Compatibility {
+pub(crate) struct Compatibility {
     /// Region (`US`, `CA`, `EUROPE`) → the ISO 3166-1 alpha-2 countries in it.
-    pub regions: BTreeMap<String, Vec<String>>,
-    pub makes: Vec<Make>,
-    pub test_mode_levels: Vec<Level>,
+    pub(crate) regions: BTreeMap<String, Vec<String>>,
+    pub(crate) makes: Vec<Make>,
+    pub(crate) test_mode_levels: Vec<Level>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Make {
-    pub make: String,
+pub(crate) struct Make {
+    pub(crate) make: String,
     /// VIN beginnings (a WMI or longer) this make owns: a VIN starting so is at least this make.
-    pub vin_prefixes: Vec<String>,
-    pub models: Vec<Model>,
+    pub(crate) vin_prefixes: Vec<String>,
+    pub(crate) models: Vec<Model>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Model {
-    pub model: String,
-    pub vin_prefixes: Vec<String>,
-    pub start_year: u16,
-    pub end_year: u16,
+pub(crate) struct Model {
+    pub(crate) model: String,
+    pub(crate) vin_prefixes: Vec<String>,
+    pub(crate) start_year: u16,
+    pub(crate) end_year: u16,
     #[serde(rename = "type")]
-    pub powertrain: Powertrain,
+    pub(crate) powertrain: Powertrain,
     #[serde(default = "us_only")]
-    pub regions: Vec<String>,
+    pub(crate) regions: Vec<String>,
     /// What Smartcar supports for this model.
-    pub permissions: Vec<Permission>,
+    pub(crate) permissions: Vec<Permission>,
     /// Why the other permissions are not capable.
     #[serde(default)]
-    pub unsupported_reason: NotCapable,
+    pub(crate) unsupported_reason: NotCapable,
 }
 
 fn us_only() -> Vec<String> {
@@ -70,14 +70,14 @@ fn us_only() -> Vec<String> {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum NotCapable {
+pub(crate) enum NotCapable {
     #[default]
     VehicleNotCapable,
     SmartcarNotCapable,
 }
 
 impl NotCapable {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             NotCapable::VehicleNotCapable => "VEHICLE_NOT_CAPABLE",
             NotCapable::SmartcarNotCapable => "SMARTCAR_NOT_CAPABLE",
@@ -87,13 +87,13 @@ impl NotCapable {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Incompatible {
+pub(crate) enum Incompatible {
     VehicleNotCompatible,
     MakeNotCompatible,
 }
 
 impl Incompatible {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Incompatible::VehicleNotCompatible => "VEHICLE_NOT_COMPATIBLE",
             Incompatible::MakeNotCompatible => "MAKE_NOT_COMPATIBLE",
@@ -104,18 +104,18 @@ impl Incompatible {
 /// One `test_mode_compatibility_level`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Level {
-    pub level: String,
-    pub compatible: bool,
+pub(crate) struct Level {
+    pub(crate) level: String,
+    pub(crate) compatible: bool,
     #[serde(default)]
-    pub permissions: Vec<Permission>,
+    pub(crate) permissions: Vec<Permission>,
     #[serde(default)]
-    pub reason: Option<Incompatible>,
+    pub(crate) reason: Option<Incompatible>,
 }
 
 /// The answer for one vehicle: compatible with per-permission capabilities, or not and why.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Compatible {
         supported: Vec<Permission>,
         otherwise: NotCapable,
@@ -124,13 +124,13 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn is_compatible(&self) -> bool {
+    pub(crate) fn is_compatible(&self) -> bool {
         matches!(self, Verdict::Compatible { .. })
     }
 }
 
 /// A permission's endpoint path (capabilities) and its human name (the matrix).
-pub fn endpoint(permission: Permission) -> (&'static str, &'static str) {
+pub(crate) fn endpoint(permission: Permission) -> (&'static str, &'static str) {
     use Permission::*;
     match permission {
         ReadVehicleInfo => ("/", "Vehicle info"),
@@ -161,7 +161,7 @@ pub fn endpoint(permission: Permission) -> (&'static str, &'static str) {
 
 /// The model year a VIN's 10th character encodes: the later of its two 30-year cycles unless that
 /// is in the future.
-pub fn model_year(vin: &str) -> Option<u16> {
+pub(crate) fn model_year(vin: &str) -> Option<u16> {
     const CODES: &str = "ABCDEFGHJKLMNPRSTVWXY123456789";
     let code = vin.chars().nth(9)?.to_ascii_uppercase();
     let index = u16::try_from(CODES.find(code)?).ok()?;
@@ -172,7 +172,7 @@ pub fn model_year(vin: &str) -> Option<u16> {
 
 impl Compatibility {
     /// The repository's `fixtures/compatibility.json`, compiled in.
-    pub fn embedded() -> Result<Self, FixtureError> {
+    pub(crate) fn embedded() -> Result<Self, FixtureError> {
         Self::parse(
             &format!("(embedded) fixtures/{FILE}"),
             include_str!("../../../fixtures/compatibility.json"),
@@ -180,7 +180,7 @@ impl Compatibility {
     }
 
     /// `dir/compatibility.json` if the folder has one, else the built-in table.
-    pub fn load(dir: &Path) -> Result<Self, FixtureError> {
+    pub(crate) fn load(dir: &Path) -> Result<Self, FixtureError> {
         let path = dir.join(FILE);
         if !path.exists() {
             return Self::embedded();
@@ -192,7 +192,7 @@ impl Compatibility {
         Self::parse(&path.display().to_string(), &text)
     }
 
-    pub fn parse(file: &str, text: &str) -> Result<Self, FixtureError> {
+    pub(crate) fn parse(file: &str, text: &str) -> Result<Self, FixtureError> {
         parse_json::<Compatibility>(file, text)?.validated(file)
     }
 
@@ -267,7 +267,7 @@ impl Compatibility {
     }
 
     /// What a live (or simulated) VIN supports in `country`.
-    pub fn check_vin(&self, vin: &str, country: &str) -> Verdict {
+    pub(crate) fn check_vin(&self, vin: &str, country: &str) -> Verdict {
         let vin = vin.trim().to_ascii_uppercase();
         let year = model_year(&vin);
         let claimed = self
@@ -310,7 +310,7 @@ impl Compatibility {
     }
 
     /// What a test-mode level supports; `None` for an unknown level.
-    pub fn check_level(&self, level: &str) -> Option<Verdict> {
+    pub(crate) fn check_level(&self, level: &str) -> Option<Verdict> {
         let level = self.test_mode_levels.iter().find(|l| l.level == level)?;
         Some(match level.reason {
             Some(reason) => Verdict::Incompatible(reason),
@@ -323,7 +323,7 @@ impl Compatibility {
 
     /// The matrix for `region`: per make (in the table's order), the models sold there that
     /// support all of `scope` and match the filters (any make or powertrain when empty).
-    pub fn matrix(
+    pub(crate) fn matrix(
         &self,
         region: &str,
         scope: &[Permission],

@@ -90,12 +90,12 @@ impl ErrorName {
 
 /// What a fired rule does to the request.
 #[derive(Debug, Clone)]
-pub struct Fault {
-    pub rule: u64,
-    pub error: Option<&'static Entry>,
-    pub retry_after: Option<u64>,
-    pub latency: Option<Duration>,
-    pub drop: bool,
+pub(crate) struct Fault {
+    pub(crate) rule: u64,
+    pub(crate) error: Option<&'static Entry>,
+    pub(crate) retry_after: Option<u64>,
+    pub(crate) latency: Option<Duration>,
+    pub(crate) drop: bool,
 }
 
 /// A Connect error the next authorization(s) end in (docs/contract/connect.md#connect-errors).
@@ -115,7 +115,7 @@ pub struct ConnectFaultSpec {
 
 /// Why a rule was refused. The messages are what test control answers with.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FaultError {
+pub(crate) enum FaultError {
     #[error("{0:?} is not in the error catalogue")]
     UnknownError(ErrorName),
     #[error("{0:?} is not an HTTP method")]
@@ -136,32 +136,32 @@ pub enum FaultError {
 
 /// An API rule as it stands: its spec, what it resolved to, and how often it fired.
 #[derive(Debug, Clone)]
-pub struct RuleSnapshot {
-    pub id: u64,
-    pub spec: FaultSpec,
+pub(crate) struct RuleSnapshot {
+    pub(crate) id: u64,
+    pub(crate) spec: FaultSpec,
     /// The catalogue row `spec.error` names.
-    pub error: Option<&'static Entry>,
+    pub(crate) error: Option<&'static Entry>,
     /// The generator's seed (the spec's, or the random one drawn for it).
-    pub seed: u64,
-    pub fired: u64,
+    pub(crate) seed: u64,
+    pub(crate) fired: u64,
     /// Firings left; `None` for a rule that always fires.
-    pub remaining: Option<u64>,
+    pub(crate) remaining: Option<u64>,
 }
 
 /// A Connect rule as it stands.
 #[derive(Debug, Clone)]
-pub struct ConnectRuleSnapshot {
-    pub id: u64,
-    pub spec: ConnectFaultSpec,
-    pub fired: u64,
-    pub remaining: u64,
+pub(crate) struct ConnectRuleSnapshot {
+    pub(crate) id: u64,
+    pub(crate) spec: ConnectFaultSpec,
+    pub(crate) fired: u64,
+    pub(crate) remaining: u64,
 }
 
 /// Every rule (of one app, or of all), in the order they are tried.
 #[derive(Debug, Clone, Default)]
-pub struct RuleBook {
-    pub rules: Vec<RuleSnapshot>,
-    pub connect: Vec<ConnectRuleSnapshot>,
+pub(crate) struct RuleBook {
+    pub(crate) rules: Vec<RuleSnapshot>,
+    pub(crate) connect: Vec<ConnectRuleSnapshot>,
 }
 
 struct Rule {
@@ -195,7 +195,7 @@ struct Inner {
 
 /// The rule book. Clones share it; an atomic count lets requests skip the lock when it is empty.
 #[derive(Clone, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     inner: Arc<Mutex<Inner>>,
     active: Arc<AtomicUsize>,
 }
@@ -212,7 +212,7 @@ impl Faults {
     }
 
     /// Adds an API rule, or says why the spec makes no sense.
-    pub fn add(&self, spec: FaultSpec) -> Result<RuleSnapshot, FaultError> {
+    pub(crate) fn add(&self, spec: FaultSpec) -> Result<RuleSnapshot, FaultError> {
         let error = match &spec.error {
             Some(name) => Some(name.entry().ok_or_else(|| FaultError::UnknownError(name.clone()))?),
             None => None,
@@ -257,7 +257,7 @@ impl Faults {
 
     /// Adds a Connect rule. Whether its app exists is the caller's to check (against the
     /// fixtures).
-    pub fn add_connect(&self, spec: ConnectFaultSpec) -> Result<ConnectRuleSnapshot, FaultError> {
+    pub(crate) fn add_connect(&self, spec: ConnectFaultSpec) -> Result<ConnectRuleSnapshot, FaultError> {
         if spec.times == Some(0) {
             return Err(FaultError::ConnectNeverFires);
         }
@@ -276,7 +276,7 @@ impl Faults {
 
     /// The fault for this request (`method` as sent, `path` without its query), if a rule fires
     /// (counting it). A rule that has fired its last time leaves the book.
-    pub fn take(&self, caller: &Caller, method: &str, path: &str) -> Option<Fault> {
+    pub(crate) fn take(&self, caller: &Caller, method: &str, path: &str) -> Option<Fault> {
         if self.active.load(Ordering::Relaxed) == 0 {
             return None;
         }
@@ -296,7 +296,7 @@ impl Faults {
 
     /// The Connect error the next authorization of `login` at `app` ends in, with the rule's id,
     /// if a rule fires (counting it).
-    pub fn take_connect(&self, app: &str, login: &str) -> Option<(u64, ConnectErrorCode)> {
+    pub(crate) fn take_connect(&self, app: &str, login: &str) -> Option<(u64, ConnectErrorCode)> {
         if self.active.load(Ordering::Relaxed) == 0 {
             return None;
         }
@@ -322,12 +322,12 @@ impl Faults {
     }
 
     /// A number that moves whenever a rule fires or the book changes.
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.lock().generation
     }
 
     /// The rules naming `app` (every rule when `None`), in the order they are tried.
-    pub fn list(&self, app: Option<&str>) -> RuleBook {
+    pub(crate) fn list(&self, app: Option<&str>) -> RuleBook {
         let inner = self.lock();
         RuleBook {
             rules: inner
@@ -346,7 +346,7 @@ impl Faults {
     }
 
     /// Removes rule `id`; `false` if there is none.
-    pub fn remove(&self, id: u64) -> bool {
+    pub(crate) fn remove(&self, id: u64) -> bool {
         let mut inner = self.lock();
         let before = inner.rules.len() + inner.connect.len();
         inner.rules.retain(|rule| rule.id != id);
@@ -357,7 +357,7 @@ impl Faults {
     }
 
     /// Removes the rules of one app (those naming it), or every rule.
-    pub fn clear(&self, app: Option<&str>) {
+    pub(crate) fn clear(&self, app: Option<&str>) {
         let mut inner = self.lock();
         match app {
             Some(app) => {
@@ -451,11 +451,11 @@ impl ConnectRule {
 
 /// The longest latency a rule may add: longer than any client's timeout worth testing, short
 /// enough that a typo (`2y` for `2s`) cannot park requests until the server stops.
-pub const MAX_LATENCY: Duration = Duration::from_secs(10 * 60);
+pub(crate) const MAX_LATENCY: Duration = Duration::from_secs(10 * 60);
 
 /// Why a latency was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LatencyError {
+pub(crate) enum LatencyError {
     #[error("latency {part:?}: {message}")]
     Unreadable { part: String, message: String },
     #[error("latency {part:?} is longer than the 10 minutes a rule may add")]
@@ -465,7 +465,7 @@ pub enum LatencyError {
 }
 
 /// `"2s"` or `"500ms..3s"`, at most [`MAX_LATENCY`].
-pub fn parse_latency(text: &str) -> Result<(Duration, Duration), LatencyError> {
+pub(crate) fn parse_latency(text: &str) -> Result<(Duration, Duration), LatencyError> {
     let parse = |part: &str| {
         let duration = humantime::parse_duration(part.trim()).map_err(|error| LatencyError::Unreadable {
             part: part.to_owned(),
@@ -498,14 +498,14 @@ pub fn parse_latency(text: &str) -> Result<(Duration, Duration), LatencyError> {
 /// Compiled to a regular expression, whose engine matches in time linear in the path, however
 /// many stars the pattern has (a backtracking matcher is exponential in them).
 #[derive(Debug, Clone)]
-pub struct PathPattern(regex::Regex);
+pub(crate) struct PathPattern(regex::Regex);
 
 /// Patterns are short; this keeps a compiled one small too.
 const MAX_PATTERN_CHARS: usize = 1024;
 
 /// Why a path pattern was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PatternError {
+pub(crate) enum PatternError {
     #[error("a path pattern has at most {MAX_PATTERN_CHARS} characters")]
     TooLong,
     #[error("path pattern {pattern:?} is too complex: {message}")]
@@ -513,7 +513,7 @@ pub enum PatternError {
 }
 
 impl PathPattern {
-    pub fn parse(pattern: &str) -> Result<Self, PatternError> {
+    pub(crate) fn parse(pattern: &str) -> Result<Self, PatternError> {
         if pattern.chars().count() > MAX_PATTERN_CHARS {
             return Err(PatternError::TooLong);
         }
@@ -545,7 +545,7 @@ impl PathPattern {
             })
     }
 
-    pub fn matches(&self, path: &str) -> bool {
+    pub(crate) fn matches(&self, path: &str) -> bool {
         self.0.is_match(path)
     }
 }

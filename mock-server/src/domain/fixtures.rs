@@ -28,7 +28,7 @@ pub struct Fixtures {
     pub brands: Vec<Brand>,
     pub accounts: Vec<Account>,
     /// `compatibility.json`: what the compatibility API answers ([`crate::domain::compatibility`]).
-    pub compatibility: Arc<Compatibility>,
+    pub(crate) compatibility: Arc<Compatibility>,
 }
 
 /// A Smartcar application, as registered in the Dashboard.

@@ -33,54 +33,55 @@ use crate::domain::faults::{PathPattern, PatternError};
 pub const DEFAULT_SIZE: usize = 1000;
 
 /// The most of a request or response body a record keeps.
-pub const KEPT_BODY_BYTES: usize = 4 * 1024;
+pub(crate) const KEPT_BODY_BYTES: usize = 4 * 1024;
 /// The most header bytes (`name:value` lines) a record keeps; a header that does not fit in what
 /// is left is skipped.
-pub const KEPT_HEADER_BYTES: usize = 4 * 1024;
+pub(crate) const KEPT_HEADER_BYTES: usize = 4 * 1024;
 /// The most headers a record keeps.
-pub const KEPT_HEADERS: usize = 64;
+pub(crate) const KEPT_HEADERS: usize = 64;
 /// The most of the path, and of the query, a record keeps.
-pub const KEPT_URI_PART_BYTES: usize = 1024;
+pub(crate) const KEPT_URI_PART_BYTES: usize = 1024;
 /// The most of the reason a record keeps (reasons can quote the request).
-pub const KEPT_REASON_BYTES: usize = 512;
+pub(crate) const KEPT_REASON_BYTES: usize = 512;
 /// The most of an (extension) method a record keeps.
 const KEPT_METHOD_BYTES: usize = 32;
 /// An upper bound of what one record holds: the caps above plus 1 KiB for the fixed part, the
 /// request id and the app's client id.
-pub const MAX_RECORD_BYTES: usize =
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const MAX_RECORD_BYTES: usize =
     KEPT_HEADER_BYTES + 2 * KEPT_BODY_BYTES + 2 * KEPT_URI_PART_BYTES + KEPT_REASON_BYTES + KEPT_METHOD_BYTES + 1024;
 
 /// One request and its answer, as bounded copies.
 #[derive(Debug)]
-pub struct Record {
-    pub seq: u64,
+pub(crate) struct Record {
+    pub(crate) seq: u64,
     /// The `sc-request-id` the answer carried (kept as its 16 bytes, written out when shown).
-    pub request_id: Uuid,
-    pub at: OffsetDateTime,
-    pub request: RequestExcerpt,
+    pub(crate) request_id: Uuid,
+    pub(crate) at: OffsetDateTime,
+    pub(crate) request: RequestExcerpt,
     /// The answer's status (499 for a connection a fault dropped).
-    pub status: u16,
+    pub(crate) status: u16,
     /// The answer's `retry-after`, the one response header tests ask about (the others are
     /// not kept: copying them on every request is what the journal must not cost).
-    pub retry_after: Option<String>,
-    pub response_body: Excerpt,
-    pub latency: Duration,
-    pub caller: Caller,
+    pub(crate) retry_after: Option<String>,
+    pub(crate) response_body: Excerpt,
+    pub(crate) latency: Duration,
+    pub(crate) caller: Caller,
     /// The fault rule that answered, if one did.
-    pub fault: Option<u64>,
+    pub(crate) fault: Option<u64>,
     /// Why the request failed, in plain words (every 4xx has one).
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 /// The first bytes of something, copied, and how large it was.
 #[derive(Debug, Default, Clone)]
-pub struct Excerpt {
+pub(crate) struct Excerpt {
     bytes: Bytes,
     size: usize,
 }
 
 impl Excerpt {
-    pub fn of(bytes: &[u8], limit: usize) -> Self {
+    pub(crate) fn of(bytes: &[u8], limit: usize) -> Self {
         Excerpt {
             bytes: Bytes::copy_from_slice(&bytes[..bytes.len().min(limit)]),
             size: bytes.len(),
@@ -88,7 +89,7 @@ impl Excerpt {
     }
 
     /// Nothing kept of something `size` bytes large.
-    pub fn unread(size: usize) -> Self {
+    pub(crate) fn unread(size: usize) -> Self {
         Excerpt {
             bytes: Bytes::new(),
             size,
@@ -96,29 +97,29 @@ impl Excerpt {
     }
 
     /// What was kept.
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
     /// What was kept, as text (invalid UTF-8 replaced).
-    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+    pub(crate) fn text(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(&self.bytes)
     }
 
     /// How large the original was.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.size
     }
 
     /// Whether some of it was not kept.
-    pub fn is_cut(&self) -> bool {
+    pub(crate) fn is_cut(&self) -> bool {
         self.bytes.len() < self.size
     }
 }
 
 /// The request as a record keeps it.
 #[derive(Debug)]
-pub struct RequestExcerpt {
+pub(crate) struct RequestExcerpt {
     /// Borrowed for the standard methods, so keeping one costs no allocation.
     method: Cow<'static, str>,
     path: Excerpt,
@@ -132,7 +133,7 @@ pub struct RequestExcerpt {
 impl RequestExcerpt {
     /// Keeps the method, path, query, headers (lower-case names, as HTTP/2 and the server spell
     /// them) and body of a request, within the caps.
-    pub fn new<'a>(
+    pub(crate) fn new<'a>(
         method: &str,
         path: &str,
         query: Option<&str>,
@@ -150,32 +151,33 @@ impl RequestExcerpt {
         }
     }
 
-    pub fn method(&self) -> &str {
+    pub(crate) fn method(&self) -> &str {
         &self.method
     }
 
-    pub fn path(&self) -> &Excerpt {
+    pub(crate) fn path(&self) -> &Excerpt {
         &self.path
     }
 
-    pub fn query(&self) -> Option<&Excerpt> {
+    pub(crate) fn query(&self) -> Option<&Excerpt> {
         self.query.as_ref()
     }
 
-    pub fn headers(&self) -> &HeaderExcerpt {
+    pub(crate) fn headers(&self) -> &HeaderExcerpt {
         &self.headers
     }
 
-    pub fn body(&self) -> &Excerpt {
+    pub(crate) fn body(&self) -> &Excerpt {
         &self.body
     }
 
     /// Whether the body is `application/x-www-form-urlencoded`.
-    pub fn is_form(&self) -> bool {
+    pub(crate) fn is_form(&self) -> bool {
         self.form
     }
 
     /// What this excerpt holds on the heap.
+    #[cfg_attr(not(test), allow(dead_code))]
     fn heap_bytes(&self) -> usize {
         let method = match &self.method {
             Cow::Borrowed(_) => 0,
@@ -192,7 +194,7 @@ impl RequestExcerpt {
 /// Headers as `name:value\n` lines (names cannot hold `:`, values cannot hold a line break), in
 /// one allocation.
 #[derive(Debug, Default)]
-pub struct HeaderExcerpt {
+pub(crate) struct HeaderExcerpt {
     lines: Box<[u8]>,
     kept: usize,
     total: usize,
@@ -239,7 +241,7 @@ impl HeaderExcerpt {
     }
 
     /// The kept headers, in the order they came.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.lines.split(|&b| b == b'\n').filter_map(|line| {
             line.iter()
                 .position(|&b| b == b':')
@@ -248,12 +250,12 @@ impl HeaderExcerpt {
     }
 
     /// How many were kept.
-    pub fn kept(&self) -> usize {
+    pub(crate) fn kept(&self) -> usize {
         self.kept
     }
 
     /// How many the request had.
-    pub fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.total
     }
 }
@@ -354,7 +356,7 @@ fn bearer_parts(value: &str) -> (&str, &str) {
 
 /// The journal handle. Clones share the rings.
 #[derive(Clone)]
-pub struct Journal {
+pub(crate) struct Journal {
     rings: Arc<Mutex<HashMap<String, VecDeque<Arc<Record>>>>>,
     next_seq: Arc<AtomicU64>,
     size: usize,
@@ -368,14 +370,14 @@ pub struct Journal {
 
 /// The records written from now on (see [`Journal::subscribe`]).
 #[derive(Debug)]
-pub struct LiveRecords {
+pub(crate) struct LiveRecords {
     receiver: tokio::sync::broadcast::Receiver<Arc<Record>>,
     listeners: Arc<AtomicUsize>,
 }
 
 impl LiveRecords {
     /// The next record; `Lagged` when this listener fell more than the channel holds behind.
-    pub async fn recv(&mut self) -> Result<Arc<Record>, tokio::sync::broadcast::error::RecvError> {
+    pub(crate) async fn recv(&mut self) -> Result<Arc<Record>, tokio::sync::broadcast::error::RecvError> {
         self.receiver.recv().await
     }
 }
@@ -390,7 +392,7 @@ impl Drop for LiveRecords {
 const LIVE_CAPACITY: usize = 64;
 
 impl Journal {
-    pub fn new(size: usize) -> Self {
+    pub(crate) fn new(size: usize) -> Self {
         Journal {
             rings: Arc::default(),
             next_seq: Arc::new(AtomicU64::new(1)),
@@ -401,7 +403,7 @@ impl Journal {
     }
 
     /// Every record from now on, as it is written (the dashboard's live tail).
-    pub fn subscribe(&self) -> LiveRecords {
+    pub(crate) fn subscribe(&self) -> LiveRecords {
         self.listeners.fetch_add(1, Ordering::Relaxed);
         LiveRecords {
             receiver: self.recorded.subscribe(),
@@ -410,11 +412,11 @@ impl Journal {
     }
 
     /// Whether records are kept at all (`--journal-size 0` turns the journal off).
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.size > 0
     }
 
-    pub fn next_seq(&self) -> u64 {
+    pub(crate) fn next_seq(&self) -> u64 {
         self.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
@@ -422,7 +424,7 @@ impl Journal {
         self.rings.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn record(&self, mut record: Record) {
+    pub(crate) fn record(&self, mut record: Record) {
         if !self.enabled() {
             return;
         }
@@ -451,7 +453,7 @@ impl Journal {
     }
 
     /// Matching records, newest first.
-    pub fn find(&self, filter: &Filter) -> Vec<Arc<Record>> {
+    pub(crate) fn find(&self, filter: &Filter) -> Vec<Arc<Record>> {
         let candidates: Vec<Arc<Record>> = {
             let rings = self.lock();
             match &filter.app {
@@ -468,7 +470,7 @@ impl Journal {
         found
     }
 
-    pub fn clear(&self, app: Option<&str>) {
+    pub(crate) fn clear(&self, app: Option<&str>) {
         let mut rings = self.lock();
         match app {
             Some(app) => {
@@ -481,32 +483,32 @@ impl Journal {
 
 /// Which records to find; every field is optional.
 #[derive(Debug, Default)]
-pub struct Filter {
+pub(crate) struct Filter {
     /// Records whose credentials were this app's.
-    pub app: Option<String>,
+    pub(crate) app: Option<String>,
     /// Unattributed records that named this client id.
-    pub claimed_app: Option<String>,
-    pub vehicle: Option<Uuid>,
-    pub user: Option<Uuid>,
+    pub(crate) claimed_app: Option<String>,
+    pub(crate) vehicle: Option<Uuid>,
+    pub(crate) user: Option<Uuid>,
     /// Any case.
-    pub method: Option<String>,
-    pub path: Option<PathFilter>,
+    pub(crate) method: Option<String>,
+    pub(crate) path: Option<PathFilter>,
     /// `429`, or a class such as `4xx`.
-    pub status: Option<String>,
+    pub(crate) status: Option<String>,
     /// Records at or after this time on the virtual clock.
-    pub since: Option<OffsetDateTime>,
-    pub limit: Option<usize>,
+    pub(crate) since: Option<OffsetDateTime>,
+    pub(crate) limit: Option<usize>,
 }
 
 /// A path filter: a glob (`*/charge`, `**/odometer`), or, without `*`, any part of the path.
 #[derive(Debug, Clone)]
-pub enum PathFilter {
+pub(crate) enum PathFilter {
     Pattern(PathPattern),
     Part(String),
 }
 
 impl PathFilter {
-    pub fn parse(text: &str) -> Result<PathFilter, PatternError> {
+    pub(crate) fn parse(text: &str) -> Result<PathFilter, PatternError> {
         if text.contains('*') {
             PathPattern::parse(text).map(PathFilter::Pattern)
         } else {
@@ -557,7 +559,7 @@ fn status_matches(filter: &str, status: u16) -> bool {
 
 /// Why a `since` was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SinceError {
+pub(crate) enum SinceError {
     #[error("since {0:?} is neither an RFC 3339 time nor a duration")]
     Unreadable(String),
     #[error(
@@ -569,7 +571,7 @@ pub enum SinceError {
 
 /// A `since`: an RFC 3339 time (`2030-01-01T12:00:00Z`), or a duration ago from `now` (`5m`), as
 /// far back as the clock can go.
-pub fn since(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, SinceError> {
+pub(crate) fn since(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, SinceError> {
     if let Ok(at) = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
         return Ok(at);
     }
@@ -583,7 +585,8 @@ pub fn since(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, SinceErr
 
 impl Record {
     /// What this record holds, in place and on the heap (allocator overhead aside).
-    pub fn retained_bytes(&self) -> usize {
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn retained_bytes(&self) -> usize {
         std::mem::size_of::<Record>()
             + self.request.heap_bytes()
             + self.retry_after.as_ref().map_or(0, String::capacity)

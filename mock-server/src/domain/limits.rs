@@ -80,7 +80,7 @@ pub struct LimitChange {
 /// A request over a limit: which one, and when to come back. The text is the reason the
 /// journal shows.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum LimitExceeded {
+pub(crate) enum LimitExceeded {
     /// The app's bucket is empty (`RATE_LIMIT` `SMARTCAR_API`).
     #[error(
         "app {app} used its {capacity} requests; they refill {refill_per_minute} per minute on the virtual clock (next in {wait} s)"
@@ -113,7 +113,7 @@ pub enum LimitExceeded {
 
 impl LimitExceeded {
     /// The catalogue row the request is answered with.
-    pub fn entry(&self) -> &'static Entry {
+    pub(crate) fn entry(&self) -> &'static Entry {
         match self {
             LimitExceeded::App { .. } => &catalogue::RATE_LIMIT_SMARTCAR_API,
             LimitExceeded::Vehicle { .. } => &catalogue::RATE_LIMIT_VEHICLE,
@@ -124,7 +124,7 @@ impl LimitExceeded {
     }
 
     /// Seconds until a request would be let through (`retry-after`); none for the monthly quota.
-    pub fn retry_after(&self) -> Option<u64> {
+    pub(crate) fn retry_after(&self) -> Option<u64> {
         match self {
             LimitExceeded::App { wait, .. } | LimitExceeded::Vehicle { wait, .. } => Some(*wait),
             LimitExceeded::Monthly { .. } => None,
@@ -134,7 +134,7 @@ impl LimitExceeded {
 
 /// Why a change was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LimitError {
+pub(crate) enum LimitError {
     #[error("app_refill_per_minute must be a number of at least 0")]
     NegativeRefill,
 }
@@ -142,11 +142,11 @@ pub enum LimitError {
 /// A token bucket as it stood when last touched: it refills from `at` on.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Bucket {
-    pub tokens: f64,
+pub(crate) struct Bucket {
+    pub(crate) tokens: f64,
     /// Virtual time.
     #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
+    pub(crate) at: OffsetDateTime,
 }
 
 impl Bucket {
@@ -170,23 +170,23 @@ impl Bucket {
 /// per month. The settings are not in it (they belong to test control's part of a snapshot).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LimitCounters {
+pub(crate) struct LimitCounters {
     /// Client id → the app's bucket.
-    pub apps: BTreeMap<String, Bucket>,
+    pub(crate) apps: BTreeMap<String, Bucket>,
     /// Vehicle → its throttle.
-    pub vehicles: BTreeMap<Uuid, Bucket>,
-    pub monthly: Vec<MonthlyCount>,
+    pub(crate) vehicles: BTreeMap<Uuid, Bucket>,
+    pub(crate) monthly: Vec<MonthlyCount>,
 }
 
 /// Requests a vehicle made in one calendar month (virtual time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MonthlyCount {
-    pub vehicle: Uuid,
-    pub year: i32,
+pub(crate) struct MonthlyCount {
+    pub(crate) vehicle: Uuid,
+    pub(crate) year: i32,
     /// 1 to 12.
-    pub month: u8,
-    pub requests: u32,
+    pub(crate) month: u8,
+    pub(crate) requests: u32,
 }
 
 /// Vehicles whose throttle and monthly count are kept at once: as many as one app may have. A
@@ -229,13 +229,13 @@ impl Inner {
 
 /// The limits handle. Clones share it; while every limit is off, requests skip the lock.
 #[derive(Clone, Default)]
-pub struct Limits {
+pub(crate) struct Limits {
     inner: Arc<Mutex<Inner>>,
     any_enabled: Arc<AtomicBool>,
 }
 
 impl Limits {
-    pub fn new(enabled: bool) -> Self {
+    pub(crate) fn new(enabled: bool) -> Self {
         let limits = Limits::default();
         limits.lock().default.enabled = enabled;
         limits.any_enabled.store(enabled, Ordering::Relaxed);
@@ -251,14 +251,14 @@ impl Limits {
         self.any_enabled.store(any, Ordering::Relaxed);
     }
 
-    pub fn settings(&self, app: Option<&str>) -> LimitSettings {
+    pub(crate) fn settings(&self, app: Option<&str>) -> LimitSettings {
         let inner = self.lock();
         app.and_then(|app| inner.per_app.get(app).copied())
             .unwrap_or(inner.default)
     }
 
     /// Counts a vehicle API request, or refuses it with the limit it hit.
-    pub fn check(&self, caller: &Caller, now: OffsetDateTime) -> Result<(), LimitExceeded> {
+    pub(crate) fn check(&self, caller: &Caller, now: OffsetDateTime) -> Result<(), LimitExceeded> {
         if !self.any_enabled.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -324,7 +324,7 @@ impl Limits {
 
     /// Applies a change (for its app, or as the default) and answers the settings now in force.
     /// New settings start from full buckets.
-    pub fn change(&self, change: LimitChange) -> Result<LimitSettings, LimitError> {
+    pub(crate) fn change(&self, change: LimitChange) -> Result<LimitSettings, LimitError> {
         let mut inner = self.lock();
         let base = change
             .app
@@ -360,7 +360,7 @@ impl Limits {
     }
 
     /// Back to full buckets and the server default, for one app or all.
-    pub fn reset(&self, app: Option<&str>, vehicles: &[Uuid]) {
+    pub(crate) fn reset(&self, app: Option<&str>, vehicles: &[Uuid]) {
         let mut inner = self.lock();
         match app {
             Some(app) => {
@@ -386,12 +386,12 @@ impl Limits {
     }
 
     /// A number that moves whenever the counters change: equal twice, nothing was counted between.
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.lock().generation
     }
 
     /// The counters as they stand, with the generation they stand at.
-    pub fn export_counters(&self) -> (u64, LimitCounters) {
+    pub(crate) fn export_counters(&self) -> (u64, LimitCounters) {
         let inner = self.lock();
         let mut monthly: Vec<MonthlyCount> = inner
             .monthly
@@ -418,7 +418,7 @@ impl Limits {
 
     /// Puts back counters exported before (the settings stay as they are). A bucket whose tokens
     /// are not a number of at least 0 starts full instead.
-    pub fn restore_counters(&self, counters: LimitCounters) {
+    pub(crate) fn restore_counters(&self, counters: LimitCounters) {
         let sound = |bucket: &Bucket| bucket.tokens.is_finite() && bucket.tokens >= 0.0;
         let mut inner = self.lock();
         inner.apps = counters.apps.into_iter().filter(|(_, bucket)| sound(bucket)).collect();

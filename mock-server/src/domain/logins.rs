@@ -19,11 +19,11 @@ use crate::domain::fixtures::{Brand, Fixtures};
 use crate::domain::vehicle::{Capability, Powertrain, VehicleSpec};
 
 /// The VIN Smartcar's docs give the incompatible test vehicle.
-pub const INCOMPATIBLE_VIN: &str = "0SCAUDI012FE3B132";
+pub(crate) const INCOMPATIBLE_VIN: &str = "0SCAUDI012FE3B132";
 const SUCCESSFUL_REQUEST_VIN: &str = "0SCAUDI037A5ADB1C";
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum TestLogin {
+pub(crate) enum TestLogin {
     Ordinary,
     Vehicles(usize),
     Vin { vin: String, level: Level },
@@ -35,7 +35,7 @@ pub enum TestLogin {
 
 /// `test_mode_compatibility_level`-style levels of a `<VIN>@<level>.smartcar.com` login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub(crate) enum Level {
     Compatible,
     Phev,
     Incompatible,
@@ -44,7 +44,7 @@ pub enum Level {
 }
 
 impl TestLogin {
-    pub fn parse(login: &str) -> TestLogin {
+    pub(crate) fn parse(login: &str) -> TestLogin {
         let login = login.trim();
         let Some((local, domain)) = login.rsplit_once('@') else {
             return TestLogin::Ordinary;
@@ -94,7 +94,7 @@ impl TestLogin {
     }
 
     /// The vehicles this login finds at `brand`.
-    pub fn vehicles(&self, brand: &Brand, fixtures: &Fixtures) -> Vec<Arc<VehicleSpec>> {
+    pub(crate) fn vehicles(&self, brand: &Brand, fixtures: &Fixtures) -> Vec<Arc<VehicleSpec>> {
         let first = &brand.vehicles[0];
         match self {
             TestLogin::Vehicles(n) => (0..*n)

@@ -12,29 +12,29 @@
 //! - [`catalogue`]: Smartcar's error table as data.
 //! - [`fixtures`]: apps, brands, accounts — the seed, parsed and validated at start-up.
 //! - [`vehicle`]: a vehicle's spec, its state, and the connected copy a user owns.
-//! - [`compatibility`]: what Smartcar supports for a VIN, a model or a test-mode level.
+//! - `compatibility`: what Smartcar supports for a VIN, a model or a test-mode level.
 //! - [`webhooks`]: the webhooks apps declare and the signals they carry.
 //! - [`world`]: the mutable state (users, vehicles, grants, codes, tokens) behind a handle.
-//! - [`logins`]: the test-mode login grammar (`<n>-vehicles@smartcar.com`, …).
+//! - `logins`: the test-mode login grammar (`<n>-vehicles@smartcar.com`, …).
 //! - [`sign_in`]: signing in to Connect, and the errors Connect ends in.
-//! - [`caller`]: who a request is from, as its credentials prove.
-//! - [`faults`]: the fault-injection rule book (test control).
-//! - [`limits`]: Smartcar's request limits, switchable (test control).
-//! - [`journal`]: what the mock received and answered, per app (test control).
+//! - `caller`: who a request is from, as its credentials prove.
+//! - `faults`: the fault-injection rule book (test control).
+//! - `limits`: Smartcar's request limits, switchable (test control).
+//! - `journal`: what the mock received and answered, per app (test control).
 //! - [`simulator`]: trip profiles that move a vehicle through time (test control).
 //! - [`snapshot`]: the world as a file (scenarios, `GET`/`PUT /admin/snapshot`).
 //! - [`store`]: where the world is kept beyond memory (`--state FILE`).
 //! - `ring`: a bounded store that forgets its oldest entry first (token pairs, codes).
 
-pub mod caller;
+pub(crate) mod caller;
 pub mod catalogue;
 pub mod clock;
-pub mod compatibility;
-pub mod faults;
+pub(crate) mod compatibility;
+pub(crate) mod faults;
 pub mod fixtures;
-pub mod journal;
-pub mod limits;
-pub mod logins;
+pub(crate) mod journal;
+pub(crate) mod limits;
+pub(crate) mod logins;
 pub mod permissions;
 pub(crate) mod ring;
 pub mod sign_in;

@@ -1,5 +1,5 @@
 //! Signing in to Connect, one function for every way in: the Connect pages, `--auto-approve`
-//! and `POST /admin/authorize` all call [`sign_in`] (the last two through [`approve`]), so the
+//! and `POST /admin/authorize` all call `sign_in` (the last two through `approve`), so the
 //! login grammar, the caps and the Connect errors are the same everywhere.
 //!
 //! What a login needs to prove is the caller's to say, in [`Credentials`]:
@@ -9,7 +9,7 @@
 //!   live mode a fixture account signs in as itself, and any other login as a new owner of the
 //!   brand's test vehicles (test control stands in for the account the manufacturer would hold).
 //!
-//! The test-login grammar ([`crate::domain::logins`]: `<n>-vehicles@smartcar.com`,
+//! The test-login grammar (`domain::logins`: `<n>-vehicles@smartcar.com`,
 //! `<TYPE>.<CODE>@smartcar.com`, `smartcar@invalid-subscription.com`, …) is test mode's, and
 //! simulated mode's: in live mode every login is an e-mail like any other, as on the real
 //! platform.
@@ -93,7 +93,7 @@ pub enum SignInError {
 /// Signs `request.login` in and finds their vehicles at the brand (creating the user and their
 /// copies of the vehicles on first sign-in), or says why not. See the module's documentation for
 /// the order of the checks.
-pub fn sign_in(
+pub(crate) fn sign_in(
     fixtures: &Fixtures,
     world: &World,
     faults: &Faults,
@@ -193,7 +193,7 @@ pub struct Approved {
 
 /// Signs in, finds the vehicles and allows them all: what a person does on the Connect pages,
 /// in one call.
-pub fn approve(
+pub(crate) fn approve(
     fixtures: &Fixtures,
     world: &World,
     faults: &Faults,

@@ -39,7 +39,7 @@ pub enum Write {
     Clear(Option<String>),
     /// The test-control part of the world (a snapshot without users, as JSON).
     Control(String),
-    /// What the limits have counted ([`crate::domain::limits::LimitCounters`] as JSON). Saved once
+    /// What the limits have counted (`LimitCounters` as JSON). Saved once
     /// a second when it moved, and at shutdown, never per request.
     Counters(String),
 }

@@ -55,7 +55,7 @@ pub(crate) struct Config {
     pub(crate) limits: bool,
 
     /// Requests the journal (`GET /admin/requests`) keeps per app; 0 turns it off.
-    #[arg(long, env = "SMARTCAR_MOCK_JOURNAL_SIZE", default_value_t = mock_server::domain::journal::DEFAULT_SIZE)]
+    #[arg(long, env = "SMARTCAR_MOCK_JOURNAL_SIZE", default_value_t = mock_server::DEFAULT_JOURNAL_SIZE)]
     pub(crate) journal_size: usize,
 
     /// Keep the world in this SQLite file (created if missing): users, vehicles and their state,
