@@ -115,7 +115,7 @@ fn routes(state: AppState) -> Router {
 }
 
 /// Whether `RUST_LOG` asks for debug output, the level `TraceLayer` logs requests at.
-fn request_logging_on() -> bool {
+pub(crate) fn request_logging_on() -> bool {
     tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG
 }
 

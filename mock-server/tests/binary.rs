@@ -5,6 +5,7 @@ use std::process::Stdio;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 mod support;
@@ -87,6 +88,49 @@ async fn with_no_subcommand_the_binary_serves_and_says_where_first() {
 
     assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
     assert_eq!(health["status"], "ok");
+}
+
+/// Reads skip the router on the hot path; with request logging asked for, they must still be
+/// logged like every other request.
+#[tokio::test]
+async fn with_debug_logging_a_vehicle_read_is_logged_too() {
+    let mut command = support::command();
+    command.env("RUST_LOG", "debug").stderr(Stdio::piped());
+    let (mut child, url) = support::spawn(command).await;
+    let mut log = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+    let http = reqwest::Client::new();
+    let answer: Value = http
+        .post(format!("{url}/admin/authorize"))
+        .json(&json!({ "brand": "CHEVROLET", "scope": "read_odometer" }))
+        .send()
+        .await
+        .expect("authorize")
+        .json()
+        .await
+        .expect("json");
+    let path = format!(
+        "/v2.0/vehicles/{}/odometer",
+        answer["vehicle_ids"][0].as_str().expect("a vehicle")
+    );
+
+    let read = http
+        .get(format!("{url}{path}"))
+        .bearer_auth(answer["access_token"].as_str().expect("a token"))
+        .send()
+        .await
+        .expect("GET");
+
+    assert_eq!(read.status(), StatusCode::OK);
+    let logged = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Ok(Some(line)) = log.next_line().await {
+            if line.contains(&path) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(logged, Ok(true), "no log line names {path}");
 }
 
 #[tokio::test]
