@@ -5,6 +5,9 @@
 //! - `GET /v{ver}/vehicles?limit&offset` — the token's vehicles
 //! - `ANY /v{ver}/vehicles/{id}[/{path}]` — the endpoints of [`endpoints::table`]
 //!
+//! A read (`GET`, no body, nothing percent-encoded) reaches [`read`] straight from the request
+//! pipeline, without the router; the route answers everything else. Both run [`Parsed::answer`].
+//!
 //! Checks run in the order the SDKs' tests imply (docs/contract/api.md#order-of-checks): known
 //! route → bearer token → vehicle id format → vehicle connected to the token → permission →
 //! capability (and make, for brand endpoints) → test-login error → asleep → answer. Batch
@@ -94,21 +97,6 @@ pub(crate) struct BearerToken {
 }
 
 impl BearerToken {
-    /// The token of `Authorization: Bearer <token>`, or why there is none.
-    pub(crate) fn token(&self) -> Result<&str, ApiError> {
-        self.credentials.bearer()
-    }
-
-    /// What the token allows, or the AUTHENTICATION error saying why not.
-    pub(crate) fn access(self, state: &AppState) -> Result<Access, ApiError> {
-        match self.resolved {
-            Some(resolved) => resolved.map_err(refused),
-            None => authenticate(state, &self.credentials),
-        }
-    }
-}
-
-impl BearerToken {
     /// The request's credentials, with what the pipeline made of a bearer token (taken out of
     /// the extensions: it is the handler's now).
     fn of(parts: &mut Parts) -> Self {
@@ -121,6 +109,19 @@ impl BearerToken {
             None => None,
         };
         BearerToken { credentials, resolved }
+    }
+
+    /// The token of `Authorization: Bearer <token>`, or why there is none.
+    pub(crate) fn token(&self) -> Result<&str, ApiError> {
+        self.credentials.bearer()
+    }
+
+    /// What the token allows, or the AUTHENTICATION error saying why not.
+    pub(crate) fn access(self, state: &AppState) -> Result<Access, ApiError> {
+        match self.resolved {
+            Some(resolved) => resolved.map_err(refused),
+            None => authenticate(state, &self.credentials),
+        }
     }
 }
 
