@@ -154,7 +154,7 @@ async fn a_username_of_254_bytes_signs_in() {
 async fn a_password_over_the_cap_re_shows_the_login_page() {
     let env = TestEnv::start().await;
     let login = login_page(&env).await;
-    let password = "p".repeat(mock_server::domain::sign_in::MAX_PASSWORD_BYTES + 1);
+    let password = "p".repeat(mock_server::MAX_PASSWORD_BYTES + 1);
 
     let page = text_of(
         env.submit(

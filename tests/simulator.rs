@@ -501,7 +501,7 @@ async fn a_trip_is_announced_at_most_once_a_simulated_minute() {
     // 10 s of charging moves the battery, but the start was announced less than a simulated
     // minute ago: the ticker, woken by the move, lets nothing through.
     env.advance_clock("10s").await;
-    let too_soon = mock_server::domain::simulator::control::tick(&env.state.world);
+    let too_soon = env.state.world.tick_trips();
     let after_10s = number(&read(&env, &car, "/battery").await["percentRemaining"]) * 100.0;
     env.advance_clock("1m").await;
     let after_70s = number(&read(&env, &car, "/battery").await["percentRemaining"]) * 100.0;

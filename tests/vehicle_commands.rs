@@ -1,7 +1,7 @@
 //! Commands that change vehicle state, and disconnect (docs/contract/api.md#commands,
 //! docs/contract/test-mode.md#commands-in-simulated-and-live-mode).
 
-use mock_server::domain::vehicle::Motion;
+use mock_server::Motion;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -120,11 +120,11 @@ async fn a_simulated_car_being_driven_cannot_be_locked() {
         json!({
             "type": "VEHICLE_STATE",
             "code": "IN_MOTION",
-            "description": mock_server::domain::catalogue::VEHICLE_STATE_IN_MOTION.description,
+            "description": "The vehicle is currently in motion. Please try again when the vehicle is parked.",
             "docURL": "https://smartcar.com/docs/errors/api-errors/vehicle-state-errors#in-motion",
             "statusCode": 409,
-            "resolution": { "type": mock_server::domain::catalogue::VEHICLE_STATE_IN_MOTION.resolution },
-            "suggestedUserMessage": mock_server::domain::catalogue::VEHICLE_STATE_IN_MOTION.suggested_user_message
+            "resolution": { "type": "RETRY_LATER" },
+            "suggestedUserMessage": "Your vehicle must be parked to perform this request."
         })
     );
 }

@@ -800,7 +800,7 @@ fn signal_codes(event: &Value) -> Vec<&str> {
 }
 
 /// Changes the vehicle's state as `change` says and lets the webhooks hear of it at once.
-fn change_state(env: &TestEnv, vehicle: &str, change: impl FnOnce(&mut mock_server::domain::vehicle::VehicleState)) {
+fn change_state(env: &TestEnv, vehicle: &str, change: impl FnOnce(&mut mock_server::VehicleState)) {
     let id = uuid::Uuid::parse_str(vehicle).expect("uuid");
     env.state
         .world

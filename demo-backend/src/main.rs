@@ -29,7 +29,7 @@ struct Cli {
 
     /// The in-process mock's simulator trips run this many times faster than wall time (1–3600).
     #[arg(long, env = "SMARTCAR_MOCK_SIM_SPEED", default_value = "1")]
-    sim_speed: mock_server::domain::simulator::simulation::Speed,
+    sim_speed: mock_server::Speed,
 
     /// Keep the in-process mock's world in this SQLite file, so a connected car (its user,
     /// tokens and state) survives a restart of the backend.
@@ -100,7 +100,7 @@ async fn start_mock(
     addr: SocketAddr,
     demo: &Url,
     redirect_given: bool,
-    sim_speed: mock_server::domain::simulator::simulation::Speed,
+    sim_speed: mock_server::Speed,
     state_file: Option<&std::path::Path>,
 ) -> anyhow::Result<(Url, MockServer)> {
     let listener = TcpListener::bind(addr)

@@ -5,8 +5,10 @@
 //! # Layout
 //! - [`MockServer`]: the platform started in-process, and test control through typed requests
 //!   ([`AuthorizeRequest`], [`FaultSpec`], [`StatePatch`], [`ClockAdvance`], [`LimitChange`], …:
-//!   the same types the admin API reads).
-//! - [`domain`]: what the platform is and does, with no HTTP in it — fixtures, the vehicle model
+//!   the same types the admin API reads). Only the facade, those types and [`net`] are public;
+//!   every module below is crate-private, its vocabulary re-exported here where a caller needs
+//!   it ([`Snapshot`], [`VehicleState`], [`Speed`], …).
+//! - `domain`: what the platform is and does, with no HTTP in it — fixtures, the vehicle model
 //!   and its command rules, the world (users, vehicles, grants, codes, tokens), the clock, the
 //!   error catalogue, signing in, the login grammar, and test control's stores (faults, limits,
 //!   journal, the webhook registry and its change-diff). The modules below parse a request, call
@@ -40,7 +42,7 @@ pub(crate) mod compatibility;
 pub(crate) mod connect;
 pub(crate) mod credentials;
 pub(crate) mod dashboard;
-pub mod domain;
+pub(crate) mod domain;
 pub(crate) mod error;
 mod facade;
 pub(crate) mod management;
@@ -83,6 +85,12 @@ pub use admin::vehicles::StatePatch;
 pub use admin::{AdminError, AppFilter};
 pub use domain::faults::{ConnectFaultSpec, ErrorName, FaultSpec};
 pub use domain::limits::{LimitChange, LimitSettings};
+pub use domain::sign_in::{ConnectErrorCode, MAX_PASSWORD_BYTES};
+pub use domain::simulator::simulation::Speed;
+pub use domain::simulator::trip::{Profile, RouteChoice, TripRequest};
+pub use domain::snapshot::Snapshot;
+pub use domain::vehicle::{Motion, Powertrain, VehicleState};
+pub use domain::world::DEFAULT_MAX_USERS;
 pub use state::{AppState, Settings};
 pub use store::StateError;
 pub use webhooks::{DeliverySettings, Webhooks};

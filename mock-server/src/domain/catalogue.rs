@@ -112,49 +112,49 @@ const RETRY: Option<&str> = Some("RETRY_LATER");
 const REAUTH: Option<&str> = Some("REAUTHENTICATE");
 const SUPPORT: Option<&str> = Some("CONTACT_SUPPORT");
 
-pub const AUTHENTICATION: Entry = entry!(
+pub(crate) const AUTHENTICATION: Entry = entry!(
     "AUTHENTICATION",
     None,
     401,
     None,
     "The authorization header is missing or malformed, or it contains invalid or expired authentication credentials. Please check for missing parameters, spelling and casing mistakes, and other syntax issues."
 );
-pub const PERMISSION: Entry = entry!(
+pub(crate) const PERMISSION: Entry = entry!(
     "PERMISSION",
     None,
     403,
     REAUTH,
     "Your application has insufficient permissions to access the requested resource. Please prompt the user to re-authenticate using Smartcar Connect."
 );
-pub const VALIDATION: Entry = entry!(
+pub(crate) const VALIDATION: Entry = entry!(
     "VALIDATION",
     None,
     400,
     None,
     "Request invalid or malformed. Please check for missing parameters, spelling and casing mistakes, and other syntax issues."
 );
-pub const VALIDATION_PARAMETER: Entry = entry!(
+pub(crate) const VALIDATION_PARAMETER: Entry = entry!(
     "VALIDATION",
     Some("PARAMETER"),
     400,
     None,
     "Your request contains a parameter that is missing, malformed or out of range. Please check the request against the API reference."
 );
-pub const NOT_FOUND_PATH: Entry = entry!(
+pub(crate) const NOT_FOUND_PATH: Entry = entry!(
     "RESOURCE_NOT_FOUND",
     Some("PATH"),
     404,
     None,
     "The requested resource does not exist. Please check the URL and try again."
 );
-pub const NOT_FOUND_VERSION: Entry = entry!(
+pub(crate) const NOT_FOUND_VERSION: Entry = entry!(
     "RESOURCE_NOT_FOUND",
     Some("VERSION"),
     404,
     None,
     "The requested API version does not exist. Please check the version in the URL and try again."
 );
-pub const VEHICLE_NOT_CAPABLE: Entry = entry!(
+pub(crate) const VEHICLE_NOT_CAPABLE: Entry = entry!(
     "COMPATIBILITY",
     Some("VEHICLE_NOT_CAPABLE"),
     501,
@@ -162,7 +162,7 @@ pub const VEHICLE_NOT_CAPABLE: Entry = entry!(
     "The vehicle is incapable of performing your request.",
     Some("Your vehicle does not support this feature.")
 );
-pub const SMARTCAR_NOT_CAPABLE: Entry = entry!(
+pub(crate) const SMARTCAR_NOT_CAPABLE: Entry = entry!(
     "COMPATIBILITY",
     Some("SMARTCAR_NOT_CAPABLE"),
     501,
@@ -170,7 +170,7 @@ pub const SMARTCAR_NOT_CAPABLE: Entry = entry!(
     "Smartcar does not yet support this feature for this vehicle.",
     Some("This feature is not yet available for your vehicle.")
 );
-pub const MAKE_NOT_COMPATIBLE: Entry = entry!(
+pub(crate) const MAKE_NOT_COMPATIBLE: Entry = entry!(
     "COMPATIBILITY",
     Some("MAKE_NOT_COMPATIBLE"),
     501,
@@ -178,7 +178,7 @@ pub const MAKE_NOT_COMPATIBLE: Entry = entry!(
     "Smartcar is not compatible with vehicles of this make.",
     Some("Your vehicle's make is not compatible.")
 );
-pub const RATE_LIMIT_VEHICLE: Entry = entry!(
+pub(crate) const RATE_LIMIT_VEHICLE: Entry = entry!(
     "RATE_LIMIT",
     Some("VEHICLE"),
     429,
@@ -186,14 +186,14 @@ pub const RATE_LIMIT_VEHICLE: Entry = entry!(
     "You have reached the throttling rate limit for this vehicle. Please see the retry-after header for when to retry the request.",
     Some("Your vehicle is temporarily unable to process this request. Please wait and try again later.")
 );
-pub const RATE_LIMIT_SMARTCAR_API: Entry = entry!(
+pub(crate) const RATE_LIMIT_SMARTCAR_API: Entry = entry!(
     "RATE_LIMIT",
     Some("SMARTCAR_API"),
     429,
     RETRY,
     "You have reached the rate limit for this application. Please see the retry-after header for when to retry the request."
 );
-pub const VEHICLE_STATE_UNKNOWN: Entry = entry!(
+pub(crate) const VEHICLE_STATE_UNKNOWN: Entry = entry!(
     "VEHICLE_STATE",
     Some("UNKNOWN"),
     409,
@@ -201,7 +201,7 @@ pub const VEHICLE_STATE_UNKNOWN: Entry = entry!(
     "The vehicle was unable to perform your request due to an unknown issue.",
     Some("Your vehicle was unable to perform this request. Please try again later.")
 );
-pub const VEHICLE_STATE_IN_MOTION: Entry = entry!(
+pub(crate) const VEHICLE_STATE_IN_MOTION: Entry = entry!(
     "VEHICLE_STATE",
     Some("IN_MOTION"),
     409,
@@ -209,7 +209,7 @@ pub const VEHICLE_STATE_IN_MOTION: Entry = entry!(
     "The vehicle is currently in motion. Please try again when the vehicle is parked.",
     Some("Your vehicle must be parked to perform this request.")
 );
-pub const VEHICLE_STATE_ASLEEP: Entry = entry!(
+pub(crate) const VEHICLE_STATE_ASLEEP: Entry = entry!(
     "VEHICLE_STATE",
     Some("ASLEEP"),
     409,
@@ -217,7 +217,7 @@ pub const VEHICLE_STATE_ASLEEP: Entry = entry!(
     "The vehicle is in a deep sleep state and cannot be reached. Please try again after the vehicle has been started.",
     Some("Your vehicle is asleep. Please start the vehicle and try again.")
 );
-pub const CHARGING_PLUG_NOT_CONNECTED: Entry = entry!(
+pub(crate) const CHARGING_PLUG_NOT_CONNECTED: Entry = entry!(
     "VEHICLE_STATE",
     Some("CHARGING_PLUG_NOT_CONNECTED"),
     409,
@@ -225,7 +225,7 @@ pub const CHARGING_PLUG_NOT_CONNECTED: Entry = entry!(
     "The vehicle is not plugged in. Please plug in the charging cable and try again.",
     Some("Your vehicle must be plugged in to perform this request.")
 );
-pub const CHARGING_IN_PROGRESS: Entry = entry!(
+pub(crate) const CHARGING_IN_PROGRESS: Entry = entry!(
     "VEHICLE_STATE",
     Some("CHARGING_IN_PROGRESS"),
     409,
@@ -233,7 +233,7 @@ pub const CHARGING_IN_PROGRESS: Entry = entry!(
     "The vehicle is already charging.",
     Some("Your vehicle is already charging.")
 );
-pub const SERVER_INTERNAL: Entry = entry!(
+pub(crate) const SERVER_INTERNAL: Entry = entry!(
     "SERVER",
     Some("INTERNAL"),
     500,
@@ -242,7 +242,7 @@ pub const SERVER_INTERNAL: Entry = entry!(
 );
 
 /// Every row, in the order of Smartcar's error reference.
-pub static CATALOGUE: &[Entry] = &[
+pub(crate) static CATALOGUE: &[Entry] = &[
     entry!(
         "CONNECTED_SERVICES_ACCOUNT",
         Some("ACCOUNT_ISSUE"),
@@ -532,7 +532,7 @@ static V1_TEST_LOGINS: std::sync::LazyLock<Vec<(&'static str, Entry)>> = std::sy
 });
 
 /// The entry a `smartcar@<domain>` v1 test login forces, if `domain` is one.
-pub fn v1_test_login(domain: &str) -> Option<&'static Entry> {
+pub(crate) fn v1_test_login(domain: &str) -> Option<&'static Entry> {
     V1_TEST_LOGINS
         .iter()
         .find(|(known, _)| known.eq_ignore_ascii_case(domain))
@@ -540,7 +540,7 @@ pub fn v1_test_login(domain: &str) -> Option<&'static Entry> {
 }
 
 /// The row for a `type` and `code` (`None`, `"null"` and `""` all mean no code).
-pub fn find(kind: &str, code: Option<&str>) -> Option<&'static Entry> {
+pub(crate) fn find(kind: &str, code: Option<&str>) -> Option<&'static Entry> {
     let code = code.filter(|code| !code.is_empty() && *code != "null");
     CATALOGUE.iter().find(|entry| {
         entry.kind.eq_ignore_ascii_case(kind)

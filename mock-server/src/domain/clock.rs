@@ -15,7 +15,7 @@ use time::format_description::FormatItem;
 use time::macros::format_description;
 
 /// How far from wall time the clock may be moved, either way: 100 years of 365.25 days.
-pub const MAX_OFFSET: time::Duration = time::Duration::days(36_525);
+pub(crate) const MAX_OFFSET: time::Duration = time::Duration::days(36_525);
 
 /// The answer to a move that would take the clock more than [`MAX_OFFSET`] from wall time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -101,13 +101,13 @@ fn in_range(offset_ms: i64) -> bool {
 }
 
 /// `12:01:03`: the time of day of `at` (UTC), to the second, for reasons people read.
-pub fn time_of_day(at: OffsetDateTime) -> String {
+pub(crate) fn time_of_day(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second())
 }
 
 /// Formats a time as Smartcar does in headers and bodies: `2024-03-01T12:00:00.000Z`.
-pub fn smartcar_timestamp(at: OffsetDateTime) -> String {
+pub(crate) fn smartcar_timestamp(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     // Every vehicle read carries two of these: writing the digits is several times faster than
     // `format!`, and that than `time`'s general formatter, which stays for years outside 0–9999.

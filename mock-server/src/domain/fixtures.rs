@@ -49,7 +49,7 @@ pub struct App {
     /// The brand Connect uses when the app's flow needs one and none was chosen.
     #[serde(default = "default_brand")]
     pub default_brand: String,
-    /// The app's webhooks ([`crate::domain::webhooks`]).
+    /// The app's webhooks (`domain::webhooks`).
     #[serde(default)]
     pub webhooks: Vec<WebhookSpec>,
 }

@@ -27,20 +27,20 @@
 //! - `ring`: a bounded store that forgets its oldest entry first (token pairs, codes).
 
 pub(crate) mod caller;
-pub mod catalogue;
-pub mod clock;
+pub(crate) mod catalogue;
+pub(crate) mod clock;
 pub(crate) mod compatibility;
 pub(crate) mod faults;
-pub mod fixtures;
+pub(crate) mod fixtures;
 pub(crate) mod journal;
 pub(crate) mod limits;
 pub(crate) mod logins;
-pub mod permissions;
+pub(crate) mod permissions;
 pub(crate) mod ring;
-pub mod sign_in;
-pub mod simulator;
-pub mod snapshot;
-pub mod store;
-pub mod vehicle;
-pub mod webhooks;
-pub mod world;
+pub(crate) mod sign_in;
+pub(crate) mod simulator;
+pub(crate) mod snapshot;
+pub(crate) mod store;
+pub(crate) mod vehicle;
+pub(crate) mod webhooks;
+pub(crate) mod world;

@@ -32,7 +32,7 @@ use crate::domain::world::{Mode, UserForgotten, World};
 
 /// The longest username or e-mail any sign-in accepts, in bytes: the longest e-mail address
 /// that fits SMTP's path limit (RFC 5321 §4.5.3.1.3).
-pub const MAX_LOGIN_BYTES: usize = 254;
+pub(crate) const MAX_LOGIN_BYTES: usize = 254;
 /// The longest password the sign-in form accepts, in bytes. It is never stored; the cap only
 /// keeps a request from making the server compare or carry megabytes.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -41,7 +41,7 @@ use crate::domain::logins::INCOMPATIBLE_VIN;
 
 /// What the login has to prove.
 #[derive(Debug, Clone, Copy)]
-pub enum Credentials<'a> {
+pub(crate) enum Credentials<'a> {
     /// The password typed on Connect's sign-in form.
     Password(&'a str),
     /// Test control (`--auto-approve`, `/admin/authorize`) vouches for the login.
@@ -50,7 +50,7 @@ pub enum Credentials<'a> {
 
 /// One sign-in at one app's Connect, for one brand.
 #[derive(Debug, Clone, Copy)]
-pub struct SignIn<'a> {
+pub(crate) struct SignIn<'a> {
     /// The app's client id.
     pub app: &'a str,
     pub brand: &'a Brand,
@@ -62,7 +62,7 @@ pub struct SignIn<'a> {
 
 /// Who signed in and the vehicles Connect found for them.
 #[derive(Debug, Clone)]
-pub struct SignedIn {
+pub(crate) struct SignedIn {
     pub user: Uuid,
     /// The login as the user is known by (trimmed).
     pub login: String,
@@ -72,7 +72,7 @@ pub struct SignedIn {
 /// Why a sign-in did not happen. The surfaces word these for their readers (the page, a
 /// redirect, an admin error); the texts here are for logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignInError {
+pub(crate) enum SignInError {
     #[error("no e-mail was given")]
     MissingLogin,
     #[error("the e-mail has {bytes} bytes; logins have at most {MAX_LOGIN_BYTES}")]
@@ -175,7 +175,7 @@ fn live_vehicles(
 
 /// A sign-in that Allows at once, for test control: every vehicle found, with `scope`.
 #[derive(Debug, Clone)]
-pub struct Approval<'a> {
+pub(crate) struct Approval<'a> {
     pub sign_in: SignIn<'a>,
     pub scope: Vec<Permission>,
     /// Registered for the app (the caller checks); the code is bound to it.
@@ -184,7 +184,7 @@ pub struct Approval<'a> {
 
 /// A code issued for every vehicle of the user.
 #[derive(Debug, Clone)]
-pub struct Approved {
+pub(crate) struct Approved {
     pub code: Uuid,
     pub user: Uuid,
     pub login: String,

@@ -32,7 +32,7 @@ use crate::domain::vehicle::{VehicleSpec, VehicleState};
 use crate::domain::world::Mode;
 
 /// The version of the format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 /// The whole world, or one app's part of it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -254,7 +254,7 @@ impl SnapshotError {
 }
 
 /// Reads a snapshot, naming the path of a field that is not what was expected.
-pub fn parse(json: &[u8]) -> Result<Snapshot, SnapshotError> {
+pub(crate) fn parse(json: &[u8]) -> Result<Snapshot, SnapshotError> {
     let deserializer = &mut serde_json::Deserializer::from_slice(json);
     let snapshot: Snapshot = serde_path_to_error::deserialize(deserializer)
         .map_err(|error| SnapshotError::new(error.path().to_string(), error.inner().to_string()))?;
@@ -596,7 +596,7 @@ fn resolve_code(code: &CodeSnapshot, now: OffsetDateTime) -> ResolvedCode {
 }
 
 /// `"TYPE:CODE"` (or `"TYPE"`) for a catalogue row, as [`UserSnapshot::forced_error`] names it.
-pub fn error_name(entry: &Entry) -> String {
+pub(crate) fn error_name(entry: &Entry) -> String {
     match entry.code {
         Some(code) => format!("{}:{code}", entry.kind),
         None => entry.kind.to_owned(),

@@ -84,13 +84,3 @@ impl Ticket {
 pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn write(&self, batch: Vec<Write>) -> Ticket;
 }
-
-/// The default: keeps nothing.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Memory;
-
-impl StateStore for Memory {
-    fn write(&self, _batch: Vec<Write>) -> Ticket {
-        Ticket::done()
-    }
-}

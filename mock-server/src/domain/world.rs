@@ -49,11 +49,11 @@ use crate::domain::store::{StateStore, Ticket, Write};
 use crate::domain::vehicle::{Vehicle, VehicleSpec};
 
 /// Authorization codes live 10 minutes (docs/contract/oauth.md#lifetimes).
-pub const CODE_LIFETIME: Duration = Duration::minutes(10);
+pub(crate) const CODE_LIFETIME: Duration = Duration::minutes(10);
 /// Access tokens live 2 hours; `expires_in` is 7200.
-pub const ACCESS_LIFETIME: Duration = Duration::seconds(7200);
+pub(crate) const ACCESS_LIFETIME: Duration = Duration::seconds(7200);
 /// Refresh tokens live 60 days.
-pub const REFRESH_LIFETIME: Duration = Duration::days(60);
+pub(crate) const REFRESH_LIFETIME: Duration = Duration::days(60);
 /// Redeemed and expired codes are remembered this long, so a reuse is told apart from a code
 /// this server never issued (and revokes what the first use issued).
 const CODE_MEMORY: Duration = Duration::minutes(20);
@@ -61,17 +61,17 @@ const CODE_MEMORY: Duration = Duration::minutes(20);
 /// At most this many (access, refresh) token pairs are remembered; issuing one more forgets the
 /// oldest pair, which then answers as a token this server never issued. ~5 MB at the cap
 /// (a ring in issue order; see `ring`).
-pub const MAX_TOKEN_PAIRS: usize = 50_000;
+pub(crate) const MAX_TOKEN_PAIRS: usize = 50_000;
 /// At most this many codes are remembered; issuing one more forgets the oldest (~5 MB at the
 /// cap, in a ring like the pairs'; ~12 MB with their grants). Codes live 10 minutes, so this is 80
 /// Allows a second for 10 minutes.
-pub const MAX_CODES: usize = 50_000;
+pub(crate) const MAX_CODES: usize = 50_000;
 /// Users each app keeps by default (`--max-users`): under 1 KiB each with a vehicle, a grant, a
 /// code and a token pair.
 pub const DEFAULT_MAX_USERS: usize = 100_000;
 /// Vehicles each app keeps (~300 bytes each with its fixture copy). Only `<n>-vehicles` logins
 /// come near it: 999 spellings per mode could otherwise hold half a million vehicles per app.
-pub const MAX_VEHICLES_PER_APP: usize = 250_000;
+pub(crate) const MAX_VEHICLES_PER_APP: usize = 250_000;
 /// Distinct strings and scope lists kept shared; past it, a record gets its own copy (correct,
 /// only larger), so odd input cannot grow the table.
 const MAX_SHARED: usize = 4096;

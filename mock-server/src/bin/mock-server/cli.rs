@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use mock_server::ConnectErrorCode;
 use mock_server::Scope;
-use mock_server::domain::sign_in::ConnectErrorCode;
 use mock_server::{
     AppFilter, AuthorizeRequest, ClockAdvance, ClockSet, ConnectFaultSpec, ErrorName, FaultSpec, JournalQuery,
     LimitChange, StatePatch,

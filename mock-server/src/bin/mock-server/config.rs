@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use mock_server::domain::fixtures::{App, Fixtures};
+use mock_server::{App, Fixtures};
 
 /// An offline Smartcar platform: Connect, OAuth and the vehicle API on one port.
 #[derive(Debug, Parser)]
@@ -80,7 +80,7 @@ pub(crate) struct Config {
     #[arg(
         long,
         env = "SMARTCAR_MOCK_MAX_USERS",
-        default_value_t = mock_server::domain::world::DEFAULT_MAX_USERS,
+        default_value_t = mock_server::DEFAULT_MAX_USERS,
         value_parser = at_least_one
     )]
     pub(crate) max_users: usize,
@@ -88,7 +88,7 @@ pub(crate) struct Config {
     /// Simulator trips run this many times faster than wall time (1 to 3600): `--sim-speed 60`
     /// drives a 30-minute trip in 30 seconds. Clock advances move trips as much either way.
     #[arg(long, env = "SMARTCAR_MOCK_SIM_SPEED", default_value = "1")]
-    pub(crate) sim_speed: mock_server::domain::simulator::simulation::Speed,
+    pub(crate) sim_speed: mock_server::Speed,
 
     /// Also serve HTTPS here under Smartcar's real host names, for a browser that maps
     /// `connect.smartcar.com` and `javascript-sdk.smartcar.com` to this mock. Off by default.

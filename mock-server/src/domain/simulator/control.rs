@@ -19,11 +19,11 @@ use crate::domain::vehicle::{Powertrain, VehicleSpec, VehicleState};
 use crate::domain::world::{GrantError, Mode, Tokens, UserForgotten, World};
 
 /// The longest name a simulated vehicle may have, in characters.
-pub const MAX_VEHICLE_NAME_CHARS: usize = 80;
+pub(crate) const MAX_VEHICLE_NAME_CHARS: usize = 80;
 
 /// A trip and the state it has the vehicle in now.
 #[derive(Debug, Clone)]
-pub struct TripView {
+pub(crate) struct TripView {
     pub status: TripStatus,
     pub state: VehicleState,
     /// The name the simulator created the vehicle with, if it did.
@@ -32,7 +32,7 @@ pub struct TripView {
 
 /// Starts `request` on vehicle `id` (replacing a trip already running); `None` if there is no
 /// such vehicle.
-pub fn start(world: &World, id: Uuid, request: &TripRequest) -> Option<Result<TripView, StartError>> {
+pub(crate) fn start(world: &World, id: Uuid, request: &TripRequest) -> Option<Result<TripView, StartError>> {
     let speed = world.sim_speed();
     let started = world.with_trips(|trips, vehicles, now| {
         let vehicle = vehicles.get_mut(&id)?;
@@ -63,7 +63,7 @@ pub fn start(world: &World, id: Uuid, request: &TripRequest) -> Option<Result<Tr
 
 /// The trip on vehicle `id` now: `None` if there is no such vehicle, `Some(None)` if no trip
 /// runs on it.
-pub fn status(world: &World, id: Uuid) -> Option<Option<TripView>> {
+pub(crate) fn status(world: &World, id: Uuid) -> Option<Option<TripView>> {
     world.with_trips(|trips, vehicles, now| {
         let vehicle = vehicles.get_mut(&id)?;
         let status = trips.catch_up(vehicle, now);
@@ -77,7 +77,7 @@ pub fn status(world: &World, id: Uuid) -> Option<Option<TripView>> {
 
 /// Every vehicle the simulator created or runs a trip on (of one app), each with its name and its
 /// trip now, oldest change first.
-pub fn list(world: &World, app: Option<&str>) -> Vec<(Uuid, Option<String>, Option<TripView>)> {
+pub(crate) fn list(world: &World, app: Option<&str>) -> Vec<(Uuid, Option<String>, Option<TripView>)> {
     world.with_trips(|trips, vehicles, now| {
         let mut listed: Vec<(time::OffsetDateTime, Uuid, Option<String>, Option<TripView>)> = trips
             .vehicle_ids()
@@ -103,7 +103,7 @@ pub fn list(world: &World, app: Option<&str>) -> Vec<(Uuid, Option<String>, Opti
 
 /// Stops the trip on vehicle `id`; the values stay where the trip had got them. `None` if there
 /// is no such vehicle, `Some(None)` if no trip ran on it.
-pub fn stop(world: &World, id: Uuid) -> Option<Option<TripView>> {
+pub(crate) fn stop(world: &World, id: Uuid) -> Option<Option<TripView>> {
     let stopped = world.with_trips(|trips, vehicles, now| {
         let vehicle = vehicles.get_mut(&id)?;
         let status = trips.stop(vehicle, now);
@@ -128,9 +128,16 @@ pub fn stop(world: &World, id: Uuid) -> Option<Option<TripView>> {
     }))
 }
 
+impl World {
+    /// [`tick`]: what the ticker does once, for a test that wants it now.
+    pub fn tick_trips(&self) -> usize {
+        tick(self)
+    }
+}
+
 /// Brings every simulated vehicle up to now and announces the changes the throttle lets
 /// through; how many were announced. The ticker calls it; so may a test.
-pub fn tick(world: &World) -> usize {
+pub(crate) fn tick(world: &World) -> usize {
     let changes = world.with_trips(|trips, vehicles, now| trips.due(vehicles, now));
     let count = changes.len();
     for change in changes {
@@ -178,7 +185,7 @@ fn ensure_ticking(world: &World) {
 
 /// Why a simulated vehicle could not be created.
 #[derive(Debug, thiserror::Error)]
-pub enum CreateError {
+pub(crate) enum CreateError {
     #[error("name: must be 1 to {MAX_VEHICLE_NAME_CHARS} printable characters")]
     Name,
     #[error("the fixtures have no {0:?} vehicle to simulate")]
@@ -193,7 +200,7 @@ pub enum CreateError {
 
 /// A simulated vehicle, connected.
 #[derive(Debug, Clone)]
-pub struct Created {
+pub(crate) struct Created {
     pub name: String,
     pub login: String,
     pub vehicle: Uuid,
@@ -206,7 +213,7 @@ pub struct Created {
 /// `simulated`-mode user owns it, and a token pair carries `scope_of(spec)` — every permission
 /// the vehicle is compatible with, as the caller knows them. The vehicle is the first fixture
 /// vehicle of that powertrain with a VIN of its own (`0SCSIM` and 11 hex digits).
-pub fn create_vehicle(
+pub(crate) fn create_vehicle(
     fixtures: &Fixtures,
     world: &World,
     app: &App,

@@ -11,9 +11,9 @@
 //!
 //! The rules and why they were chosen: `docs/simulator.md`.
 
-pub mod control;
-pub mod physics;
-pub mod routes;
-pub mod running;
-pub mod simulation;
-pub mod trip;
+pub(crate) mod control;
+pub(crate) mod physics;
+pub(crate) mod routes;
+pub(crate) mod running;
+pub(crate) mod simulation;
+pub(crate) mod trip;

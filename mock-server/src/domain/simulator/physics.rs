@@ -24,28 +24,28 @@
 use crate::domain::vehicle::{Powertrain, VehicleState};
 
 /// The Earth's mean radius (IUGG), in km.
-pub const EARTH_RADIUS_KM: f64 = 6371.0088;
+pub(crate) const EARTH_RADIUS_KM: f64 = 6371.0088;
 /// Kilometres per degree of latitude on that sphere.
-pub const KM_PER_DEGREE: f64 = EARTH_RADIUS_KM * std::f64::consts::PI / 180.0;
+pub(crate) const KM_PER_DEGREE: f64 = EARTH_RADIUS_KM * std::f64::consts::PI / 180.0;
 
 /// A battery's size when the state does not say (`batteryCapacity`): a mid-sized BEV's.
-pub const DEFAULT_BATTERY_KWH: f64 = 60.0;
+pub(crate) const DEFAULT_BATTERY_KWH: f64 = 60.0;
 /// A PHEV's battery when the state does not say.
-pub const DEFAULT_PHEV_BATTERY_KWH: f64 = 16.0;
+pub(crate) const DEFAULT_PHEV_BATTERY_KWH: f64 = 16.0;
 /// A fuel tank's size when the state cannot tell (an empty tank).
-pub const DEFAULT_TANK_LITRES: f64 = 50.0;
+pub(crate) const DEFAULT_TANK_LITRES: f64 = 50.0;
 /// Phantom drain of a parked, unplugged car: 1% of a full battery a day.
-pub const DRAIN_PER_DAY: f64 = 0.01;
+pub(crate) const DRAIN_PER_DAY: f64 = 0.01;
 /// The charger a `charging` trip uses unless told otherwise: a BEV's 11 kW wall box.
-pub const DEFAULT_BEV_CHARGER_KW: f64 = 11.0;
+pub(crate) const DEFAULT_BEV_CHARGER_KW: f64 = 11.0;
 /// A PHEV's on-board charger.
-pub const DEFAULT_PHEV_CHARGER_KW: f64 = 3.6;
+pub(crate) const DEFAULT_PHEV_CHARGER_KW: f64 = 3.6;
 /// The fastest charger a trip may ask for (a 350 kW DC charger).
-pub const MAX_CHARGER_KW: f64 = 350.0;
+pub(crate) const MAX_CHARGER_KW: f64 = 350.0;
 
 /// What a powertrain burns per kilometre.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Consumption {
+pub(crate) struct Consumption {
     /// kWh per km from the traction battery; 0 when the powertrain does not drive on it.
     pub battery_kwh_per_km: f64,
     /// Litres per km from the tank, once the battery (if it is used) is empty.
@@ -53,7 +53,7 @@ pub struct Consumption {
 }
 
 impl Consumption {
-    pub fn of(powertrain: Powertrain) -> Consumption {
+    pub(crate) fn of(powertrain: Powertrain) -> Consumption {
         let (battery_kwh_per_km, fuel_litres_per_km) = match powertrain {
             Powertrain::Bev => (0.18, 0.0),
             Powertrain::Phev => (0.20, 0.06),
@@ -68,7 +68,7 @@ impl Consumption {
 }
 
 /// The charger a powertrain uses by default, or `None` if it has no plug.
-pub fn default_charger_kw(powertrain: Powertrain) -> Option<f64> {
+pub(crate) fn default_charger_kw(powertrain: Powertrain) -> Option<f64> {
     match powertrain {
         Powertrain::Bev => Some(DEFAULT_BEV_CHARGER_KW),
         Powertrain::Phev => Some(DEFAULT_PHEV_CHARGER_KW),
@@ -78,7 +78,7 @@ pub fn default_charger_kw(powertrain: Powertrain) -> Option<f64> {
 
 /// A battery or a fuel tank: how full, how big, and how far a full one goes.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tank {
+pub(crate) struct Tank {
     /// 0–1.
     pub fraction: f64,
     /// kWh or litres.
@@ -108,7 +108,7 @@ impl Tank {
     }
 
     /// The traction battery of `state`, if it reports one.
-    pub fn battery(state: &VehicleState, powertrain: Powertrain) -> Option<Tank> {
+    pub(crate) fn battery(state: &VehicleState, powertrain: Powertrain) -> Option<Tank> {
         let battery = state.battery.as_ref()?;
         let default = if powertrain == Powertrain::Phev {
             DEFAULT_PHEV_BATTERY_KWH
@@ -121,7 +121,7 @@ impl Tank {
     }
 
     /// The fuel tank of `state`, if it reports one.
-    pub fn fuel(state: &VehicleState, powertrain: Powertrain) -> Option<Tank> {
+    pub(crate) fn fuel(state: &VehicleState, powertrain: Powertrain) -> Option<Tank> {
         let fuel = state.fuel.as_ref()?;
         let size = if fuel.percent_remaining > 0.0 && fuel.amount_remaining > 0.0 {
             fuel.amount_remaining / fuel.percent_remaining
@@ -133,7 +133,7 @@ impl Tank {
     }
 
     /// The same tank holding `fraction` instead.
-    pub fn with_fraction(self, fraction: f64) -> Tank {
+    pub(crate) fn with_fraction(self, fraction: f64) -> Tank {
         Tank {
             fraction: clamp_fraction(fraction),
             ..self
@@ -141,7 +141,7 @@ impl Tank {
     }
 
     /// The range the car reports with this tank.
-    pub fn range_km(&self) -> f64 {
+    pub(crate) fn range_km(&self) -> f64 {
         (self.fraction * self.full_range_km).max(0.0)
     }
 
@@ -165,14 +165,14 @@ impl Tank {
 
 /// What a driving car carries: the tanks its powertrain uses.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Energy {
+pub(crate) struct Energy {
     pub powertrain: Powertrain,
     pub battery: Option<Tank>,
     pub fuel: Option<Tank>,
 }
 
 impl Energy {
-    pub fn of(state: &VehicleState, powertrain: Powertrain) -> Energy {
+    pub(crate) fn of(state: &VehicleState, powertrain: Powertrain) -> Energy {
         Energy {
             powertrain,
             battery: Tank::battery(state, powertrain),
@@ -182,7 +182,7 @@ impl Energy {
 
     /// How far the car can drive before every tank it drives on is empty. A tank the state does
     /// not report is not simulated, so it never runs out: a car reporting none drives forever.
-    pub fn reach_km(&self) -> f64 {
+    pub(crate) fn reach_km(&self) -> f64 {
         let use_ = Consumption::of(self.powertrain);
         let battery = self
             .battery
@@ -199,7 +199,7 @@ impl Energy {
     }
 
     /// After driving `km` (battery first, then fuel, as a PHEV does).
-    pub fn after_km(self, km: f64) -> Energy {
+    pub(crate) fn after_km(self, km: f64) -> Energy {
         let use_ = Consumption::of(self.powertrain);
         let km = km.max(0.0);
         let mut left = km;
@@ -228,7 +228,7 @@ impl Energy {
     }
 
     /// Writes the tanks into `state` (fractions, ranges, fuel amount).
-    pub fn write(&self, state: &mut VehicleState) {
+    pub(crate) fn write(&self, state: &mut VehicleState) {
         if let (Some(tank), Some(battery)) = (self.battery, state.battery.as_mut()) {
             battery.percent_remaining = tank.fraction;
             battery.range = tank.range_km();
@@ -242,7 +242,7 @@ impl Energy {
 }
 
 /// Great-circle distance between two points given in degrees, in km.
-pub fn haversine_km(from: (f64, f64), to: (f64, f64)) -> f64 {
+pub(crate) fn haversine_km(from: (f64, f64), to: (f64, f64)) -> f64 {
     let (lat1, lon1) = (from.0.to_radians(), from.1.to_radians());
     let (lat2, lon2) = (to.0.to_radians(), to.1.to_radians());
     let a = ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
@@ -250,7 +250,7 @@ pub fn haversine_km(from: (f64, f64), to: (f64, f64)) -> f64 {
 }
 
 /// A longitude brought back into -180..=180.
-pub fn wrap_longitude(longitude: f64) -> f64 {
+pub(crate) fn wrap_longitude(longitude: f64) -> f64 {
     if (-180.0..=180.0).contains(&longitude) {
         return longitude;
     }
@@ -264,25 +264,25 @@ pub fn wrap_longitude(longitude: f64) -> f64 {
 
 /// The shortest signed step in longitude from `from` to `to` (never more than 180° either way,
 /// so a leg across the antimeridian goes the short way).
-pub fn longitude_step(from: f64, to: f64) -> f64 {
+pub(crate) fn longitude_step(from: f64, to: f64) -> f64 {
     let step = (to - from).rem_euclid(360.0);
     if step > 180.0 { step - 360.0 } else { step }
 }
 
 /// A fraction kept within 0–1 (and a NaN read as 0).
-pub fn clamp_fraction(value: f64) -> f64 {
+pub(crate) fn clamp_fraction(value: f64) -> f64 {
     if value.is_nan() { 0.0 } else { value.clamp(0.0, 1.0) }
 }
 
 /// `value` rounded to `decimals` places.
-pub fn round_to(value: f64, decimals: i32) -> f64 {
+pub(crate) fn round_to(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (value * scale).round() / scale
 }
 
 /// Rounds what the simulator writes: fractions to 4 places, distances to 0.01 km (odometer) or
 /// 0.1 km (range), litres to 0.01, coordinates to 6 places (about 0.1 m).
-pub fn round_state(state: &mut VehicleState) {
+pub(crate) fn round_state(state: &mut VehicleState) {
     if let Some(odometer) = state.odometer.as_mut() {
         odometer.distance = round_to(odometer.distance, 2).max(0.0);
     }

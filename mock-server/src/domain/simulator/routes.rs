@@ -22,18 +22,18 @@ use super::physics::{KM_PER_DEGREE, haversine_km, longitude_step, wrap_longitude
 use crate::domain::vehicle::Location;
 
 /// The most waypoints a route may have.
-pub const MAX_WAYPOINTS: usize = 1000;
+pub(crate) const MAX_WAYPOINTS: usize = 1000;
 /// The fastest a leg may be driven, km/h.
-pub const MAX_SPEED_KMH: f64 = 250.0;
+pub(crate) const MAX_SPEED_KMH: f64 = 250.0;
 /// The longest a route may be, km.
-pub const MAX_LENGTH_KM: f64 = 20_000.0;
+pub(crate) const MAX_LENGTH_KM: f64 = 20_000.0;
 /// The longest a route's name may be, in characters.
-pub const MAX_NAME_CHARS: usize = 80;
+pub(crate) const MAX_NAME_CHARS: usize = 80;
 
 /// A route as JSON gives it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Route {
+pub(crate) struct Route {
     pub name: String,
     /// The speed of every leg whose end waypoint does not name its own.
     pub speed_kmh: f64,
@@ -47,7 +47,7 @@ pub struct Route {
 /// One point of a route.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Waypoint {
+pub(crate) struct Waypoint {
     pub latitude: f64,
     pub longitude: f64,
     /// The speed of the leg that ends here.
@@ -100,16 +100,16 @@ const SHAPES: &[Shape] = &[
 ];
 
 /// The names of the built-in routes, with what each is.
-pub const BUILT_IN: &[&str] = &["city-loop", "commute", "highway"];
+pub(crate) const BUILT_IN: &[&str] = &["city-loop", "commute", "highway"];
 
 /// `(name, description)` of every built-in route.
-pub fn built_in() -> impl Iterator<Item = (&'static str, &'static str)> {
+pub(crate) fn built_in() -> impl Iterator<Item = (&'static str, &'static str)> {
     SHAPES.iter().map(|shape| (shape.name, shape.description))
 }
 
 impl Route {
     /// The built-in route `name`, starting at `anchor`.
-    pub fn named(name: &str, anchor: &Location) -> Result<Route, RouteError> {
+    pub(crate) fn named(name: &str, anchor: &Location) -> Result<Route, RouteError> {
         let shape = SHAPES
             .iter()
             .find(|shape| shape.name == name)
@@ -140,7 +140,7 @@ impl Route {
     }
 
     /// A route given as JSON, checked.
-    pub fn from_json(value: &serde_json::Value) -> Result<Route, RouteError> {
+    pub(crate) fn from_json(value: &serde_json::Value) -> Result<Route, RouteError> {
         let route: Route = serde_path_to_error::deserialize(value)
             .map_err(|error| RouteError::Json(format!("{}: {}", error.path(), error.inner())))?;
         route.checked()
@@ -148,7 +148,7 @@ impl Route {
 
     /// What serde cannot check: a name, 2 to [`MAX_WAYPOINTS`] waypoints on the globe, speeds
     /// above 0 and at most [`MAX_SPEED_KMH`], a length above 0 and at most [`MAX_LENGTH_KM`].
-    pub fn checked(self) -> Result<Route, RouteError> {
+    pub(crate) fn checked(self) -> Result<Route, RouteError> {
         let invalid = |field: String, message: String| Err(RouteError::Invalid { field, message });
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
@@ -212,7 +212,7 @@ impl Route {
     }
 
     /// Every leg driven at `speed_kmh` instead (a trip's `speedKmh`).
-    pub fn at_speed(mut self, speed_kmh: f64) -> Route {
+    pub(crate) fn at_speed(mut self, speed_kmh: f64) -> Route {
         self.speed_kmh = speed_kmh;
         for waypoint in self.waypoints.iter_mut().skip(1) {
             waypoint.speed_kmh = Some(speed_kmh);
@@ -221,7 +221,7 @@ impl Route {
     }
 
     /// The way back: the same legs in reverse, each at its own speed.
-    pub fn reversed(&self) -> Route {
+    pub(crate) fn reversed(&self) -> Route {
         let mut waypoints: Vec<Waypoint> = self.waypoints.iter().rev().copied().collect();
         // The leg that ended at waypoint i+1 ends at waypoint i on the way back.
         let speeds: Vec<Option<f64>> = self.waypoints.iter().map(|w| w.speed_kmh).collect();
@@ -267,18 +267,18 @@ impl Route {
     }
 
     /// The whole route's length, km.
-    pub fn length_km(&self) -> f64 {
+    pub(crate) fn length_km(&self) -> f64 {
         self.legs().map(|(_, _, length, _)| length).sum()
     }
 
     /// How long the whole route takes, hours.
-    pub fn duration_hours(&self) -> f64 {
+    pub(crate) fn duration_hours(&self) -> f64 {
         self.hours_to(f64::INFINITY)
     }
 
     /// How far along the route the car is after driving `hours` from `from_km` (capped at the
     /// end).
-    pub fn distance_after(&self, from_km: f64, hours: f64) -> f64 {
+    pub(crate) fn distance_after(&self, from_km: f64, hours: f64) -> f64 {
         let mut position = 0.0;
         let mut left = hours.max(0.0);
         for (_, _, length, speed) in self.legs() {
@@ -299,7 +299,7 @@ impl Route {
     }
 
     /// How long it takes to drive from the start to `to_km` along the route, hours.
-    pub fn hours_to(&self, to_km: f64) -> f64 {
+    pub(crate) fn hours_to(&self, to_km: f64) -> f64 {
         let mut position = 0.0;
         let mut hours = 0.0;
         for (_, _, length, speed) in self.legs() {
@@ -314,7 +314,7 @@ impl Route {
     }
 
     /// Where the car is `km` along the route (the end beyond it).
-    pub fn position_at(&self, km: f64) -> Location {
+    pub(crate) fn position_at(&self, km: f64) -> Location {
         let mut position = 0.0;
         for (from, to, length, _) in self.legs() {
             if km <= position + length {

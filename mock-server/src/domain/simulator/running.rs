@@ -32,12 +32,12 @@ use crate::domain::vehicle::{ChargeState, Motion, Vehicle, VehicleState};
 use crate::domain::world::VehicleChanged;
 
 /// The most trips running at once, across every app.
-pub const MAX_TRIPS: usize = 1_000;
+pub(crate) const MAX_TRIPS: usize = 1_000;
 /// Values that change without a change of stage are announced at most this often, in simulated
 /// time.
-pub const ANNOUNCE_EVERY: Duration = Duration::seconds(60);
+pub(crate) const ANNOUNCE_EVERY: Duration = Duration::seconds(60);
 /// How often, in wall time, the ticker looks for changes to announce.
-pub const TICK: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why a trip could not start.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

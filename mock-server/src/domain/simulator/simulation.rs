@@ -25,7 +25,7 @@ use super::trip::{Trip, TripStatus};
 use crate::domain::vehicle::{VehicleSpec, VehicleState};
 
 /// The fastest speed factor (an hour of trip per wall second).
-pub const MAX_SPEED: f64 = 3600.0;
+pub(crate) const MAX_SPEED: f64 = 3600.0;
 
 /// An instant on both clocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub struct Moment {
 }
 
 /// How many times faster than wall time trips run (`--sim-speed`), at least 1 and at most
-/// [`MAX_SPEED`].
+/// `MAX_SPEED` (3,600).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Speed(f64);
 
@@ -70,7 +70,7 @@ impl Speed {
     }
 }
 
-/// `--sim-speed 60`: a number between 1 and [`MAX_SPEED`].
+/// `--sim-speed 60`: a number between 1 and `MAX_SPEED`.
 impl std::str::FromStr for Speed {
     type Err = String;
 
@@ -91,7 +91,7 @@ impl Default for Speed {
 
 /// A trip running on one vehicle.
 #[derive(Debug, Clone)]
-pub struct Simulation {
+pub(crate) struct Simulation {
     trip: Trip,
     start: Arc<VehicleState>,
     since: Moment,
@@ -100,7 +100,7 @@ pub struct Simulation {
 
 impl Simulation {
     /// `trip` starting now from `state`.
-    pub fn start(trip: Trip, state: Arc<VehicleState>, now: Moment, speed: Speed) -> Simulation {
+    pub(crate) fn start(trip: Trip, state: Arc<VehicleState>, now: Moment, speed: Speed) -> Simulation {
         Simulation {
             trip,
             start: state,
@@ -109,27 +109,23 @@ impl Simulation {
         }
     }
 
-    pub fn trip(&self) -> &Trip {
-        &self.trip
-    }
-
-    pub fn speed(&self) -> Speed {
+    pub(crate) fn speed(&self) -> Speed {
         self.speed
     }
 
     /// Simulated time since the start (or the last rebase); never negative, saturating.
-    pub fn elapsed(&self, now: Moment) -> Duration {
+    pub(crate) fn elapsed(&self, now: Moment) -> Duration {
         self.speed.simulated_between(self.since, now)
     }
 
     /// The vehicle's state at `now`, and where the trip is.
-    pub fn state_at(&self, spec: &VehicleSpec, now: Moment) -> (VehicleState, TripStatus) {
+    pub(crate) fn state_at(&self, spec: &VehicleSpec, now: Moment) -> (VehicleState, TripStatus) {
         self.trip.state_at(spec, &self.start, self.elapsed(now))
     }
 
     /// A command or a state change set the vehicle to `state` at `now`: the trip goes on from
     /// there, where it had got to.
-    pub fn rebase(&mut self, spec: &VehicleSpec, now: Moment, state: Arc<VehicleState>) {
+    pub(crate) fn rebase(&mut self, spec: &VehicleSpec, now: Moment, state: Arc<VehicleState>) {
         self.trip = self.trip.remainder(spec, &self.start, self.elapsed(now));
         self.start = state;
         self.since = now;

@@ -39,11 +39,11 @@ use super::routes::{MAX_SPEED_KMH, Route, RouteError};
 use crate::domain::vehicle::{ChargeState, Location, Motion, Powertrain, VehicleSpec, VehicleState};
 
 /// How long a parked car stays awake with nothing to do, unless a trip says otherwise.
-pub const DEFAULT_ASLEEP_AFTER: Duration = Duration::minutes(15);
+pub(crate) const DEFAULT_ASLEEP_AFTER: Duration = Duration::minutes(15);
 /// How long a `commute` parks at work, unless it says otherwise.
-pub const DEFAULT_WORKDAY: Duration = Duration::hours(8);
+pub(crate) const DEFAULT_WORKDAY: Duration = Duration::hours(8);
 /// The longest `asleepAfter` or `workday` a trip may ask for.
-pub const MAX_STAGE: Duration = Duration::days(365);
+pub(crate) const MAX_STAGE: Duration = Duration::days(365);
 
 const SECONDS_PER_HOUR: f64 = 3600.0;
 const SECONDS_PER_DAY: f64 = 86_400.0;
@@ -142,7 +142,7 @@ enum Stage {
 
 /// A trip under way: its profile, the stages left, and the settings its stages share.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Trip {
+pub(crate) struct Trip {
     profile: Profile,
     stages: Vec<Stage>,
     /// Stages finished before the first of `stages` (after a rebase), for [`TripStatus::step`].
@@ -246,7 +246,7 @@ fn powertrain_name(powertrain: Powertrain) -> &'static str {
 impl Trip {
     /// The trip `request` asks for, for this vehicle as it is now. Built-in routes start where
     /// the car stands (or at 0°, 0° for a car that reports no location).
-    pub fn plan(request: &TripRequest, spec: &VehicleSpec, state: &VehicleState) -> Result<Trip, TripError> {
+    pub(crate) fn plan(request: &TripRequest, spec: &VehicleSpec, state: &VehicleState) -> Result<Trip, TripError> {
         let profile = request.profile;
         let powertrain = spec.powertrain;
         let has_plug = physics::default_charger_kw(powertrain).is_some();
@@ -369,20 +369,21 @@ impl Trip {
         })
     }
 
-    pub fn profile(&self) -> Profile {
-        self.profile
-    }
-
     /// The state `elapsed` into the trip for a vehicle that started it in `start`, and where the
     /// trip is then. A negative elapsed time reads as none.
-    pub fn state_at(&self, spec: &VehicleSpec, start: &VehicleState, elapsed: Duration) -> (VehicleState, TripStatus) {
+    pub(crate) fn state_at(
+        &self,
+        spec: &VehicleSpec,
+        start: &VehicleState,
+        elapsed: Duration,
+    ) -> (VehicleState, TripStatus) {
         let evaluation = self.evaluate(spec, start, elapsed);
         (evaluation.state, evaluation.status)
     }
 
     /// The rest of the trip from `elapsed` on, to go on from a changed state: for a state `s` at
     /// `elapsed`, `remainder(e).state_at(s, t)` is `state_at(start, e + t)` when nothing changed.
-    pub fn remainder(&self, spec: &VehicleSpec, start: &VehicleState, elapsed: Duration) -> Trip {
+    pub(crate) fn remainder(&self, spec: &VehicleSpec, start: &VehicleState, elapsed: Duration) -> Trip {
         self.evaluate(spec, start, elapsed).remainder
     }
 

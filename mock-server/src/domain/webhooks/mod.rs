@@ -2,9 +2,9 @@
 //! webhook can carry ([`signals`]), what to send when a vehicle changes ([`diff`]), and the
 //! registry of subscriptions and delivery logs ([`registry`]). Sending is not the domain's.
 
-pub mod diff;
-pub mod registry;
-pub mod signals;
+pub(crate) mod diff;
+pub(crate) mod registry;
+pub(crate) mod signals;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -21,7 +21,7 @@ use crate::domain::vehicle::{Capability, VehicleState};
 use crate::domain::world::Access;
 
 /// How many deliveries each webhook's log keeps (oldest dropped first).
-pub const LOG_LENGTH: usize = 200;
+pub(crate) const LOG_LENGTH: usize = 200;
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -34,7 +34,7 @@ fn to_json<T: serde::Serialize>(value: Option<&T>) -> Option<Value> {
     value.and_then(|v| serde_json::to_value(v).ok())
 }
 
-pub const SIGNALS: &[Signal] = &[
+pub(crate) const SIGNALS: &[Signal] = &[
     Signal {
         code: "odometer-traveleddistance",
         group: "Odometer",
@@ -179,7 +179,7 @@ impl PartialEq for Signal {
 }
 
 /// The signal with this code.
-pub fn find(code: &str) -> Option<&'static Signal> {
+pub(crate) fn find(code: &str) -> Option<&'static Signal> {
     SIGNALS.iter().find(|signal| signal.code == code)
 }
 

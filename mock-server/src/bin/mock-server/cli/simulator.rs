@@ -15,8 +15,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use mock_server::AppFilter;
 use mock_server::CreateVehicle;
-use mock_server::domain::simulator::trip::{Profile, RouteChoice, TripRequest};
-use mock_server::domain::vehicle::Powertrain;
+use mock_server::{Powertrain, Profile, RouteChoice, TripRequest};
 use reqwest::Method;
 use serde_json::Value;
 
