@@ -15,7 +15,7 @@ use support::BINARY;
 /// A server process on a free port; killed when dropped.
 struct Server {
     url: String,
-    _child: Child,
+    child: Child,
     http: reqwest::Client,
 }
 
@@ -23,17 +23,18 @@ impl Server {
     async fn start(flags: &[&str]) -> Server {
         let mut command = support::command();
         command.args(flags).stderr(Stdio::null());
+        Server::of(command).await
+    }
+
+    /// The server `command` starts (`support::command()` with the test's own settings).
+    async fn of(command: Command) -> Server {
         let (child, url) = support::spawn(command).await;
         let http = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        Server {
-            url,
-            _child: child,
-            http,
-        }
+        Server { url, child, http }
     }
 
     /// Runs `mock-server <args> --server <url>`; exit success and stdout (as JSON when it is).
@@ -96,29 +97,12 @@ async fn with_no_subcommand_the_binary_serves_and_says_where_first() {
 async fn with_debug_logging_a_vehicle_read_is_logged_too() {
     let mut command = support::command();
     command.env("RUST_LOG", "debug").stderr(Stdio::piped());
-    let (mut child, url) = support::spawn(command).await;
-    let mut log = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
-    let http = reqwest::Client::new();
-    let answer: Value = http
-        .post(format!("{url}/admin/authorize"))
-        .json(&json!({ "brand": "CHEVROLET", "scope": "read_odometer" }))
-        .send()
-        .await
-        .expect("authorize")
-        .json()
-        .await
-        .expect("json");
-    let path = format!(
-        "/v2.0/vehicles/{}/odometer",
-        answer["vehicle_ids"][0].as_str().expect("a vehicle")
-    );
+    let mut server = Server::of(command).await;
+    let mut log = BufReader::new(server.child.stderr.take().expect("piped stderr")).lines();
+    let (token, _, vehicle) = server.token(&["read_odometer"]).await;
+    let path = format!("/v2.0/vehicles/{vehicle}/odometer");
 
-    let read = http
-        .get(format!("{url}{path}"))
-        .bearer_auth(answer["access_token"].as_str().expect("a token"))
-        .send()
-        .await
-        .expect("GET");
+    let read = server.get(&path, &token).await;
 
     assert_eq!(read.status(), StatusCode::OK);
     let logged = tokio::time::timeout(std::time::Duration::from_secs(10), async {

@@ -35,6 +35,8 @@ pub(crate) mod reads;
 pub(crate) mod units;
 pub(crate) mod v3;
 
+use std::borrow::Cow;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -351,27 +353,7 @@ fn dispatch_to(
 }
 
 /// `ANY /v{ver}/vehicles/{id}[/{path}]`, batch included: every check, then the endpoint.
-async fn vehicle_endpoint(state: State<AppState>, request: HttpVehicleRequest) -> Result<Reply, ApiError> {
-    let HttpVehicleRequest {
-        version,
-        id,
-        path,
-        method,
-        token,
-        units,
-        query,
-        body,
-    } = request;
-    let request = Parsed {
-        version: version.map(|_| ()),
-        id: &id,
-        path: &path,
-        method: &method,
-        token,
-        units,
-        query: query.as_deref(),
-        body,
-    };
+async fn vehicle_endpoint(state: State<AppState>, request: Parsed<'static>) -> Result<Reply, ApiError> {
     request.answer(&state)
 }
 
@@ -405,55 +387,56 @@ pub(crate) fn read(state: &AppState, request: Request) -> Response {
     let Some((version, id, rest)) = vehicle_path_segments(uri.path()) else {
         return ApiError::not_found(uri.path()).into_response();
     };
-    let path = format!("/{}", rest.trim_end_matches('/'));
     let request = Parsed {
         version: crate::credentials::check_version(version),
-        id,
-        path: &path,
-        method: &Method::GET,
+        id: Cow::Borrowed(id),
+        path: Cow::Owned(format!("/{}", rest.trim_end_matches('/'))),
+        method: Method::GET,
         token,
         units: UnitSystem::of(&parts.headers),
-        query: uri.query(),
+        query: uri.query().map(Cow::Borrowed),
         body: Ok(Bytes::new()),
     };
     request.answer(state).into_response()
 }
 
-/// What the HTTP routes collect before dispatching. The version and the token are checked in
+/// A request for one vehicle as the HTTP surface parsed it: owned when the route's extractor
+/// made it, borrowed from the request when [`read`] did. The version and the token are checked in
 /// [`Parsed::answer`], after the route (docs/contract/api.md#order-of-checks).
-struct HttpVehicleRequest {
-    version: Result<ApiVersion, ApiError>,
-    id: String,
+struct Parsed<'a> {
+    version: Result<(), ApiError>,
+    /// As sent, percent-decoded.
+    id: Cow<'a, str>,
     /// The endpoint's path after the id, percent-decoded: `/odometer`, `/` for the root.
-    path: String,
+    path: Cow<'a, str>,
     method: Method,
     token: BearerToken,
     units: UnitSystem,
-    query: Option<String>,
+    query: Option<Cow<'a, str>>,
     body: Result<Bytes, BytesRejection>,
 }
 
-impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Parsed<'static> {
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
-        let version = ApiVersion::from_request_parts(&mut parts, state).await;
+        let version = ApiVersion::from_request_parts(&mut parts, state).await.map(|_| ());
         let (_, id, rest) =
             vehicle_path_segments(parts.uri.path()).ok_or_else(|| ApiError::not_found(parts.uri.path()))?;
-        let id = decoded(id).into_owned();
-        let path = format!("/{}", decoded(rest).trim_end_matches('/'));
+        let id = Cow::Owned(decoded(id).into_owned());
+        let path = Cow::Owned(format!("/{}", decoded(rest).trim_end_matches('/')));
         let token = BearerToken::of(&mut parts);
         let method = parts.method.clone();
         let units = UnitSystem::of(&parts.headers);
-        let query = parts.uri.query().map(str::to_owned);
+        let query = parts.uri.query().map(|query| Cow::Owned(query.to_owned()));
         // No body (every GET the SDKs send): nothing to read, nothing to allocate.
         let body = if http_body::Body::is_end_stream(&body) {
             Ok(Bytes::new())
         } else {
             Bytes::from_request(axum::extract::Request::from_parts(parts, body), state).await
         };
-        Ok(HttpVehicleRequest {
+        Ok(Parsed {
             version,
             id,
             path,
@@ -466,23 +449,10 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for HttpVehicleRequest {
     }
 }
 
-/// A request for one vehicle as the HTTP surface parsed it, borrowed from wherever it lives.
-struct Parsed<'a> {
-    version: Result<(), ApiError>,
-    id: &'a str,
-    /// The endpoint's path after the id: `/odometer`, `/` for the root.
-    path: &'a str,
-    method: &'a Method,
-    token: BearerToken,
-    units: UnitSystem,
-    query: Option<&'a str>,
-    body: Result<Bytes, BytesRejection>,
-}
-
 impl Parsed<'_> {
     fn answer(self, state: &AppState) -> Result<Reply, ApiError> {
         self.version?;
-        let path = self.path;
+        let path = &*self.path;
         // Java's `serviceHistory` percent-encodes the `?` into the path
         // (docs/contract/api.md#hosts-and-paths).
         let (path, path_query) = match path.split_once('?') {
@@ -490,7 +460,7 @@ impl Parsed<'_> {
             None => (path, None),
         };
         let is_batch = self.method == Method::POST && path == "/batch";
-        let endpoint = endpoints::find(self.method, path);
+        let endpoint = endpoints::find(&self.method, path);
         if !is_batch && endpoint.is_none() {
             return Err(ApiError::not_found(path));
         }
@@ -502,15 +472,15 @@ impl Parsed<'_> {
             )
             .with_detail(json!([{ "field": "body", "message": rejection.body_text() }]))
         })?;
-        let body = parse_json_body(self.method, &bytes)?;
-        let mut query = query_pairs(self.query);
+        let body = parse_json_body(&self.method, &bytes)?;
+        let mut query = query_pairs(self.query.as_deref());
         query.extend(query_pairs(path_query));
-        let id = self.id;
+        let id = &*self.id;
         if is_batch {
             return batch::answer(state, &access, id, body.as_ref(), self.units);
         }
         let request = VehicleRequest {
-            method: self.method,
+            method: &self.method,
             path,
             query: &query,
             body: body.as_ref(),
